@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef WGPIPE_ADDR_H
+#define WGPIPE_ADDR_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
+/* A UDP endpoint, IPv4 or IPv6; sa.sa_family says which. */
+union wg_sockaddr {
+	struct sockaddr sa;
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+};
+
+#endif

@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The device's lifecycle and its configuration. See device.h for locks.
+ */
+#include "device.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "settings.h"
+#include "crypto.h"
+#include "log.h"
+#include "peer.h"
+#include "pipeline.h"
+#include "send.h"
+#include "uapi.h"
+
+static int open_sockets(struct wg_device *dev, uint16_t port, uint32_t fwmark)
+{
+	struct wg_socket_set *s = calloc(1, sizeof(*s));
+	int ret;
+
+	if (!s)
+		return -ENOMEM;
+	ret = wg_socket_set_open(s, port, fwmark, false);
+	if (ret) {
+		free(s);
+		return ret;
+	}
+	rcu_assign_pointer(dev->sockets, s);
+	dev->listen_port = s->port;
+	return 0;
+}
+
+static int init_queues(struct wg_device *dev)
+{
+	unsigned int n = dev->opt.pool_batches;
+	int ret;
+
+	ret = wg_batch_pool_init(&dev->pool, n, dev->opt.batch_size);
+	if (!ret)
+		ret = wg_ring_init(&dev->crypt_ring, n);
+	if (!ret)
+		ret = wg_ring_init(&dev->handshake_ring, n);
+	/* Writer rings carry peer notifications: one per finished batch. */
+	if (!ret)
+		ret = wg_ring_init(&dev->udp_writer_ring, n);
+	if (!ret)
+		ret = wg_ring_init(&dev->tun_writer_ring, n);
+	return ret;
+}
+
+static void init_state(struct wg_device *dev)
+{
+	pthread_mutex_init(&dev->config_lock, NULL);
+	pthread_rwlock_init(&dev->identity_lock, NULL);
+	pthread_mutex_init(&dev->load_lock, NULL);
+	wg_cookie_checker_init(&dev->cookie_checker);
+	wg_allowedips_init(&dev->allowedips);
+	wg_peer_table_init(&dev->peer_table);
+	wg_index_table_init(&dev->index_table);
+	CDS_INIT_LIST_HEAD(&dev->peers);
+	dev->mtu = WG_DEFAULT_MTU;
+	dev->stop_fd = -1;
+}
+
+static int open_tun(struct wg_device *dev, const char *name)
+{
+	unsigned int queues = dev->opt.tun_readers;
+	int ret;
+
+	if (dev->opt.tun_writers > queues)
+		queues = dev->opt.tun_writers;
+	if (dev->opt.tun_fd >= 0)
+		ret = wg_tun_adopt_fd(&dev->tun, dev->opt.tun_fd);
+	else
+		ret = wg_tun_open(&dev->tun, name, queues);
+	if (ret)
+		return ret;
+	snprintf(dev->name, sizeof(dev->name), "%s", dev->tun.name);
+	if (!wg_tun_get_mtu(&dev->tun, &queues))
+		dev->mtu = queues;
+	return 0;
+}
+
+int wg_device_create(struct wg_device **out, const char *name,
+		     const struct wg_options *opt)
+{
+	struct wg_device *dev = calloc(1, sizeof(*dev));
+	int ret;
+
+	if (!dev)
+		return -ENOMEM;
+	dev->opt = *opt;
+	init_state(dev);
+	snprintf(dev->name, sizeof(dev->name), "%s", name);
+	dev->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (dev->stop_fd < 0) {
+		ret = -errno;
+		goto err_free;
+	}
+	ret = wg_ratelimiter_init(&dev->ratelimiter, 1 << 16);
+	if (ret)
+		goto err_close_stop;
+	ret = init_queues(dev);
+	if (ret) {
+		log_err("cannot allocate %u batches of %u packets: %s",
+			opt->pool_batches, opt->batch_size, strerror(-ret));
+		goto err_queues;
+	}
+	ret = open_tun(dev, name);
+	if (ret)
+		goto err_queues;
+	ret = open_sockets(dev, 0, 0);
+	if (ret) {
+		log_err("cannot open UDP sockets: %s", strerror(-ret));
+		goto err_close_tun;
+	}
+	*out = dev;
+	return 0;
+
+err_close_tun:
+	wg_tun_close(&dev->tun);
+err_queues:
+	wg_ring_destroy(&dev->crypt_ring);
+	wg_ring_destroy(&dev->handshake_ring);
+	wg_ring_destroy(&dev->udp_writer_ring);
+	wg_ring_destroy(&dev->tun_writer_ring);
+	wg_batch_pool_destroy(&dev->pool);
+	wg_ratelimiter_uninit(&dev->ratelimiter);
+err_close_stop:
+	close(dev->stop_fd);
+err_free:
+	free(dev);
+	return ret;
+}
+
+int wg_device_start(struct wg_device *dev)
+{
+	int ret;
+
+	ret = wg_uapi_server_start(&dev->uapi, dev->name, dev->opt.uapi_fd,
+				   &wg_config_uapi_ops, dev);
+	if (ret) {
+		log_err("cannot serve the UAPI socket %s/%s.sock: %s",
+			WG_UAPI_SOCKET_DIR, dev->name, strerror(-ret));
+		return ret;
+	}
+	ret = wg_pipeline_start(dev);
+	if (ret) {
+		wg_device_request_stop(dev, 1);
+		return ret;
+	}
+	log_info("interface %s up: listening on port %u, %u tun readers, "
+		 "%u udp readers, %u crypto workers, %u tun writers, "
+		 "%u udp writers, batches of %u",
+		 dev->name, dev->listen_port, dev->opt.tun_readers,
+		 dev->opt.udp_readers, dev->opt.crypto_workers,
+		 dev->opt.tun_writers, dev->opt.udp_writers,
+		 dev->opt.batch_size);
+	return 0;
+}
+
+void wg_device_request_stop(struct wg_device *dev, int status)
+{
+	uint64_t one = 1;
+
+	if (__atomic_exchange_n(&dev->stopping, 1, __ATOMIC_ACQ_REL))
+		return;
+	dev->exit_status = status;
+	/* Never read: stays readable so every poller sees it. */
+	if (write(dev->stop_fd, &one, sizeof(one)) < 0)
+		return;
+}
+
+bool wg_device_stopping(struct wg_device *dev)
+{
+	return __atomic_load_n(&dev->stopping, __ATOMIC_ACQUIRE);
+}
+
+static void remove_all_peers(struct wg_device *dev)
+{
+	struct wg_peer *peer, *tmp;
+
+	cds_list_for_each_entry_safe(peer, tmp, &dev->peers, list)
+		wg_peer_remove(peer);
+}
+
+static void drain_ring(struct wg_device *dev, struct wg_ring *r, bool peers)
+{
+	void *item;
+
+	while ((item = wg_ring_pop(r))) {
+		if (peers)
+			wg_peer_put(item);
+		else
+			wg_batch_release(dev, item);
+	}
+}
+
+/* Releases the batches still queued: rings first, then each peer's
+ * ordered queues (which hold the same in-flight batches). */
+static void release_in_flight(struct wg_device *dev)
+{
+	struct wg_peer *peer;
+	struct batch *b, *next;
+
+	while (wg_ring_pop(&dev->crypt_ring))
+		;
+	drain_ring(dev, &dev->handshake_ring, false);
+	drain_ring(dev, &dev->udp_writer_ring, true);
+	drain_ring(dev, &dev->tun_writer_ring, true);
+	cds_list_for_each_entry(peer, &dev->peers, list) {
+		for (b = wg_ordered_queue_take_all(&peer->tx_queue); b; b = next) {
+			next = b->next;
+			wg_batch_release(dev, b);
+		}
+		for (b = wg_ordered_queue_take_all(&peer->rx_queue); b; b = next) {
+			next = b->next;
+			wg_batch_release(dev, b);
+		}
+	}
+}
+
+void wg_device_destroy(struct wg_device *dev)
+{
+	if (dev->uapi)
+		wg_uapi_server_stop(dev->uapi);
+	wg_device_request_stop(dev, dev->exit_status);
+	wg_pipeline_stop(dev);
+	pthread_mutex_lock(&dev->config_lock);
+	release_in_flight(dev);
+	remove_all_peers(dev);
+	wg_allowedips_free(&dev->allowedips);
+	pthread_mutex_unlock(&dev->config_lock);
+	rcu_barrier();
+	wg_socket_set_close(dev->sockets);
+	free(dev->sockets);
+	wg_tun_close(&dev->tun);
+	wg_ring_destroy(&dev->crypt_ring);
+	wg_ring_destroy(&dev->handshake_ring);
+	wg_ring_destroy(&dev->udp_writer_ring);
+	wg_ring_destroy(&dev->tun_writer_ring);
+	wg_batch_pool_destroy(&dev->pool);
+	wg_ratelimiter_uninit(&dev->ratelimiter);
+	wg_cookie_checker_destroy(&dev->cookie_checker);
+	close(dev->stop_fd);
+	sodium_memzero(&dev->identity, sizeof(dev->identity));
+	free(dev);
+}
+
+int wg_device_send(struct wg_device *dev, const union wg_sockaddr *dst,
+		   struct iovec *iov, unsigned int n, unsigned int *sent)
+{
+	int ret;
+
+	rcu_read_lock();
+	ret = wg_socket_send_burst(rcu_dereference(dev->sockets), dst, iov, n,
+				   sent);
+	rcu_read_unlock();
+	return ret;
+}
+
+int wg_device_send_one(struct wg_device *dev, const union wg_sockaddr *dst,
+		       const void *buf, size_t len)
+{
+	int ret;
+
+	rcu_read_lock();
+	ret = wg_socket_send_one(rcu_dereference(dev->sockets), dst, buf, len);
+	rcu_read_unlock();
+	return ret;
+}
+
+/* Must hold config_lock. Readers stop, the new set takes over, the old
+ * one closes once no writer can still use it. */
+int wg_device_set_listen_port(struct wg_device *dev, uint16_t port)
+{
+	struct wg_socket_set *old = dev->sockets, *s;
+	int ret;
+
+	if (port && port == dev->listen_port)
+		return 0;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	/* The old set still holds its port: moving to it is a no-op above,
+	 * and any other port must be free now. */
+	ret = wg_socket_set_open(s, port, dev->fwmark, false);
+	if (ret) {
+		free(s);
+		return ret;
+	}
+	wg_pipeline_stop_udp_readers(dev);
+	rcu_assign_pointer(dev->sockets, s);
+	dev->listen_port = s->port;
+	synchronize_rcu();
+	wg_socket_set_close(old);
+	free(old);
+	return wg_pipeline_start_udp_readers(dev);
+}
+
+/* Must hold config_lock. */
+int wg_device_set_private_key(struct wg_device *dev, const uint8_t *key)
+{
+	struct noise_static_identity id = { 0 };
+	struct wg_peer *peer, *tmp;
+
+	if (key && !wg_crypto_is_zero(key, WG_KEY_LEN) &&
+	    !wg_noise_set_static_identity_private_key(&id, key))
+		return -EINVAL;
+	pthread_rwlock_wrlock(&dev->identity_lock);
+	dev->identity = id;
+	pthread_rwlock_unlock(&dev->identity_lock);
+	sodium_memzero(&id, sizeof(id));
+	wg_cookie_checker_precompute_device_keys(
+		&dev->cookie_checker,
+		dev->identity.has_identity ? dev->identity.static_public : NULL);
+	cds_list_for_each_entry_safe(peer, tmp, &dev->peers, list) {
+		/* A peer with our own public key cannot exist. */
+		if (dev->identity.has_identity &&
+		    !memcmp(peer->public_key, dev->identity.static_public,
+			    WG_KEY_LEN)) {
+			wg_peer_remove(peer);
+			continue;
+		}
+		wg_noise_precompute_static_static(&peer->handshake);
+		wg_peer_expire_current_keypairs(peer);
+	}
+	return 0;
+}
+
+#define STAT_LINE(name) { #name, offsetof(struct wg_stats, name) }
+
+static const struct {
+	const char *name;
+	size_t offset;
+} stat_lines[] = {
+	STAT_LINE(tun_rx_packets),    STAT_LINE(tun_rx_batches),
+	STAT_LINE(udp_tx_packets),    STAT_LINE(udp_tx_batches),
+	STAT_LINE(udp_rx_packets),    STAT_LINE(udp_rx_batches),
+	STAT_LINE(tun_tx_packets),    STAT_LINE(tun_tx_batches),
+	STAT_LINE(drop_no_peer),      STAT_LINE(drop_no_endpoint),
+	STAT_LINE(drop_no_keypair),   STAT_LINE(drop_staged),
+	STAT_LINE(drop_too_big),      STAT_LINE(drop_send_error),
+	STAT_LINE(drop_bad_packet),   STAT_LINE(drop_unknown_index),
+	STAT_LINE(drop_decrypt),      STAT_LINE(drop_replay),
+	STAT_LINE(drop_source),	      STAT_LINE(drop_pool_empty),
+	STAT_LINE(drop_handshake),    STAT_LINE(handshake_cookies_sent),
+};
+
+void wg_device_log_stats(struct wg_device *dev)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(stat_lines) / sizeof(stat_lines[0]); i++) {
+		const uint64_t *v = (const uint64_t *)((const char *)&dev->stats +
+						       stat_lines[i].offset);
+
+		log_info("counter %s %llu", stat_lines[i].name,
+			 (unsigned long long)__atomic_load_n(v, __ATOMIC_RELAXED));
+	}
+	log_info("counter pool_empty_events %llu",
+		 (unsigned long long)__atomic_load_n(&dev->pool.empty_events,
+						     __ATOMIC_RELAXED));
+}
+

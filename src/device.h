@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device: one WireGuard interface, its TUN queues, its UDP sockets,
+ * its tables and its thread pools.
+ *
+ * Locks: config_lock serialises every configuration change (UAPI) and
+ * guards listen_port, fwmark and the set of peers. identity_lock (read by
+ * handshake workers, written under config_lock) guards the static
+ * identity. Everything the data path reads is published under RCU.
+ */
+#ifndef WGPIPE_DEVICE_H
+#define WGPIPE_DEVICE_H
+
+#include <net/if.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <urcu/list.h>
+
+#include "allowedips.h"
+#include "batch.h"
+#include "cookie.h"
+#include "noise.h"
+#include "peerlookup.h"
+#include "queueing.h"
+#include "ratelimiter.h"
+#include "socket.h"
+#include "tun.h"
+
+struct wg_uapi_server;
+
+/* Thread pools and pools of batches, from the command line. */
+struct wg_options {
+	unsigned int tun_readers;
+	unsigned int udp_readers;
+	unsigned int crypto_workers;
+	unsigned int tun_writers;
+	unsigned int udp_writers;
+	unsigned int handshake_workers;
+	unsigned int batch_size;
+	unsigned int pool_batches;
+	int tun_fd;  /* inherited (WG_TUN_FD), or -1 */
+	int uapi_fd; /* inherited (WG_UAPI_FD), or -1 */
+	/* Test-only (WGPIPE_TEST_REKEY_AFTER_TIME): rekey the initiator's
+	 * keys after this many ns instead of REKEY_AFTER_TIME. */
+	uint64_t rekey_after_time_ns;
+};
+
+/* Counters an operator can read; all updated with relaxed atomics,
+ * once per batch on the data path. */
+struct wg_stats {
+	uint64_t tun_rx_packets, tun_rx_batches;
+	uint64_t udp_rx_packets, udp_rx_batches;
+	uint64_t udp_tx_packets, udp_tx_batches;
+	uint64_t tun_tx_packets, tun_tx_batches;
+	uint64_t drop_no_peer, drop_no_endpoint, drop_no_keypair;
+	uint64_t drop_staged, drop_too_big, drop_send_error;
+	uint64_t drop_bad_packet, drop_unknown_index, drop_decrypt;
+	uint64_t drop_replay, drop_source, drop_pool_empty;
+	uint64_t drop_handshake, handshake_cookies_sent;
+};
+
+#define wg_stat_add(dev, field, n)                                            \
+	__atomic_fetch_add(&(dev)->stats.field, (n), __ATOMIC_RELAXED)
+
+enum { WG_MAX_THREADS = 64 };
+
+struct wg_device {
+	char name[IFNAMSIZ];
+	struct wg_options opt;
+	struct wg_tun tun;
+	unsigned int mtu; /* atomic; follows the interface */
+
+	pthread_mutex_t config_lock;
+	pthread_rwlock_t identity_lock;
+	struct noise_static_identity identity;
+	struct cookie_checker cookie_checker;
+	struct ratelimiter ratelimiter;
+	pthread_mutex_t load_lock;
+	struct cookie_load load;
+
+	struct allowedips allowedips;
+	struct peer_table peer_table;
+	struct index_table index_table;
+	struct cds_list_head peers; /* RCU list; written under config_lock */
+	unsigned int peer_count;
+	uint64_t next_peer_id;
+
+	struct wg_socket_set *sockets; /* RCU pointer */
+	uint16_t listen_port;
+	uint32_t fwmark;
+
+	struct batch_pool pool;
+	struct wg_waitq pool_wait; /* readers waiting for a free batch */
+	struct wg_ring crypt_ring;	/* readers -> crypto workers */
+	struct wg_ring udp_writer_ring; /* crypto workers -> UDP writers */
+	struct wg_ring tun_writer_ring; /* crypto workers -> TUN writers */
+	struct wg_ring handshake_ring;	/* UDP readers -> handshake workers */
+	struct wg_waitq timer_wait;	/* wakes the timer thread */
+
+	int stop_fd; /* eventfd: readable once shutdown begins */
+	int stopping;
+	int udp_stopping;
+	int exit_status;
+	pthread_t threads[7 * WG_MAX_THREADS];
+	unsigned int nthreads;
+	pthread_t udp_threads[WG_MAX_THREADS];
+	unsigned int n_udp_threads;
+	struct wg_uapi_server *uapi;
+	struct wg_stats stats;
+};
+
+int wg_device_create(struct wg_device **out, const char *name,
+		     const struct wg_options *opt);
+int wg_device_start(struct wg_device *dev);
+/* Blocks until a stop is requested; returns the exit status. */
+int wg_device_wait(struct wg_device *dev);
+/* Async-signal-safe. */
+void wg_device_request_stop(struct wg_device *dev, int status);
+bool wg_device_stopping(struct wg_device *dev);
+/* The caller is registered with RCU. */
+void wg_device_destroy(struct wg_device *dev);
+/* Writes the counters to the log. */
+void wg_device_log_stats(struct wg_device *dev);
+
+/* Must hold config_lock. Rebinds the UDP sockets to port. */
+int wg_device_set_listen_port(struct wg_device *dev, uint16_t port);
+int wg_device_set_private_key(struct wg_device *dev, const uint8_t *key);
+
+/* The UDP side as the data path sees it: under rcu_read_lock(). */
+int wg_device_send(struct wg_device *dev, const union wg_sockaddr *dst,
+		   struct iovec *iov, unsigned int n, unsigned int *sent);
+int wg_device_send_one(struct wg_device *dev, const union wg_sockaddr *dst,
+		       const void *buf, size_t len);
+
+#endif

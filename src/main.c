@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: MIT
+/*
+ * wgpipe [-f|--foreground] [options] INTERFACE
+ *
+ * Forks into the background unless told not to; the parent exits 0 only
+ * once the interface and the UAPI socket exist, and otherwise prints the
+ * child's reason and exits 1.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "peer.h"
+#include "device.h"
+#include "log.h"
+#include "options.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: wgpipe [-f|--foreground] [options] INTERFACE\n"
+		"\n"
+		"Userspace WireGuard daemon; configure it with wg(8) or wg-quick(8).\n"
+		"\n"
+		"  -f, --foreground          stay in the foreground, log to stderr\n");
+	wg_options_usage(out);
+	fprintf(out,
+		"  -h, --help                show this help\n"
+		"  -v, --version             show the version\n"
+		"\n"
+		"Environment: WG_PROCESS_FOREGROUND=1, LOG_LEVEL=error|info|verbose,\n"
+		"WG_TUN_FD, WG_UAPI_FD (inherited descriptors).\n"
+		"See wgpipe(8).\n");
+}
+
+/* The child tells the parent how start-up went: one status byte, then a
+ * message. */
+static int ready_fd = -1;
+
+static void report_ready(int status, const char *msg)
+{
+	char buf[512];
+	size_t len;
+
+	if (ready_fd < 0)
+		return;
+	buf[0] = (char)status;
+	snprintf(buf + 1, sizeof(buf) - 1, "%s", msg ? msg : "");
+	len = 1 + strlen(buf + 1);
+	if (write(ready_fd, buf, len) < 0)
+		status = 1;
+	close(ready_fd);
+	ready_fd = -1;
+}
+
+static int wait_for_child(int fd)
+{
+	char buf[512];
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+
+	if (n <= 0) {
+		fprintf(stderr, "wgpipe: the daemon exited during start-up\n");
+		return 1;
+	}
+	buf[n] = '\0';
+	if (buf[0]) {
+		fprintf(stderr, "wgpipe: %s\n", buf + 1);
+		return 1;
+	}
+	return 0;
+}
+
+static int daemonize(void)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe(fds)) {
+		perror("wgpipe: pipe");
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("wgpipe: fork");
+		return -1;
+	}
+	if (pid > 0) {
+		close(fds[1]);
+		exit(wait_for_child(fds[0]));
+	}
+	close(fds[0]);
+	ready_fd = fds[1];
+	if (setsid() < 0)
+		return -1;
+	return 0;
+}
+
+static void detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR);
+
+	if (fd < 0)
+		return;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+static int inherited_fd(const char *name)
+{
+	const char *v = getenv(name);
+	char *end;
+	long fd;
+
+	if (!v || !*v)
+		return -1;
+	errno = 0;
+	fd = strtol(v, &end, 10);
+	if (errno || *end || fd < 0 || fd > INT_MAX)
+		return -2;
+	return (int)fd;
+}
+
+/* Signals are taken by sigtimedwait in the main thread only. */
+static int run(struct wg_device *dev)
+{
+	siginfo_t info;
+	sigset_t set;
+	struct timespec tick = { .tv_sec = 0, .tv_nsec = 200000000L };
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	while (!wg_device_stopping(dev)) {
+		int sig = sigtimedwait(&set, &info, &tick);
+
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_info("signal %d: shutting down", sig);
+			wg_device_request_stop(dev, 0);
+		} else if (sig == SIGHUP || sig == SIGUSR1) {
+			wg_device_log_stats(dev);
+		}
+	}
+	return dev->exit_status;
+}
+
+static void block_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static bool want_foreground(bool flag)
+{
+	const char *env = getenv("WG_PROCESS_FOREGROUND");
+
+	return flag || (env && !strcmp(env, "1"));
+}
+
+int main(int argc, char **argv)
+{
+	struct wg_options opt;
+	struct wg_device *dev;
+	const char *ifname;
+	bool foreground = false;
+	int ret;
+
+	ret = wg_options_parse(argc, argv, &opt, &foreground);
+	if (ret == WG_OPTIONS_HELP) {
+		usage(stdout);
+		return 0;
+	}
+	if (ret == WG_OPTIONS_VERSION) {
+		printf("wgpipe %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (ret < 0)
+		return 1;
+	ifname = argv[ret];
+	opt.tun_fd = inherited_fd("WG_TUN_FD");
+	opt.uapi_fd = inherited_fd("WG_UAPI_FD");
+	if (opt.tun_fd == -2 || opt.uapi_fd == -2) {
+		fprintf(stderr, "wgpipe: WG_TUN_FD and WG_UAPI_FD must be "
+				"descriptor numbers\n");
+		return 1;
+	}
+	if (geteuid() != 0 && opt.tun_fd < 0)
+		fprintf(stderr, "wgpipe: warning: not running as root; creating "
+				"%s will likely fail\n", ifname);
+	foreground = want_foreground(foreground);
+	wg_log_init(ifname, false, wg_log_level_from_env(getenv("LOG_LEVEL")));
+	if (wg_crypto_init()) {
+		fprintf(stderr, "wgpipe: libsodium failed to initialise\n");
+		return 1;
+	}
+	if (!foreground && daemonize())
+		return 1;
+	block_signals();
+	umask(077);
+	rcu_register_thread();
+	ret = wg_device_create(&dev, ifname, &opt);
+	if (ret) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "cannot create interface %s: %s",
+			 ifname, strerror(-ret));
+		log_err("%s", msg);
+		report_ready(1, msg);
+		return 1;
+	}
+	ret = wg_device_start(dev);
+	if (ret) {
+		report_ready(1, "cannot start the daemon (see the log)");
+		wg_device_destroy(dev);
+		return 1;
+	}
+	if (!foreground) {
+		wg_log_set_syslog(true);
+		detach_stdio();
+	}
+	report_ready(0, NULL);
+	ret = run(dev);
+	wg_device_destroy(dev);
+	log_info("interface %s removed", ifname);
+	rcu_unregister_thread();
+	return ret;
+}

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: MIT
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batch.h"
+
+struct tuning_flag {
+	const char *name;
+	size_t offset;
+	unsigned int min, max;
+	const char *help;
+};
+
+#define FLAG(n, field, lo, hi, text)                                          \
+	{ n, offsetof(struct wg_options, field), lo, hi, text }
+
+static const struct tuning_flag flags[] = {
+	FLAG("tun-readers", tun_readers, 1, WG_MAX_THREADS,
+	     "threads reading the TUN device (one queue each)"),
+	FLAG("udp-readers", udp_readers, 1, WG_MAX_THREADS,
+	     "threads receiving from the UDP sockets"),
+	FLAG("crypto-workers", crypto_workers, 1, WG_MAX_THREADS,
+	     "threads encrypting and decrypting batches"),
+	FLAG("tun-writers", tun_writers, 1, WG_MAX_THREADS,
+	     "threads writing decrypted packets to the TUN device"),
+	FLAG("udp-writers", udp_writers, 1, WG_MAX_THREADS,
+	     "threads sending encrypted packets"),
+	FLAG("handshake-workers", handshake_workers, 1, WG_MAX_THREADS,
+	     "threads processing handshake messages"),
+	FLAG("batch-size", batch_size, 1, WG_BATCH_MAX,
+	     "packets per batch (one read or recvmmsg at most)"),
+	FLAG("batches", pool_batches, 16, 65536,
+	     "batches preallocated at start (memory: batches x batch-size x 2 KiB)"),
+};
+
+enum { NFLAGS = sizeof(flags) / sizeof(flags[0]) };
+
+static unsigned int *field(struct wg_options *opt, const struct tuning_flag *f)
+{
+	return (unsigned int *)((char *)opt + f->offset);
+}
+
+void wg_options_defaults(struct wg_options *opt)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(opt, 0, sizeof(*opt));
+	if (cpus < 1)
+		cpus = 1;
+	if (cpus > WG_MAX_THREADS)
+		cpus = WG_MAX_THREADS;
+	opt->tun_readers = 1;
+	opt->udp_readers = 1;
+	opt->crypto_workers = (unsigned int)cpus;
+	opt->tun_writers = 1;
+	opt->udp_writers = 1;
+	opt->handshake_workers = 1;
+	opt->batch_size = 64;
+	opt->pool_batches = 128;
+	opt->tun_fd = -1;
+	opt->uapi_fd = -1;
+}
+
+void wg_options_usage(FILE *out)
+{
+	struct wg_options def;
+	unsigned int i;
+
+	wg_options_defaults(&def);
+	for (i = 0; i < NFLAGS; i++)
+		fprintf(out, "      --%-20s %s\n%28s(%u to %u, default %u)\n",
+			flags[i].name, flags[i].help, "", flags[i].min,
+			flags[i].max, *field(&def, &flags[i]));
+}
+
+static int parse_value(const struct tuning_flag *f, const char *arg,
+		       unsigned int *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (!*arg || *arg == '-' || *arg == '+' || *end || errno ||
+	    v < f->min || v > f->max) {
+		fprintf(stderr,
+			"wgpipe: --%s: '%s' is not a whole number from %u to %u\n",
+			f->name, arg, f->min, f->max);
+		return -1;
+	}
+	*out = (unsigned int)v;
+	return 0;
+}
+
+static int parse_test_settings(struct wg_options *opt)
+{
+	const char *v = getenv("WGPIPE_TEST_REKEY_AFTER_TIME");
+	unsigned long secs;
+	char *end;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	secs = strtoul(v, &end, 10);
+	if (errno || *end || !secs || secs > REKEY_AFTER_TIME) {
+		fprintf(stderr, "wgpipe: WGPIPE_TEST_REKEY_AFTER_TIME: '%s' is "
+				"not a number of seconds from 1 to %d\n",
+			v, REKEY_AFTER_TIME);
+		return -1;
+	}
+	opt->rekey_after_time_ns = secs * 1000000000ULL;
+	return 0;
+}
+
+int wg_options_parse(int argc, char **argv, struct wg_options *opt,
+		     bool *foreground)
+{
+	struct option longopts[NFLAGS + 4];
+	unsigned int i;
+	int c, idx;
+
+	wg_options_defaults(opt);
+	for (i = 0; i < NFLAGS; i++)
+		longopts[i] = (struct option){ flags[i].name, required_argument,
+					       NULL, 0 };
+	longopts[NFLAGS] = (struct option){ "foreground", no_argument, NULL, 'f' };
+	longopts[NFLAGS + 1] = (struct option){ "help", no_argument, NULL, 'h' };
+	longopts[NFLAGS + 2] = (struct option){ "version", no_argument, NULL, 'v' };
+	longopts[NFLAGS + 3] = (struct option){ 0 };
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+fhv", longopts, &idx)) != -1) {
+		if (c == 'f') {
+			*foreground = true;
+		} else if (c == 'h') {
+			return WG_OPTIONS_HELP;
+		} else if (c == 'v') {
+			return WG_OPTIONS_VERSION;
+		} else if (c == 0) {
+			if (parse_value(&flags[idx], optarg,
+					field(opt, &flags[idx])))
+				return -1;
+		} else {
+			fprintf(stderr, "wgpipe: unknown or incomplete option "
+					"'%s' (try --help)\n", argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, optind >= argc ? "wgpipe: missing INTERFACE "
+						 "(try --help)\n"
+					       : "wgpipe: too many arguments "
+						 "(try --help)\n");
+		return -1;
+	}
+	if (strlen(argv[optind]) >= IFNAMSIZ || !*argv[optind]) {
+		fprintf(stderr, "wgpipe: interface name '%s' must be 1 to %d "
+				"characters\n", argv[optind], IFNAMSIZ - 1);
+		return -1;
+	}
+	if (opt->pool_batches < 4 * (opt->tun_readers + opt->udp_readers)) {
+		fprintf(stderr, "wgpipe: --batches %u is too few for %u readers "
+				"(at least 4 per reader)\n", opt->pool_batches,
+			opt->tun_readers + opt->udp_readers);
+		return -1;
+	}
+	if (parse_test_settings(opt))
+		return -1;
+	return optind;
+}

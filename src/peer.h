@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Peers and their keypairs.
+ *
+ * Lifetime: a peer is created and removed by the UAPI thread under the
+ * device's config lock. The device holds one reference; every batch in
+ * flight holds one more. Removing a peer unpublishes it (peer table,
+ * allowed-IPs, index table, device list), marks it dead and drops the
+ * device's reference; the last put frees it after an RCU grace period.
+ *
+ * Keypairs: current, previous and next are RCU pointers written under
+ * keypairs_lock. The send path uses only current; the receive path finds
+ * keypairs through the index table. A keypair holds one reference per
+ * slot it sits in and one per batch using it.
+ *
+ * Locks, innermost last: config lock (device) -> keypairs_lock ->
+ * timers_lock -> endpoint_lock; staged_lock and the queue spinlocks are
+ * leaves. The handshake's own mutex is taken only inside noise.c.
+ */
+#ifndef WGPIPE_PEER_H
+#define WGPIPE_PEER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <urcu/list.h>
+#include "rcu.h"
+
+#include "addr.h"
+#include "allowedips.h"
+#include "cookie.h"
+#include "noise.h"
+#include "peerlookup.h"
+#include "queueing.h"
+#include "timers.h"
+
+struct wg_device;
+
+struct wg_keypair {
+	struct noise_keypair noise;
+	struct index_entry entry;
+	struct wg_peer *peer;
+	int refcount;
+	struct rcu_head rcu;
+};
+
+enum { WG_MAX_STAGED_BATCHES = 4 };
+
+struct wg_peer {
+	struct wg_device *dev;
+	uint64_t id; /* for logs: "peer 3" */
+	int refcount;
+	int dead;
+	struct rcu_head rcu;
+
+	uint8_t public_key[WG_KEY_LEN];
+	struct cds_hlist_node pubkey_node;
+	struct cds_list_head list; /* dev->peers, RCU */
+	struct allowedips_owner allowedips;
+
+	struct noise_handshake handshake;
+	struct index_entry handshake_entry;
+	struct cookie cookie;
+
+	pthread_mutex_t keypairs_lock;
+	struct wg_keypair *current, *previous, *next;
+
+	pthread_spinlock_t endpoint_lock;
+	union wg_sockaddr endpoint; /* sa_family 0: none yet */
+
+	pthread_mutex_t timers_lock;
+	struct wg_timers timers;
+	int handshake_wanted; /* atomic: data path asks the timer thread */
+
+	struct wg_ordered_queue tx_queue, rx_queue;
+
+	pthread_mutex_t staged_lock;
+	struct batch *staged_head, *staged_tail;
+	unsigned int staged_count;
+
+	uint64_t rx_bytes, tx_bytes; /* atomic */
+	uint64_t last_handshake_realtime_ns; /* atomic; 0: never */
+};
+
+/* Must hold dev->config_lock. */
+int wg_peer_create(struct wg_device *dev,
+		   const uint8_t public_key[static WG_KEY_LEN],
+		   struct wg_peer **out);
+void wg_peer_remove(struct wg_peer *peer);
+
+struct wg_peer *wg_peer_get(struct wg_peer *peer);
+/* Under rcu_read_lock(): NULL when the peer is already being freed. */
+struct wg_peer *wg_peer_get_unless_zero(struct wg_peer *peer);
+void wg_peer_put(struct wg_peer *peer);
+
+struct wg_keypair *wg_keypair_get_unless_zero(struct wg_keypair *kp);
+void wg_keypair_put(struct wg_keypair *kp);
+/* A reference to the current keypair, or NULL. */
+struct wg_keypair *wg_peer_current_keypair(struct wg_peer *peer);
+
+/* Installs a keypair fresh from a handshake: as initiator it becomes
+ * current at once; as responder it waits in next for the first packet. */
+void wg_peer_install_keypair(struct wg_peer *peer, struct wg_keypair *kp);
+/* The first packet on next confirms it: next becomes current. True when
+ * that happened (the handshake is then complete for the responder). */
+bool wg_peer_received_with_keypair(struct wg_peer *peer,
+				   struct wg_keypair *kp);
+/* Drop every keypair and the handshake in flight (keys zeroed). */
+void wg_peer_zero_keys(struct wg_peer *peer);
+/* Make the current keys unusable for sending, forcing a new handshake. */
+void wg_peer_expire_current_keypairs(struct wg_peer *peer);
+
+void wg_peer_get_endpoint(struct wg_peer *peer, union wg_sockaddr *out);
+void wg_peer_set_endpoint(struct wg_peer *peer, const union wg_sockaddr *ep);
+
+/* Staged batches wait for a keypair; the oldest is dropped when full. */
+void wg_peer_stage_batch(struct wg_peer *peer, struct batch *b);
+struct batch *wg_peer_take_staged(struct wg_peer *peer);
+void wg_peer_purge_staged(struct wg_peer *peer);
+
+/* Drops the batch's references and returns it to the pool. */
+void wg_batch_release(struct wg_device *dev, struct batch *b);
+
+uint64_t wg_now_ns(void);	   /* CLOCK_MONOTONIC */
+uint64_t wg_realtime_ns(void); /* CLOCK_REALTIME */
+uint32_t wg_random_u32(void);
+
+#endif

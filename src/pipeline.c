@@ -1,0 +1,440 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Thread loops. Invariants:
+ * - A reader hands on whatever one burst returned; it never waits to
+ *   fill a batch.
+ * - Rings carry batches (to crypto and handshake workers) or peers with a
+ *   reference (to writers: "this peer has finished work").
+ * - Blocking happens only in poll() or in a ring's futex wait, both with
+ *   a timeout, so a stop request is seen within ~200 ms.
+ */
+#include "pipeline.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "device.h"
+#include "log.h"
+#include "peer.h"
+#include "receive.h"
+#include "send.h"
+
+enum { POLL_MS = 200 };
+
+struct thread_arg {
+	struct wg_device *dev;
+	unsigned int index;
+};
+
+static struct thread_arg args[8 * WG_MAX_THREADS];
+static pthread_mutex_t args_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned int nargs;
+
+static bool stopping(struct wg_device *dev)
+{
+	return __atomic_load_n(&dev->stopping, __ATOMIC_ACQUIRE);
+}
+
+/* A free batch, waiting for one while the pool is dry. */
+static struct batch *get_batch(struct wg_device *dev, enum batch_dir dir)
+{
+	struct batch *b;
+	uint32_t seq;
+
+	while (!(b = wg_batch_get(&dev->pool, dir))) {
+		if (stopping(dev))
+			return NULL;
+		seq = wg_waitq_prepare(&dev->pool_wait);
+		b = wg_batch_get(&dev->pool, dir);
+		if (b) {
+			__atomic_fetch_sub(&dev->pool_wait.waiters, 1,
+					   __ATOMIC_SEQ_CST);
+			return b;
+		}
+		wg_waitq_wait(&dev->pool_wait, seq, 50);
+	}
+	return b;
+}
+
+static bool wait_readable(struct wg_device *dev, int *fds, unsigned int n)
+{
+	struct pollfd pfd[3];
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+	pfd[n] = (struct pollfd){ .fd = dev->stop_fd, .events = POLLIN };
+	if (poll(pfd, n + 1, POLL_MS) < 0 && errno != EINTR)
+		return false;
+	for (i = 0; i < n; i++)
+		if (pfd[i].revents)
+			return true;
+	return false;
+}
+
+static void *tun_reader(void *arg)
+{
+	struct thread_arg *a = arg;
+	struct wg_device *dev = a->dev;
+	int fd = dev->tun.fds[a->index % dev->tun.nqueues];
+	struct iovec iov[WG_BATCH_MAX];
+	size_t lens[WG_BATCH_MAX];
+	unsigned int i, got;
+	struct batch *b;
+	int ret;
+
+	rcu_register_thread();
+	while (!stopping(dev)) {
+		if (!wait_readable(dev, &fd, 1) || !(b = get_batch(dev, BATCH_TX)))
+			continue;
+		for (i = 0; i < dev->pool.batch_size; i++) {
+			iov[i].iov_base = b->pkts[i].buf + WG_SLOT_HEADROOM;
+			iov[i].iov_len = WG_SLOT_MAX_PLAIN;
+		}
+		ret = wg_tun_read_burst(fd, iov, dev->pool.batch_size, lens, &got);
+		for (i = 0; i < got; i++)
+			b->pkts[i].len = (uint32_t)lens[i];
+		b->count = got;
+		if (got) {
+			wg_stat_add(dev, tun_rx_packets, got);
+			wg_stat_add(dev, tun_rx_batches, 1);
+			wg_send_route_batch(dev, b);
+		} else {
+			wg_batch_put(&dev->pool, b);
+		}
+		if (ret && wg_tun_error_is_gone(ret)) {
+			log_err("TUN device %s is gone; shutting down", dev->name);
+			wg_device_request_stop(dev, 0);
+		}
+	}
+	rcu_unregister_thread();
+	return NULL;
+}
+
+static int udp_burst(struct wg_device *dev, int fd, struct batch *b)
+{
+	struct mmsghdr msgs[WG_BATCH_MAX];
+	struct iovec iov[WG_BATCH_MAX];
+	unsigned int i, n = dev->pool.batch_size;
+	int got;
+
+	memset(msgs, 0, sizeof(msgs[0]) * n);
+	for (i = 0; i < n; i++) {
+		iov[i].iov_base = b->pkts[i].buf;
+		iov[i].iov_len = WG_SLOT_SIZE;
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+		msgs[i].msg_hdr.msg_name = &b->pkts[i].src;
+		msgs[i].msg_hdr.msg_namelen = sizeof(b->pkts[i].src);
+	}
+	got = wg_socket_recv_burst(fd, msgs, n);
+	if (got <= 0)
+		return got;
+	for (i = 0; i < (unsigned int)got; i++) {
+		b->pkts[i].len = msgs[i].msg_len;
+		/* Too long for a slot: never one of ours. */
+		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+			b->pkts[i].len = 0;
+	}
+	return got;
+}
+
+static void *udp_reader(void *arg)
+{
+	struct thread_arg *a = arg;
+	struct wg_device *dev = a->dev;
+	struct wg_socket_set *s = dev->sockets;
+	int fds[2], n = 0, i, got;
+	struct batch *b;
+
+	if (s->fd4 >= 0)
+		fds[n++] = s->fd4;
+	if (s->fd6 >= 0)
+		fds[n++] = s->fd6;
+	rcu_register_thread();
+	while (!stopping(dev) &&
+	       !__atomic_load_n(&dev->udp_stopping, __ATOMIC_ACQUIRE)) {
+		if (!wait_readable(dev, fds, (unsigned int)n))
+			continue;
+		for (i = 0; i < n; i++) {
+			if (!(b = get_batch(dev, BATCH_RX)))
+				break;
+			got = udp_burst(dev, fds[i], b);
+			b->count = got > 0 ? (unsigned int)got : 0;
+			if (!b->count) {
+				wg_batch_put(&dev->pool, b);
+				continue;
+			}
+			wg_stat_add(dev, udp_rx_packets, b->count);
+			wg_stat_add(dev, udp_rx_batches, 1);
+			wg_receive_classify_batch(dev, b);
+		}
+	}
+	rcu_unregister_thread();
+	return NULL;
+}
+
+/* Tells a writer pool that peer has finished work. */
+static void notify_writer(struct wg_ring *ring, struct wg_peer *peer)
+{
+	if (!wg_ring_push(ring, wg_peer_get(peer)))
+		wg_peer_put(peer);
+}
+
+static void *crypto_worker(void *arg)
+{
+	struct thread_arg *a = arg;
+	struct wg_device *dev = a->dev;
+	struct wg_peer *peer;
+	struct batch *b;
+	bool tx;
+
+	rcu_register_thread();
+	while (!stopping(dev)) {
+		if (!(b = wg_ring_pop_wait(&dev->crypt_ring, POLL_MS)))
+			continue;
+		/* Read before the state flips: a writer may free b after. */
+		peer = b->peer;
+		tx = b->dir == BATCH_TX;
+		wg_peer_get(peer);
+		if (tx)
+			wg_send_encrypt_batch(dev, b);
+		else
+			wg_receive_decrypt_batch(dev, b);
+		wg_batch_set_state(b, BATCH_DONE);
+		notify_writer(tx ? &dev->udp_writer_ring : &dev->tun_writer_ring,
+			      peer);
+		wg_peer_put(peer);
+	}
+	rcu_unregister_thread();
+	return NULL;
+}
+
+static void *udp_writer(void *arg)
+{
+	struct thread_arg *a = arg;
+	struct wg_device *dev = a->dev;
+	struct wg_peer *peer;
+
+	rcu_register_thread();
+	while (!stopping(dev)) {
+		if (!(peer = wg_ring_pop_wait(&dev->udp_writer_ring, POLL_MS)))
+			continue;
+		wg_send_flush_peer(peer);
+		wg_peer_put(peer);
+	}
+	rcu_unregister_thread();
+	return NULL;
+}
+
+static void *tun_writer(void *arg)
+{
+	struct thread_arg *a = arg;
+	struct wg_device *dev = a->dev;
+	int fd = dev->tun.fds[a->index % dev->tun.nqueues];
+	struct wg_peer *peer;
+
+	rcu_register_thread();
+	while (!stopping(dev)) {
+		if (!(peer = wg_ring_pop_wait(&dev->tun_writer_ring, POLL_MS)))
+			continue;
+		wg_receive_flush_peer(peer, fd);
+		wg_peer_put(peer);
+	}
+	rcu_unregister_thread();
+	return NULL;
+}
+
+static void *handshake_worker(void *arg)
+{
+	struct thread_arg *a = arg;
+	struct wg_device *dev = a->dev;
+	struct batch *b;
+
+	rcu_register_thread();
+	while (!stopping(dev)) {
+		if (!(b = wg_ring_pop_wait(&dev->handshake_ring, POLL_MS)))
+			continue;
+		wg_receive_handshake_batch(dev, b);
+		wg_batch_release(dev, b);
+	}
+	rcu_unregister_thread();
+	return NULL;
+}
+
+static uint64_t peer_timers(struct wg_peer *peer, uint64_t now)
+{
+	unsigned int actions;
+	uint64_t next;
+	bool wanted;
+
+	wanted = __atomic_exchange_n(&peer->handshake_wanted, 0,
+				     __ATOMIC_ACQ_REL);
+	pthread_mutex_lock(&peer->timers_lock);
+	actions = wg_timers_expire(&peer->timers, now);
+	pthread_mutex_unlock(&peer->timers_lock);
+	if (wanted)
+		wg_send_handshake_initiation(peer, false);
+	if (actions & WG_ACTION_SEND_INITIATION)
+		wg_send_handshake_initiation(peer, true);
+	if (actions & WG_ACTION_GIVE_UP)
+		wg_peer_purge_staged(peer);
+	if (actions & WG_ACTION_SEND_KEEPALIVE)
+		wg_send_keepalive(peer);
+	if (actions & WG_ACTION_ZERO_KEYS) {
+		log_debug("peer %llu: zeroing keys after %d s without a handshake",
+			  (unsigned long long)peer->id, ZERO_KEYS_AFTER_TIME);
+		wg_peer_zero_keys(peer);
+	}
+	pthread_mutex_lock(&peer->timers_lock);
+	next = wg_timers_next_deadline(&peer->timers);
+	pthread_mutex_unlock(&peer->timers_lock);
+	return next;
+}
+
+/* Once a second: housekeeping that follows the outside world. */
+static void housekeeping(struct wg_device *dev, uint64_t now)
+{
+	unsigned int mtu;
+
+	wg_ratelimiter_gc(&dev->ratelimiter, now, false);
+	if (!wg_tun_get_mtu(&dev->tun, &mtu))
+		__atomic_store_n(&dev->mtu, mtu, __ATOMIC_RELAXED);
+	else if (!wg_tun_exists(&dev->tun)) {
+		log_err("TUN device %s was deleted; shutting down", dev->name);
+		wg_device_request_stop(dev, 0);
+	}
+}
+
+static void *timer_thread(void *arg)
+{
+	struct thread_arg *a = arg;
+	struct wg_device *dev = a->dev;
+	uint64_t now, next, d, last_housekeeping = 0;
+	struct wg_peer *peer;
+	uint32_t seq;
+
+	rcu_register_thread();
+	while (!stopping(dev)) {
+		seq = wg_waitq_prepare(&dev->timer_wait);
+		now = wg_now_ns();
+		next = now + 1000000000ULL;
+		rcu_read_lock();
+		cds_list_for_each_entry_rcu(peer, &dev->peers, list) {
+			if (__atomic_load_n(&peer->dead, __ATOMIC_ACQUIRE))
+				continue;
+			d = peer_timers(peer, now);
+			if (d < next)
+				next = d;
+		}
+		rcu_read_unlock();
+		if (now - last_housekeeping >= 1000000000ULL) {
+			housekeeping(dev, now);
+			last_housekeeping = now;
+		}
+		now = wg_now_ns();
+		wg_waitq_wait(&dev->timer_wait, seq,
+			      next > now ? (unsigned int)((next - now) / 1000000 + 1)
+					 : 0);
+	}
+	rcu_unregister_thread();
+	return NULL;
+}
+
+static int spawn(struct wg_device *dev, pthread_t *slot, void *(*fn)(void *),
+		 const char *stage, unsigned int index)
+{
+	struct thread_arg *a;
+	char name[16];
+	int ret;
+
+	pthread_mutex_lock(&args_lock);
+	a = &args[nargs++ % (8 * WG_MAX_THREADS)];
+	pthread_mutex_unlock(&args_lock);
+	a->dev = dev;
+	a->index = index;
+	ret = pthread_create(slot, NULL, fn, a);
+	if (ret) {
+		log_err("cannot start a %s thread: %s", stage, strerror(ret));
+		return -ret;
+	}
+	snprintf(name, sizeof(name), "wg-%s/%u", stage, index);
+	pthread_setname_np(*slot, name);
+	return 0;
+}
+
+static int spawn_pool(struct wg_device *dev, void *(*fn)(void *),
+		      const char *stage, unsigned int n)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		ret = spawn(dev, &dev->threads[dev->nthreads], fn, stage, i);
+		if (ret)
+			return ret;
+		dev->nthreads++;
+	}
+	return 0;
+}
+
+int wg_pipeline_start_udp_readers(struct wg_device *dev)
+{
+	unsigned int i;
+	int ret;
+
+	__atomic_store_n(&dev->udp_stopping, 0, __ATOMIC_RELEASE);
+	for (i = 0; i < dev->opt.udp_readers; i++) {
+		ret = spawn(dev, &dev->udp_threads[i], udp_reader, "udprd", i);
+		if (ret)
+			return ret;
+		dev->n_udp_threads = i + 1;
+	}
+	return 0;
+}
+
+void wg_pipeline_stop_udp_readers(struct wg_device *dev)
+{
+	unsigned int i;
+
+	__atomic_store_n(&dev->udp_stopping, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < dev->n_udp_threads; i++)
+		pthread_join(dev->udp_threads[i], NULL);
+	dev->n_udp_threads = 0;
+}
+
+int wg_pipeline_start(struct wg_device *dev)
+{
+	const struct wg_options *o = &dev->opt;
+	int ret;
+
+	ret = spawn_pool(dev, crypto_worker, "crypt", o->crypto_workers);
+	if (!ret)
+		ret = spawn_pool(dev, udp_writer, "udpwr", o->udp_writers);
+	if (!ret)
+		ret = spawn_pool(dev, tun_writer, "tunwr", o->tun_writers);
+	if (!ret)
+		ret = spawn_pool(dev, handshake_worker, "hshake",
+				 o->handshake_workers);
+	if (!ret)
+		ret = spawn_pool(dev, timer_thread, "timer", 1);
+	if (!ret)
+		ret = spawn_pool(dev, tun_reader, "tunrd", o->tun_readers);
+	if (!ret)
+		ret = wg_pipeline_start_udp_readers(dev);
+	return ret;
+}
+
+void wg_pipeline_stop(struct wg_device *dev)
+{
+	unsigned int i;
+
+	wg_pipeline_stop_udp_readers(dev);
+	for (i = 0; i < dev->nthreads; i++)
+		pthread_join(dev->threads[i], NULL);
+	dev->nthreads = 0;
+}

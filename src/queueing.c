@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: MIT
+#include "queueing.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static long futex(uint32_t *uaddr, int op, uint32_t val,
+		  const struct timespec *ts)
+{
+	return syscall(SYS_futex, uaddr, op, val, ts, NULL, 0);
+}
+
+void wg_waitq_wake(struct wg_waitq *wq)
+{
+	__atomic_fetch_add(&wq->seq, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&wq->waiters, __ATOMIC_SEQ_CST))
+		futex(&wq->seq, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+uint32_t wg_waitq_prepare(struct wg_waitq *wq)
+{
+	uint32_t seq = __atomic_load_n(&wq->seq, __ATOMIC_SEQ_CST);
+
+	__atomic_fetch_add(&wq->waiters, 1, __ATOMIC_SEQ_CST);
+	return seq;
+}
+
+void wg_waitq_wait(struct wg_waitq *wq, uint32_t seq, unsigned int timeout_ms)
+{
+	struct timespec ts = { .tv_sec = timeout_ms / 1000,
+			       .tv_nsec = (long)(timeout_ms % 1000) * 1000000L };
+
+	/* A wake between prepare and here changed seq: no sleep at all. */
+	futex(&wq->seq, FUTEX_WAIT_PRIVATE, seq, &ts);
+	__atomic_fetch_sub(&wq->waiters, 1, __ATOMIC_SEQ_CST);
+}
+
+int wg_ring_init(struct wg_ring *r, unsigned int min_capacity)
+{
+	unsigned int size = 2;
+
+	while (size <= min_capacity)
+		size <<= 1;
+	r->buf = calloc(size, sizeof(*r->buf));
+	if (!r->buf)
+		return -ENOMEM;
+	ck_ring_init(&r->ring, size);
+	r->wait.seq = 0;
+	r->wait.waiters = 0;
+	return 0;
+}
+
+void wg_ring_destroy(struct wg_ring *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+}
+
+bool wg_ring_push(struct wg_ring *r, void *item)
+{
+	if (!ck_ring_enqueue_mpmc(&r->ring, r->buf, item))
+		return false;
+	wg_waitq_wake(&r->wait);
+	return true;
+}
+
+void *wg_ring_pop(struct wg_ring *r)
+{
+	void *b;
+
+	if (!ck_ring_dequeue_mpmc(&r->ring, r->buf, &b))
+		return NULL;
+	return b;
+}
+
+void *wg_ring_pop_wait(struct wg_ring *r, unsigned int timeout_ms)
+{
+	void *b = wg_ring_pop(r);
+	uint32_t seq;
+
+	if (b)
+		return b;
+	seq = wg_waitq_prepare(&r->wait);
+	b = wg_ring_pop(r);
+	if (b) {
+		__atomic_fetch_sub(&r->wait.waiters, 1, __ATOMIC_SEQ_CST);
+		return b;
+	}
+	wg_waitq_wait(&r->wait, seq, timeout_ms);
+	return wg_ring_pop(r);
+}
+
+unsigned int wg_ring_len(struct wg_ring *r)
+{
+	return ck_ring_size(&r->ring);
+}
+
+void wg_ordered_queue_init(struct wg_ordered_queue *q)
+{
+	pthread_spin_init(&q->lock, PTHREAD_PROCESS_PRIVATE);
+	q->head = q->tail = NULL;
+	q->len = 0;
+	q->draining = 0;
+	q->again = 0;
+}
+
+void wg_ordered_queue_destroy(struct wg_ordered_queue *q)
+{
+	pthread_spin_destroy(&q->lock);
+}
+
+void wg_ordered_queue_append_locked(struct wg_ordered_queue *q,
+				    struct batch *b)
+{
+	b->next = NULL;
+	if (q->tail)
+		q->tail->next = b;
+	else
+		q->head = b;
+	q->tail = b;
+	q->len++;
+}
+
+bool wg_ordered_queue_begin_drain(struct wg_ordered_queue *q)
+{
+	__atomic_store_n(&q->again, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_exchange_n(&q->draining, 1, __ATOMIC_SEQ_CST))
+		return false;
+	return true;
+}
+
+struct batch *wg_ordered_queue_pop_finished(struct wg_ordered_queue *q)
+{
+	struct batch *first, *last = NULL, *b;
+
+	__atomic_store_n(&q->again, 0, __ATOMIC_SEQ_CST);
+	pthread_spin_lock(&q->lock);
+	first = q->head;
+	for (b = q->head; b && wg_batch_get_state(b) != BATCH_PENDING;
+	     b = b->next) {
+		last = b;
+		q->len--;
+	}
+	if (!last) {
+		pthread_spin_unlock(&q->lock);
+		return NULL;
+	}
+	q->head = last->next;
+	if (!q->head)
+		q->tail = NULL;
+	last->next = NULL;
+	pthread_spin_unlock(&q->lock);
+	return first;
+}
+
+bool wg_ordered_queue_end_drain(struct wg_ordered_queue *q)
+{
+	if (__atomic_load_n(&q->again, __ATOMIC_SEQ_CST))
+		return false;
+	__atomic_store_n(&q->draining, 0, __ATOMIC_SEQ_CST);
+	/* A producer may have left its note after our look but before we
+	 * let go; it then saw draining set and left. Take over again. */
+	if (__atomic_load_n(&q->again, __ATOMIC_SEQ_CST) &&
+	    !__atomic_exchange_n(&q->draining, 1, __ATOMIC_SEQ_CST))
+		return false;
+	return true;
+}
+
+struct batch *wg_ordered_queue_take_all(struct wg_ordered_queue *q)
+{
+	struct batch *first;
+
+	pthread_spin_lock(&q->lock);
+	first = q->head;
+	q->head = q->tail = NULL;
+	q->len = 0;
+	pthread_spin_unlock(&q->lock);
+	return first;
+}

@@ -1,0 +1,490 @@
+// SPDX-License-Identifier: MIT
+/*
+ * UDP sockets and endpoint addresses.
+ *
+ * The first set of a device binds its port without SO_REUSEPORT and
+ * turns it on only afterwards: bound that way, the port is never one
+ * another reuseport group already holds (the kernel would happily hand
+ * out or share such a port with a socket that asked for reuse from the
+ * start), yet our own later sets can still join it.
+ */
+#include "socket.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+enum {
+	SOCKET_BUFFER_BYTES = 4 << 20,
+	RANDOM_PORT_TRIES = 100,
+	SEND_CHUNK = 64,  /* datagrams per sendmmsg */
+	SEND_WAIT_MS = 1, /* for room in a full socket buffer */
+	PORT_MAX_DIGITS = 5,
+};
+
+enum reuse {
+	REUSE_NONE,
+	REUSE_AFTER_BIND,  /* the first set: claim the port, then share it */
+	REUSE_BEFORE_BIND, /* the sets after it: join */
+};
+
+static const char *family_name(int family)
+{
+	return family == AF_INET ? "IPv4" : "IPv6";
+}
+
+static int set_int(int fd, int level, int name, int value)
+{
+	return setsockopt(fd, level, name, &value, sizeof(value)) ? -errno : 0;
+}
+
+/* Forcing needs CAP_NET_ADMIN; without it the kernel caps the plain
+ * request at net.core.[rw]mem_max, which is fine too. */
+static void set_buffers(int fd)
+{
+	if (set_int(fd, SOL_SOCKET, SO_RCVBUFFORCE, SOCKET_BUFFER_BYTES))
+		set_int(fd, SOL_SOCKET, SO_RCVBUF, SOCKET_BUFFER_BYTES);
+	if (set_int(fd, SOL_SOCKET, SO_SNDBUFFORCE, SOCKET_BUFFER_BYTES))
+		set_int(fd, SOL_SOCKET, SO_SNDBUF, SOCKET_BUFFER_BYTES);
+}
+
+static socklen_t any_address(union wg_sockaddr *a, int family, uint16_t port)
+{
+	memset(a, 0, sizeof(*a));
+	a->sa.sa_family = (sa_family_t)family;
+	if (family == AF_INET) {
+		a->in4.sin_port = htons(port);
+		return sizeof(a->in4);
+	}
+	a->in6.sin6_port = htons(port);
+	return sizeof(a->in6);
+}
+
+static uint16_t port_of(const union wg_sockaddr *a)
+{
+	return ntohs(a->sa.sa_family == AF_INET ? a->in4.sin_port
+						: a->in6.sin6_port);
+}
+
+/* Socket options set before bind; *what names the one that failed. */
+static int set_options(int fd, int family, uint32_t fwmark, enum reuse reuse,
+		       const char **what)
+{
+	*what = "IPV6_V6ONLY";
+	if (family == AF_INET6 && set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1))
+		return -errno;
+	*what = "SO_REUSEPORT";
+	if (reuse == REUSE_BEFORE_BIND &&
+	    set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1))
+		return -errno;
+	*what = "SO_MARK";
+	if (fwmark && set_int(fd, SOL_SOCKET, SO_MARK, (int)fwmark))
+		return -errno;
+	set_buffers(fd);
+	return 0;
+}
+
+/* One socket bound to *port (0: the kernel's choice, read back into
+ * *port). On error, *what names the step that failed. */
+static int open_one(int family, uint16_t *port, uint32_t fwmark,
+		    enum reuse reuse, int *out, const char **what)
+{
+	union wg_sockaddr addr;
+	socklen_t len = any_address(&addr, family, *port);
+	int fd, ret;
+
+	*what = "socket";
+	fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    IPPROTO_UDP);
+	if (fd < 0)
+		return -errno;
+	ret = set_options(fd, family, fwmark, reuse, what);
+	if (ret)
+		goto err_close;
+	*what = "bind";
+	if (bind(fd, &addr.sa, len))
+		goto err_errno;
+	*what = "SO_REUSEPORT";
+	if (reuse == REUSE_AFTER_BIND &&
+	    set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1))
+		goto err_errno;
+	*what = "getsockname";
+	if (getsockname(fd, &addr.sa, &len))
+		goto err_errno;
+	*port = port_of(&addr);
+	*out = fd;
+	return 0;
+
+err_errno:
+	ret = -errno;
+err_close:
+	close(fd);
+	return ret;
+}
+
+/*
+ * Opens the wanted families on one port. A family the system lacks
+ * (-EAFNOSUPPORT) is skipped, unless it leaves nothing. When the port was
+ * random and IPv6 cannot have IPv4's, sets *retry and returns -EADDRINUSE
+ * unlogged, so that the caller tries another.
+ */
+static int open_set(struct wg_socket_set *s, uint16_t port, uint32_t fwmark,
+		    enum reuse reuse, const bool want[2], bool *retry)
+{
+	static const int families[2] = {AF_INET, AF_INET6};
+	int *fds[2] = {&s->fd4, &s->fd6};
+	uint16_t p = port;
+	const char *what;
+	int i, ret = -EAFNOSUPPORT;
+
+	*s = (struct wg_socket_set){.fd4 = -1, .fd6 = -1, .fwmark = fwmark};
+	for (i = 0; i < 2; i++) {
+		if (!want[i])
+			continue;
+		ret = open_one(families[i], &p, fwmark, reuse, fds[i], &what);
+		if (ret == -EAFNOSUPPORT) {
+			log_debug("UDP: no %s", family_name(families[i]));
+			continue;
+		}
+		*retry = ret == -EADDRINUSE && !port && s->fd4 >= 0;
+		if (*retry)
+			goto err_close;
+		if (ret) {
+			log_err("UDP %s port %u: %s: %s",
+				family_name(families[i]), p, what,
+				strerror(-ret));
+			goto err_close;
+		}
+	}
+	if (s->fd4 < 0 && s->fd6 < 0) {
+		log_err("UDP: neither IPv4 nor IPv6 is available");
+		return -EAFNOSUPPORT;
+	}
+	s->port = p;
+	return 0;
+
+err_close:
+	wg_socket_set_close(s);
+	return ret;
+}
+
+int wg_socket_set_open(struct wg_socket_set *s, uint16_t port, uint32_t fwmark,
+		       bool reuseport)
+{
+	static const bool both[2] = {true, true};
+	enum reuse reuse = reuseport ? REUSE_AFTER_BIND : REUSE_NONE;
+	bool retry = false;
+	int tries, ret;
+
+	for (tries = 0; tries < RANDOM_PORT_TRIES; tries++) {
+		ret = open_set(s, port, fwmark, reuse, both, &retry);
+		if (!retry)
+			return ret;
+	}
+	log_err("UDP: no random port was free for both IPv4 and IPv6 in "
+		"%d tries",
+		RANDOM_PORT_TRIES);
+	return ret;
+}
+
+int wg_socket_set_open_like(struct wg_socket_set *s,
+			    const struct wg_socket_set *first, bool reuseport)
+{
+	const bool want[2] = {first->fd4 >= 0, first->fd6 >= 0};
+	bool retry = false;
+
+	return open_set(s, first->port, first->fwmark,
+			reuseport ? REUSE_BEFORE_BIND : REUSE_NONE, want,
+			&retry);
+}
+
+static int set_mark(int fd, uint32_t fwmark)
+{
+	return fd < 0 ? 0 : set_int(fd, SOL_SOCKET, SO_MARK, (int)fwmark);
+}
+
+int wg_socket_set_fwmark(struct wg_socket_set *s, uint32_t fwmark)
+{
+	int ret;
+
+	if (fwmark == s->fwmark)
+		return 0;
+	ret = set_mark(s->fd4, fwmark);
+	if (!ret) {
+		ret = set_mark(s->fd6, fwmark);
+		if (ret)
+			set_mark(s->fd4, s->fwmark);
+	}
+	if (ret) {
+		log_err("cannot set fwmark 0x%x: %s", fwmark, strerror(-ret));
+		return ret;
+	}
+	s->fwmark = fwmark;
+	return 0;
+}
+
+void wg_socket_set_close(struct wg_socket_set *s)
+{
+	if (s->fd4 >= 0)
+		close(s->fd4);
+	if (s->fd6 >= 0)
+		close(s->fd6);
+	s->fd4 = s->fd6 = -1;
+}
+
+/* Errors an ICMP message can leave on a socket: about an earlier send,
+ * not about this receive. */
+static bool is_icmp_error(int err)
+{
+	return err == ECONNREFUSED || err == EHOSTUNREACH ||
+	       err == ENETUNREACH || err == EHOSTDOWN;
+}
+
+int wg_socket_recv_burst(int fd, struct mmsghdr *msgs, unsigned int n)
+{
+	unsigned int i;
+	int r;
+
+	for (i = 0; i < n; i++)
+		if (msgs[i].msg_hdr.msg_name)
+			msgs[i].msg_hdr.msg_namelen = sizeof(union wg_sockaddr);
+	do
+		r = recvmmsg(fd, msgs, n, MSG_DONTWAIT, NULL);
+	while (r < 0 && errno == EINTR);
+	if (r >= 0)
+		return r;
+	if (errno == EAGAIN)
+		return 0;
+	if (is_icmp_error(errno)) {
+		wg_log_ratelimited(WG_LOG_VERBOSE, "UDP receive: %s (ignored)",
+				   strerror(errno));
+		return 0;
+	}
+	return -errno;
+}
+
+static int socket_for(const struct wg_socket_set *s,
+		      const union wg_sockaddr *dst, union wg_sockaddr *to,
+		      socklen_t *len)
+{
+	*to = *dst;
+	wg_sockaddr_unmap(to);
+	if (to->sa.sa_family == AF_INET && s->fd4 >= 0) {
+		*len = sizeof(to->in4);
+		return s->fd4;
+	}
+	if (to->sa.sa_family == AF_INET6 && s->fd6 >= 0) {
+		*len = sizeof(to->in6);
+		return s->fd6;
+	}
+	return -EAFNOSUPPORT;
+}
+
+static void wait_writable(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+
+	poll(&pfd, 1, SEND_WAIT_MS);
+}
+
+int wg_socket_send_burst(const struct wg_socket_set *s,
+			 const union wg_sockaddr *dst, struct iovec *iov,
+			 unsigned int n, unsigned int *sent)
+{
+	struct mmsghdr msgs[SEND_CHUNK];
+	union wg_sockaddr to;
+	socklen_t tolen;
+	bool waited = false;
+	unsigned int i, k;
+	int fd, r;
+
+	*sent = 0;
+	fd = socket_for(s, dst, &to, &tolen);
+	if (fd < 0)
+		return fd;
+	while (*sent < n) {
+		k = n - *sent < SEND_CHUNK ? n - *sent : SEND_CHUNK;
+		for (i = 0; i < k; i++)
+			msgs[i] = (struct mmsghdr){
+			    .msg_hdr = {.msg_name = &to,
+					.msg_namelen = tolen,
+					.msg_iov = &iov[*sent + i],
+					.msg_iovlen = 1},
+			};
+		r = sendmmsg(fd, msgs, k, MSG_DONTWAIT);
+		if (r > 0) {
+			*sent += (unsigned int)r;
+			waited = false;
+		} else if (r < 0 && errno == EAGAIN && !waited) {
+			wait_writable(fd);
+			waited = true;
+		} else if (r == 0 || errno != EINTR) {
+			return r < 0 ? -errno : -EIO;
+		}
+	}
+	return 0;
+}
+
+int wg_socket_send_one(const struct wg_socket_set *s,
+		       const union wg_sockaddr *dst, const void *buf,
+		       size_t len)
+{
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	unsigned int sent;
+
+	return wg_socket_send_burst(s, dst, &iov, 1, &sent);
+}
+
+void wg_sockaddr_unmap(union wg_sockaddr *a)
+{
+	struct sockaddr_in in4 = {.sin_family = AF_INET};
+
+	if (a->sa.sa_family != AF_INET6 ||
+	    !IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr))
+		return;
+	in4.sin_port = a->in6.sin6_port;
+	memcpy(&in4.sin_addr, &a->in6.sin6_addr.s6_addr[12], 4);
+	memset(a, 0, sizeof(*a));
+	a->in4 = in4;
+}
+
+static int parse_port(const char *text, uint16_t *port)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	for (i = 0; text[i]; i++) {
+		if (text[i] < '0' || text[i] > '9' || i == PORT_MAX_DIGITS)
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(text[i] - '0');
+	}
+	if (!i || v > UINT16_MAX)
+		return -EINVAL;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+/* A scope is an interface name or index: "eth0", "2". */
+static int parse_scope(const char *text, uint32_t *scope)
+{
+	char *end;
+	unsigned long v;
+
+	if (!*text)
+		return -EINVAL;
+	if (text[0] >= '0' && text[0] <= '9') {
+		errno = 0;
+		v = strtoul(text, &end, 10);
+		if (*end || errno || v > UINT32_MAX)
+			return -EINVAL;
+		*scope = (uint32_t)v;
+		return 0;
+	}
+	*scope = if_nametoindex(text);
+	return *scope ? 0 : -EINVAL;
+}
+
+/* host is writable: the scope is cut off at '%'. */
+static int parse_ipv6(union wg_sockaddr *out, char *host)
+{
+	char *percent = strchr(host, '%');
+	uint32_t scope = 0;
+
+	if (percent) {
+		*percent = '\0';
+		if (parse_scope(percent + 1, &scope))
+			return -EINVAL;
+	}
+	out->sa.sa_family = AF_INET6;
+	out->in6.sin6_scope_id = scope;
+	return inet_pton(AF_INET6, host, &out->in6.sin6_addr) == 1 ? 0
+								   : -EINVAL;
+}
+
+int wg_sockaddr_parse(union wg_sockaddr *out, const char *text)
+{
+	bool v6 = text[0] == '[';
+	char host[WG_SOCKADDR_STRLEN];
+	union wg_sockaddr a = {0};
+	const char *end;
+	size_t hostlen;
+	uint16_t port;
+
+	text += v6;
+	end = strchr(text, v6 ? ']' : ':');
+	if (!end)
+		return -EINVAL;
+	hostlen = (size_t)(end - text);
+	end += v6; /* past the ']', onto the ':' */
+	if (*end != ':' || hostlen >= sizeof(host) ||
+	    parse_port(end + 1, &port))
+		return -EINVAL;
+	memcpy(host, text, hostlen);
+	host[hostlen] = '\0';
+	if (v6) {
+		if (parse_ipv6(&a, host))
+			return -EINVAL;
+		a.in6.sin6_port = htons(port);
+	} else {
+		if (inet_pton(AF_INET, host, &a.in4.sin_addr) != 1)
+			return -EINVAL;
+		a.in4.sin_family = AF_INET;
+		a.in4.sin_port = htons(port);
+	}
+	wg_sockaddr_unmap(&a);
+	*out = a;
+	return 0;
+}
+
+int wg_sockaddr_format(const union wg_sockaddr *a, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN], scope[IF_NAMESIZE + 1] = "";
+	int n;
+
+	switch (a->sa.sa_family) {
+	case AF_INET:
+		inet_ntop(AF_INET, &a->in4.sin_addr, host, sizeof(host));
+		n = snprintf(buf, len, "%s:%u", host, ntohs(a->in4.sin_port));
+		break;
+	case AF_INET6:
+		inet_ntop(AF_INET6, &a->in6.sin6_addr, host, sizeof(host));
+		if (a->in6.sin6_scope_id &&
+		    !if_indextoname(a->in6.sin6_scope_id, scope + 1))
+			snprintf(scope + 1, sizeof(scope) - 1, "%u",
+				 a->in6.sin6_scope_id);
+		if (a->in6.sin6_scope_id)
+			scope[0] = '%';
+		n = snprintf(buf, len, "[%s%s]:%u", host, scope,
+			     ntohs(a->in6.sin6_port));
+		break;
+	default:
+		return -EAFNOSUPPORT;
+	}
+	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}
+
+bool wg_sockaddr_equal(const union wg_sockaddr *a, const union wg_sockaddr *b)
+{
+	union wg_sockaddr x = *a, y = *b;
+
+	wg_sockaddr_unmap(&x);
+	wg_sockaddr_unmap(&y);
+	if (x.sa.sa_family != y.sa.sa_family)
+		return false;
+	if (x.sa.sa_family == AF_INET)
+		return x.in4.sin_port == y.in4.sin_port &&
+		       x.in4.sin_addr.s_addr == y.in4.sin_addr.s_addr;
+	if (x.sa.sa_family == AF_INET6)
+		return x.in6.sin6_port == y.in6.sin6_port &&
+		       x.in6.sin6_scope_id == y.in6.sin6_scope_id &&
+		       !memcmp(&x.in6.sin6_addr, &y.in6.sin6_addr,
+			       sizeof(x.in6.sin6_addr));
+	return false;
+}

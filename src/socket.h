@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The UDP side: a set is one IPv4 and one IPv6 (V6ONLY) socket on one
+ * port. Each UDP reader owns a set; readers after the first open theirs
+ * with wg_socket_set_open_like, sharing the port through SO_REUSEPORT,
+ * and the kernel spreads senders over them by flow. Sockets are
+ * nonblocking; any thread may send on any set, since each sendmmsg is
+ * atomic per datagram. Opening, closing and the fwmark are for one
+ * thread at a time (the device mutex).
+ */
+#ifndef WGPIPE_SOCKET_H
+#define WGPIPE_SOCKET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "addr.h"
+
+struct wg_socket_set {
+	int fd4, fd6; /* either may be -1 (family unsupported), not both */
+	uint16_t port;
+	uint32_t fwmark;
+};
+
+/*
+ * Binds 0.0.0.0:port and [::]:port; port 0 picks a random port free in
+ * both families. The port is claimed exclusively: it fails with
+ * -EADDRINUSE if anyone holds it, even another reuseport group. With
+ * reuseport, later sets of ours may join with wg_socket_set_open_like.
+ * fwmark 0 sets no mark. On error, s is closed (both fds -1).
+ */
+int wg_socket_set_open(struct wg_socket_set *s, uint16_t port, uint32_t fwmark,
+		       bool reuseport);
+/* Another set on first's port, mark and families (for reader N > 1);
+ * first must have been opened with reuseport, and so must this. */
+int wg_socket_set_open_like(struct wg_socket_set *s,
+			    const struct wg_socket_set *first, bool reuseport);
+/* Sets the mark on both sockets, or on neither. */
+int wg_socket_set_fwmark(struct wg_socket_set *s, uint32_t fwmark);
+/* Safe on a set that failed to open; not on a zeroed one (fd 0). */
+void wg_socket_set_close(struct wg_socket_set *s);
+
+/*
+ * Receives up to n datagrams without waiting; returns how many, or
+ * -errno. Nothing ready gives 0, and so does a transient error that an
+ * ICMP message left on the socket. The caller prepares each msg_hdr
+ * with its iovec and msg_name pointing to a union wg_sockaddr, whose
+ * msg_namelen is reset here; it resets msg_controllen itself if used.
+ * A datagram longer than its buffer is cut and has MSG_TRUNC in
+ * msg_flags.
+ */
+int wg_socket_recv_burst(int fd, struct mmsghdr *msgs, unsigned int n);
+/*
+ * Sends iov[0 .. n) as n datagrams to dst, on the socket of dst's family
+ * (v4-mapped IPv6 goes out as IPv4). *sent counts those that left, in
+ * order. Returns 0 when all did, or -errno, not logged, with
+ * iov[*sent .. n) unsent: -EAGAIN after waiting about a millisecond for
+ * room, -EAFNOSUPPORT without a socket of that family, and whatever the
+ * route says (-ENETUNREACH, -EHOSTUNREACH, -EPERM, -EMSGSIZE ...).
+ */
+int wg_socket_send_burst(const struct wg_socket_set *s,
+			 const union wg_sockaddr *dst, struct iovec *iov,
+			 unsigned int n, unsigned int *sent);
+int wg_socket_send_one(const struct wg_socket_set *s,
+		       const union wg_sockaddr *dst, const void *buf,
+		       size_t len);
+
+/* "[" + address + "%" + interface + "]:" + port + NUL */
+enum { WG_SOCKADDR_STRLEN = 72 };
+
+/*
+ * Numeric endpoints only: "192.0.2.1:51820", "[2001:db8::1]:51820",
+ * "[fe80::1%eth0]:51820" (scope by name or number). A v4-mapped IPv6
+ * address comes out as IPv4. Returns 0 or -EINVAL.
+ */
+int wg_sockaddr_parse(union wg_sockaddr *out, const char *text);
+/* The same format back; -ENOSPC if len is too short (use
+ * WG_SOCKADDR_STRLEN), -EAFNOSUPPORT for another family. */
+int wg_sockaddr_format(const union wg_sockaddr *a, char *buf, size_t len);
+/* Same family, address, port (and IPv6 scope), after unmapping. */
+bool wg_sockaddr_equal(const union wg_sockaddr *a, const union wg_sockaddr *b);
+/* Rewrites a v4-mapped IPv6 address (::ffff:a.b.c.d) as IPv4. */
+void wg_sockaddr_unmap(union wg_sockaddr *a);
+
+#endif

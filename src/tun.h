@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The TUN device: one nonblocking fd per queue (IFF_MULTI_QUEUE), each
+ * carrying plain IP packets (IFF_NO_PI). The kernel spreads outgoing
+ * flows over the queues, so each TUN reader owns one queue; any thread
+ * may write to any queue. Opening and closing are for the main thread.
+ */
+#ifndef WGPIPE_TUN_H
+#define WGPIPE_TUN_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/uio.h>
+
+enum { WG_TUN_MAX_QUEUES = 64 };
+
+struct wg_tun {
+	char name[IFNAMSIZ];
+	int fds[WG_TUN_MAX_QUEUES];
+	unsigned int nqueues; /* fds[0 .. nqueues) are open */
+	bool inherited;	      /* fds[0] came from WG_TUN_FD */
+};
+
+/*
+ * Creates the device, or attaches to an existing persistent one, with
+ * nqueues queues. name may be a pattern ("wg%d"); tun->name receives the
+ * kernel's name. A new device gets MTU WG_DEFAULT_MTU; an existing
+ * persistent one keeps its own. A device of that name that is not
+ * persistent belongs to a running process: -EBUSY, rather than joining
+ * its queues. On error, tun is left closed (nqueues 0).
+ */
+int wg_tun_open(struct wg_tun *tun, const char *name, unsigned int nqueues);
+/* Takes ownership of an inherited TUN fd (WG_TUN_FD) as the one queue. */
+int wg_tun_adopt_fd(struct wg_tun *tun, int fd);
+int wg_tun_get_mtu(const struct wg_tun *tun, unsigned int *mtu);
+bool wg_tun_exists(const struct wg_tun *tun);
+/* Closes every queue; a non-persistent device then disappears. Safe on a
+ * closed or zeroed tun. */
+void wg_tun_close(struct wg_tun *tun);
+
+/*
+ * Reads up to n packets from one queue into bufs[i], their lengths into
+ * lens[i], the count into *got; never waits. Returns 0 (also when
+ * nothing was ready), or -errno on a fatal error, already logged:
+ * -EBADFD, -EIO or -ENODEV mean the device is gone. An error met after
+ * some packets were read is left for the next call. A packet longer than
+ * its buffer is dropped, not truncated.
+ */
+int wg_tun_read_burst(int fd, struct iovec *bufs, unsigned int n, size_t *lens,
+		      unsigned int *got);
+/*
+ * Writes one packet. Returns 0 or -errno, not logged (the caller counts
+ * drops): -EIO while the device is down (not gone: it may come up
+ * again), -EAGAIN after waiting briefly for room, -EINVAL for a packet
+ * the kernel refuses, and see wg_tun_error_is_gone().
+ */
+int wg_tun_write(int fd, const void *pkt, size_t len);
+/* True for the errors (-errno) that mean the device was deleted under
+ * us: -EBADFD, -ENODEV. */
+bool wg_tun_error_is_gone(int err);
+
+#endif

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: MIT
+/* Batch pool, rings and the per-peer ordered queue. */
+#include <check.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "batch.h"
+#include "queueing.h"
+#include "testlib.h"
+
+START_TEST(test_pool_exhaustion)
+{
+	struct batch_pool pool;
+	struct batch *got[16];
+	unsigned int i;
+
+	ck_assert_int_eq(wg_batch_pool_init(&pool, 16, 8), 0);
+	for (i = 0; i < 16; i++) {
+		got[i] = wg_batch_get(&pool, BATCH_TX);
+		ck_assert_ptr_nonnull(got[i]);
+		ck_assert_uint_eq(got[i]->count, 0);
+		/* Every slot is its own WG_SLOT_SIZE buffer. */
+		got[i]->pkts[7].buf[WG_SLOT_SIZE - 1] = 0xaa;
+	}
+	ck_assert_ptr_null(wg_batch_get(&pool, BATCH_TX));
+	ck_assert_uint_eq(pool.empty_events, 1);
+	wg_batch_put(&pool, got[3]);
+	ck_assert_ptr_eq(wg_batch_get(&pool, BATCH_RX), got[3]);
+	ck_assert_int_eq(got[3]->dir, BATCH_RX);
+	wg_batch_pool_destroy(&pool);
+}
+END_TEST
+
+START_TEST(test_pool_rejects_bad_sizes)
+{
+	struct batch_pool pool;
+
+	ck_assert_int_ne(wg_batch_pool_init(&pool, 0, 8), 0);
+	ck_assert_int_ne(wg_batch_pool_init(&pool, 8, 0), 0);
+	ck_assert_int_ne(wg_batch_pool_init(&pool, 8, WG_BATCH_MAX + 1), 0);
+}
+END_TEST
+
+START_TEST(test_ring_fifo_and_timeout)
+{
+	struct wg_ring r;
+	struct timespec a, b;
+	uintptr_t i;
+	long ms;
+
+	ck_assert_int_eq(wg_ring_init(&r, 10), 0);
+	for (i = 1; i <= 10; i++)
+		ck_assert(wg_ring_push(&r, (void *)i));
+	ck_assert_uint_eq(wg_ring_len(&r), 10);
+	for (i = 1; i <= 10; i++)
+		ck_assert_ptr_eq(wg_ring_pop(&r), (void *)i);
+	ck_assert_ptr_null(wg_ring_pop(&r));
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	ck_assert_ptr_null(wg_ring_pop_wait(&r, 50));
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+	ck_assert_int_ge(ms, 40);
+	wg_ring_destroy(&r);
+}
+END_TEST
+
+static struct batch *make_batch(unsigned int seq)
+{
+	struct batch *b = calloc(1, sizeof(*b) + sizeof(struct packet));
+
+	b->count = 1;
+	b->pkts[0].counter = seq;
+	b->state = BATCH_PENDING;
+	return b;
+}
+
+START_TEST(test_ordered_stops_at_pending)
+{
+	struct wg_ordered_queue q;
+	struct batch *b[3], *out;
+	unsigned int i;
+
+	wg_ordered_queue_init(&q);
+	for (i = 0; i < 3; i++) {
+		b[i] = make_batch(i);
+		wg_ordered_queue_append_locked(&q, b[i]);
+	}
+	ck_assert(wg_ordered_queue_begin_drain(&q));
+	wg_batch_set_state(b[1], BATCH_DONE);
+	ck_assert_ptr_null(wg_ordered_queue_pop_finished(&q));
+	wg_batch_set_state(b[0], BATCH_DONE);
+	out = wg_ordered_queue_pop_finished(&q);
+	ck_assert_ptr_eq(out, b[0]);
+	ck_assert_ptr_eq(out->next, b[1]);
+	ck_assert_ptr_null(out->next->next);
+	wg_batch_set_state(b[2], BATCH_DEAD);
+	ck_assert_ptr_eq(wg_ordered_queue_pop_finished(&q), b[2]);
+	ck_assert_uint_eq(q.len, 0);
+	ck_assert(wg_ordered_queue_end_drain(&q));
+	for (i = 0; i < 3; i++)
+		free(b[i]);
+	wg_ordered_queue_destroy(&q);
+}
+END_TEST
+
+START_TEST(test_second_drainer_leaves_a_note)
+{
+	struct wg_ordered_queue q;
+
+	wg_ordered_queue_init(&q);
+	ck_assert(wg_ordered_queue_begin_drain(&q));
+	ck_assert(!wg_ordered_queue_begin_drain(&q));
+	/* The note makes the drainer look once more. */
+	ck_assert(!wg_ordered_queue_end_drain(&q));
+	ck_assert_ptr_null(wg_ordered_queue_pop_finished(&q));
+	ck_assert(wg_ordered_queue_end_drain(&q));
+	/* A new drainer always looks at least once. */
+	ck_assert(wg_ordered_queue_begin_drain(&q));
+	ck_assert(!wg_ordered_queue_end_drain(&q));
+	ck_assert_ptr_null(wg_ordered_queue_pop_finished(&q));
+	ck_assert(wg_ordered_queue_end_drain(&q));
+	wg_ordered_queue_destroy(&q);
+}
+END_TEST
+
+/*
+ * The pipeline in miniature: one producer numbers batches and appends
+ * them to the ordered queue, workers finish them in any order, and
+ * whoever finishes one drains; the drained order must be the numbering,
+ * with nothing lost, doubled or delivered by two drainers at once.
+ */
+enum { NBATCHES = 200000, NWORKERS = 4 };
+
+struct order_test {
+	struct wg_ordered_queue q;
+	struct wg_ring work;
+	unsigned int *seen;
+	unsigned int nseen;
+	int in_drain;
+	int overlap;
+	int done;
+};
+
+static void drain(struct order_test *t)
+{
+	struct batch *b, *next;
+
+	if (!wg_ordered_queue_begin_drain(&t->q))
+		return;
+	do {
+		if (__atomic_fetch_add(&t->in_drain, 1, __ATOMIC_SEQ_CST))
+			__atomic_store_n(&t->overlap, 1, __ATOMIC_SEQ_CST);
+		for (b = wg_ordered_queue_pop_finished(&t->q); b; b = next) {
+			next = b->next;
+			t->seen[t->nseen++] = (unsigned int)b->pkts[0].counter;
+			free(b);
+		}
+		__atomic_fetch_sub(&t->in_drain, 1, __ATOMIC_SEQ_CST);
+	} while (!wg_ordered_queue_end_drain(&t->q));
+}
+
+static void *worker(void *arg)
+{
+	struct order_test *t = arg;
+	uint64_t seed = (uintptr_t)&seed;
+	struct batch *b;
+
+	for (;;) {
+		b = wg_ring_pop_wait(&t->work, 10);
+		if (!b) {
+			if (__atomic_load_n(&t->done, __ATOMIC_ACQUIRE))
+				break;
+			continue;
+		}
+		if (test_random_u64(&seed) % 8 == 0)
+			sched_yield();
+		wg_batch_set_state(b, test_random_u64(&seed) % 16 ? BATCH_DONE
+								   : BATCH_DEAD);
+		drain(t);
+	}
+	return NULL;
+}
+
+START_TEST(test_parallel_workers_keep_order)
+{
+	struct order_test t = { 0 };
+	pthread_t th[NWORKERS];
+	unsigned int i;
+
+	wg_ordered_queue_init(&t.q);
+	ck_assert_int_eq(wg_ring_init(&t.work, NBATCHES), 0);
+	t.seen = calloc(NBATCHES, sizeof(*t.seen));
+	for (i = 0; i < NWORKERS; i++)
+		pthread_create(&th[i], NULL, worker, &t);
+	for (i = 0; i < NBATCHES; i++) {
+		struct batch *b = make_batch(i);
+
+		pthread_spin_lock(&t.q.lock);
+		wg_ordered_queue_append_locked(&t.q, b);
+		pthread_spin_unlock(&t.q.lock);
+		ck_assert(wg_ring_push(&t.work, b));
+	}
+	while (__atomic_load_n(&t.q.len, __ATOMIC_ACQUIRE) ||
+	       wg_ring_len(&t.work))
+		sched_yield();
+	/* A drain may still be finishing its last batch. */
+	while (__atomic_load_n(&t.nseen, __ATOMIC_ACQUIRE) < NBATCHES &&
+	       __atomic_load_n(&t.in_drain, __ATOMIC_ACQUIRE))
+		sched_yield();
+	__atomic_store_n(&t.done, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < NWORKERS; i++)
+		pthread_join(th[i], NULL);
+	ck_assert_int_eq(t.overlap, 0);
+	ck_assert_uint_eq(t.nseen, NBATCHES);
+	for (i = 0; i < NBATCHES; i++)
+		ck_assert_uint_eq(t.seen[i], i);
+	free(t.seen);
+	wg_ring_destroy(&t.work);
+	wg_ordered_queue_destroy(&t.q);
+}
+END_TEST
+
+static Suite *queueing_suite(void)
+{
+	Suite *s = suite_create("queueing");
+	TCase *tc;
+
+	tc = tcase_create("pool");
+	tcase_add_test(tc, test_pool_exhaustion);
+	tcase_add_test(tc, test_pool_rejects_bad_sizes);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("ring");
+	tcase_add_test(tc, test_ring_fifo_and_timeout);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("ordered");
+	tcase_add_test(tc, test_ordered_stops_at_pending);
+	tcase_add_test(tc, test_second_drainer_leaves_a_note);
+	tcase_add_test(tc, test_parallel_workers_keep_order);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(queueing_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
