@@ -20,15 +20,31 @@
 #include "send.h"
 
 /* The UAPI thread is the server's; it joins RCU on its first request
- * (peer removal uses call_rcu, keepalives read under RCU). */
+ * (peer removal uses call_rcu, keepalives read under RCU) and leaves
+ * through a thread-specific destructor when it exits. */
+static pthread_key_t rcu_key;
+static pthread_once_t rcu_key_once = PTHREAD_ONCE_INIT;
+
+static void rcu_leave(void *unused)
+{
+	rcu_unregister_thread();
+}
+
+static void make_rcu_key(void)
+{
+	pthread_key_create(&rcu_key, rcu_leave);
+}
+
 static void rcu_join(void)
 {
 	static __thread bool registered;
 
-	if (!registered) {
-		rcu_register_thread();
-		registered = true;
-	}
+	if (registered)
+		return;
+	pthread_once(&rcu_key_once, make_rcu_key);
+	rcu_register_thread();
+	pthread_setspecific(rcu_key, &registered);
+	registered = true;
 }
 
 struct walk_ctx {
