@@ -17,6 +17,7 @@
 #include "uapi.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -170,8 +171,10 @@ static int want_true(struct parse *ps, const char *v, size_t n, bool *flag)
 	char e[48];
 
 	if (n != 4 || memcmp(v, "true", 4))
-		return parse_error(ps, -EINVAL, "the only value is \"true\", "
-				   "not \"%s\"", echo(e, v, n));
+		return parse_error(ps, -EINVAL,
+				   "the only value is \"true\", "
+				   "not \"%s\"",
+				   echo(e, v, n));
 	*flag = true;
 	return 0;
 }
@@ -181,8 +184,10 @@ static int want_key(struct parse *ps, const char *v, size_t n,
 {
 	/* Never echo the value: it may be a key with one typo. */
 	if (n != 2 * WG_KEY_LEN)
-		return parse_error(ps, -EINVAL, "want 64 hex digits, got %zu "
-				   "characters", n);
+		return parse_error(ps, -EINVAL,
+				   "want 64 hex digits, got %zu "
+				   "characters",
+				   n);
 	if (!parse_key(key, v, n))
 		return parse_error(ps, -EINVAL, "not a hex key");
 	return 0;
@@ -194,9 +199,10 @@ static int want_dec(struct parse *ps, const char *v, size_t n, uint64_t max,
 	char e[48];
 
 	if (!parse_dec(v, n, max, out))
-		return parse_error(ps, -EINVAL, "want a number from 0 to %llu, "
-				   "not \"%s\"", (unsigned long long)max,
-				   echo(e, v, n));
+		return parse_error(ps, -EINVAL,
+				   "want a number from 0 to %llu, "
+				   "not \"%s\"",
+				   (unsigned long long)max, echo(e, v, n));
 	return 0;
 }
 
@@ -313,8 +319,10 @@ static int peer_endpoint(struct parse *ps, const char *v, size_t n)
 
 	ps->peer->has_endpoint = true;
 	if (!parse_endpoint(v, n, &ps->peer->endpoint))
-		return parse_error(ps, -EINVAL, "want a.b.c.d:port or "
-				   "[ipv6]:port, not \"%s\"", echo(e, v, n));
+		return parse_error(ps, -EINVAL,
+				   "want a.b.c.d:port or "
+				   "[ipv6]:port, not \"%s\"",
+				   echo(e, v, n));
 	return 0;
 }
 
@@ -328,8 +336,7 @@ static int peer_keepalive(struct parse *ps, const char *v, size_t n)
 	return ret;
 }
 
-static int peer_replace_allowed_ips(struct parse *ps, const char *v,
-				    size_t n)
+static int peer_replace_allowed_ips(struct parse *ps, const char *v, size_t n)
 {
 	/* Replacing drops what earlier lines of this block added. */
 	ps->peer->n_allowedips = 0;
@@ -396,8 +403,10 @@ static int peer_allowed_ip(struct parse *ps, const char *v, size_t n)
 	char e[48];
 
 	if (!parse_prefix(v, n, &a))
-		return parse_error(ps, -EINVAL, "want [-]address/cidr, not "
-				   "\"%s\"", echo(e, v, n));
+		return parse_error(ps, -EINVAL,
+				   "want [-]address/cidr, not "
+				   "\"%s\"",
+				   echo(e, v, n));
 	if (grow((void **)&p->allowedips, p->n_allowedips, &ps->ips_cap,
 		 sizeof(a)))
 		return parse_error(ps, -ENOMEM, "out of memory");
@@ -410,8 +419,10 @@ static int peer_protocol_version(struct parse *ps, const char *v, size_t n)
 	char e[48];
 
 	if (n != 1 || v[0] != '1')
-		return parse_error(ps, -EINVAL, "unsupported protocol version "
-				   "\"%s\"", echo(e, v, n));
+		return parse_error(ps, -EINVAL,
+				   "unsupported protocol version "
+				   "\"%s\"",
+				   echo(e, v, n));
 	return 0;
 }
 
@@ -433,6 +444,7 @@ struct handler {
 	int (*fn)(struct parse *ps, const char *v, size_t n);
 };
 
+/* clang-format off */
 static const struct handler device_keys[] = {
 	{ "private_key", dev_private_key },
 	{ "listen_port", dev_listen_port },
@@ -452,6 +464,7 @@ static const struct handler peer_keys[] = {
 	{ "protocol_version", peer_protocol_version },
 	{ NULL, NULL }
 };
+/* clang-format on */
 
 static const struct handler *find(const struct handler *t, const char *key,
 				  size_t klen)
@@ -484,16 +497,16 @@ static int parse_line(struct parse *ps, const char *line, size_t len)
 	if (h)
 		return h->fn(ps, v, len - ps->klen - 1);
 	if (find(in_peer ? device_keys : peer_keys, line, ps->klen))
-		return parse_error(ps, -EINVAL, in_peer ?
-				   "interface key after a public_key" :
-				   "peer key before any public_key");
+		return parse_error(ps, -EINVAL,
+				   in_peer ? "interface key after a public_key"
+					   : "peer key before any public_key");
 	return parse_error(ps, -EINVAL, "unknown key");
 }
 
 int wg_uapi_parse_set(const char *body, size_t len, struct wg_uapi_set *out,
 		      char *err, size_t errlen)
 {
-	struct parse ps = { .set = out, .err = err, .errlen = errlen };
+	struct parse ps = {.set = out, .err = err, .errlen = errlen};
 	const char *p = body, *end = body + len;
 	int ret = 0;
 
@@ -524,8 +537,8 @@ void wg_uapi_set_free(struct wg_uapi_set *s)
 
 	for (i = 0; i < s->n_peers; i++)
 		free(s->peers[i].allowedips);
-	/* The capacity is not kept: wipe what was used; grow() wiped the
-	 * rest when it copied. */
+	/* Slots past n_peers were never written; grow() wiped the old
+	 * arrays when it copied them. */
 	if (s->peers)
 		sodium_memzero(s->peers, s->n_peers * sizeof(*s->peers));
 	free(s->peers);
@@ -647,16 +660,15 @@ static void text_peer(struct text *t, const struct wg_uapi_peer_info *p)
 	text_printf(t, "protocol_version=1\n");
 	if (p->has_endpoint)
 		text_endpoint(t, &p->endpoint);
-	text_printf(t,
-		    "last_handshake_time_sec=%lld\n"
-		    "last_handshake_time_nsec=%lld\n"
-		    "tx_bytes=%llu\nrx_bytes=%llu\n"
-		    "persistent_keepalive_interval=%u\n",
-		    (long long)p->last_handshake_sec,
-		    (long long)p->last_handshake_nsec,
-		    (unsigned long long)p->tx_bytes,
-		    (unsigned long long)p->rx_bytes,
-		    p->persistent_keepalive_interval);
+	text_printf(
+	    t,
+	    "last_handshake_time_sec=%lld\n"
+	    "last_handshake_time_nsec=%lld\n"
+	    "tx_bytes=%llu\nrx_bytes=%llu\n"
+	    "persistent_keepalive_interval=%u\n",
+	    (long long)p->last_handshake_sec, (long long)p->last_handshake_nsec,
+	    (unsigned long long)p->tx_bytes, (unsigned long long)p->rx_bytes,
+	    p->persistent_keepalive_interval);
 	for (i = 0; i < p->n_allowedips; i++)
 		text_allowedip(t, &p->allowedips[i]);
 }
@@ -664,7 +676,7 @@ static void text_peer(struct text *t, const struct wg_uapi_peer_info *p)
 int wg_uapi_format_get(const struct wg_uapi_device_info *info, char **out,
 		       size_t *len)
 {
-	struct text t = { 0 };
+	struct text t = {0};
 	size_t i;
 
 	text_reserve(&t, 0);
@@ -700,7 +712,7 @@ void wg_uapi_free_text(char *text, size_t len)
 
 struct wg_uapi_server {
 	int listen_fd, stop_fd, inotify_fd;
-	bool watching;		/* path/dev/ino name our socket file */
+	bool watching; /* path/dev/ino name our socket file */
 	bool gone_reported;
 	dev_t dev;
 	ino_t ino;
@@ -725,8 +737,8 @@ struct client {
 static int client_wait(struct client *c, short events)
 {
 	struct pollfd pfd[2] = {
-		{ .fd = c->fd, .events = events },
-		{ .fd = c->s->stop_fd, .events = POLLIN },
+	    {.fd = c->fd, .events = events},
+	    {.fd = c->s->stop_fd, .events = POLLIN},
 	};
 
 	for (;;) {
@@ -943,8 +955,7 @@ static int do_set(struct client *c)
 /* Serves one request: 0 to go on with the next, -errno to hang up. */
 static int client_request(struct client *c)
 {
-	char *nl;
-	char e[48];
+	char *nl, *eq, e[48];
 	int ret;
 
 	c->deadline_ms = now_ms() + WG_UAPI_CLIENT_TIMEOUT_MS;
@@ -962,8 +973,11 @@ static int client_request(struct client *c)
 	else if (nl && nl - c->buf == 5 && !memcmp(c->buf, "set=1", 5))
 		ret = do_set(c);
 	else {
+		/* Name only what precedes '=': the line could be a config
+		 * line sent without "set=1", key and all. */
+		eq = memchr(c->buf, '=', nl ? (size_t)(nl - c->buf) : c->len);
 		log_err("UAPI: unknown operation \"%s\"",
-			echo(e, c->buf, nl ? (size_t)(nl - c->buf) : c->len));
+			echo(e, c->buf, eq ? (size_t)(eq - c->buf) : 0));
 		client_send_errno(c, -EINVAL);
 		return -EINVAL;
 	}
@@ -974,14 +988,17 @@ static int client_request(struct client *c)
 
 static void serve_client(struct wg_uapi_server *s, int fd)
 {
-	struct client c = { .s = s, .fd = fd };
+	struct client c = {.s = s, .fd = fd};
 	int ret;
 
 	do
 		ret = client_request(&c);
 	while (!ret);
-	if (ret == -ETIMEDOUT)
-		log_err("UAPI: client timed out");
+	/* An idle connection timing out between requests is normal. */
+	if (ret == -ETIMEDOUT && c.len)
+		log_err("UAPI: client timed out in the middle of a request");
+	else if (ret == -ETIMEDOUT)
+		log_debug("UAPI: closing an idle connection");
 	if (c.buf) {
 		sodium_memzero(c.buf, c.cap);
 		free(c.buf);
@@ -1007,7 +1024,8 @@ static void check_gone(struct wg_uapi_server *s)
 
 static void drain_inotify(struct wg_uapi_server *s)
 {
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char buf[4096]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
 
 	while (read(s->inotify_fd, buf, sizeof(buf)) > 0)
 		;
@@ -1020,20 +1038,20 @@ static void drain_inotify(struct wg_uapi_server *s)
 
 static void accept_client(struct wg_uapi_server *s, int *backoff_ms)
 {
-	int fd = accept4(s->listen_fd, NULL, NULL,
-			 SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd =
+	    accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd >= 0) {
 		serve_client(s, fd);
 		return;
 	}
-	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-	    errno == ENOMEM) {
-		/* Leave the listener alone for a moment rather than spin. */
-		wg_log_ratelimited(WG_LOG_ERROR, "UAPI: accept: %s",
-				   strerror(errno));
-		*backoff_ms = 100;
-	}
+	if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED ||
+	    errno == EPROTO)
+		return;
+	/* Out of descriptors or memory: leave the listener alone for a
+	 * moment rather than spin on it. */
+	wg_log_ratelimited(WG_LOG_ERROR, "UAPI: accept: %s", strerror(errno));
+	*backoff_ms = 100;
 }
 
 static void *server_main(void *arg)
@@ -1045,17 +1063,19 @@ static void *server_main(void *arg)
 		check_gone(s);
 	for (;;) {
 		struct pollfd pfd[3] = {
-			{ .fd = s->stop_fd, .events = POLLIN },
-			{ .fd = backoff_ms ? -1 : s->listen_fd,
-			  .events = POLLIN },
-			{ .fd = s->inotify_fd, .events = POLLIN },
+		    {.fd = s->stop_fd, .events = POLLIN},
+		    {.fd = backoff_ms ? -1 : s->listen_fd, .events = POLLIN},
+		    {.fd = s->inotify_fd, .events = POLLIN},
 		};
 		int n = poll(pfd, 3, backoff_ms ? backoff_ms : -1);
 
 		backoff_ms = 0;
 		if (n < 0 && errno != EINTR) {
-			log_err("UAPI: poll: %s", strerror(errno));
-			break;
+			wg_log_ratelimited(WG_LOG_ERROR, "UAPI: poll: %s",
+					   strerror(errno));
+			nanosleep(&(struct timespec){.tv_nsec = 100000000},
+				  NULL);
+			continue;
 		}
 		if (n <= 0)
 			continue;
@@ -1111,7 +1131,7 @@ static int clear_stale(const struct sockaddr_un *sun)
 
 static int open_listener(const char *path)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	int fd, ret;
 
 	strcpy(sun.sun_path, path);
@@ -1152,8 +1172,12 @@ static int adopt_listener(struct wg_uapi_server *s, int fd)
 		return -EINVAL;
 	len = sizeof(sun);
 	memset(&sun, 0, sizeof(sun));
-	if (!getsockname(fd, (struct sockaddr *)&sun, &len) &&
-	    len > offsetof(struct sockaddr_un, sun_path) && sun.sun_path[0] &&
+	if (getsockname(fd, (struct sockaddr *)&sun, &len))
+		return -errno;
+	/* An unnamed or abstract socket has no file: nothing to watch or
+	 * unlink, whatever the path given. */
+	s->path[0] = '\0';
+	if (len > offsetof(struct sockaddr_un, sun_path) && sun.sun_path[0] &&
 	    strnlen(sun.sun_path, sizeof(sun.sun_path)) < sizeof(s->path))
 		strcpy(s->path, sun.sun_path);
 	v = fcntl(fd, F_GETFL);
@@ -1168,7 +1192,7 @@ static int watch_path(struct wg_uapi_server *s)
 {
 	struct stat st;
 
-	if (lstat(s->path, &st) || !S_ISSOCK(st.st_mode))
+	if (!s->path[0] || lstat(s->path, &st) || !S_ISSOCK(st.st_mode))
 		return 0; /* nothing of ours to watch */
 	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (s->inotify_fd < 0)
@@ -1237,7 +1261,7 @@ int wg_uapi_server_start_at(struct wg_uapi_server **out, const char *path,
 	ret = start_thread(s);
 	if (ret)
 		goto err_close_listener;
-	log_info("UAPI: listening on %s", s->path);
+	log_info("UAPI: listening on %s", s->path[0] ? s->path : "(inherited)");
 	*out = s;
 	return 0;
 
@@ -1306,6 +1330,8 @@ void wg_uapi_server_stop(struct wg_uapi_server *s)
 
 	if (!s)
 		return;
+	/* Not from socket_gone: this joins the thread that calls it. */
+	assert(!pthread_equal(pthread_self(), s->thread));
 	if (write(s->stop_fd, &one, sizeof(one)) != sizeof(one))
 		log_err("UAPI: cannot signal the server thread: %s",
 			strerror(errno));

@@ -39,7 +39,7 @@ struct wg_uapi_allowedip {
 	int family;	/* AF_INET or AF_INET6 */
 	uint8_t ip[16]; /* network order; host bits beyond cidr are zero */
 	uint8_t cidr;
-	bool remove;	/* "allowed_ip=-prefix": remove rather than add */
+	bool remove; /* "allowed_ip=-prefix": remove rather than add */
 };
 
 /*
@@ -135,11 +135,13 @@ void wg_uapi_free_text(char *text, size_t len);
 
 /*
  * The daemon's side, all called on the UAPI thread, one request at a
- * time. get fills *info (0 or -errno) and get_free releases what get
- * allocated; set applies a fully parsed request (0 or -errno, with one
- * line in err on failure). socket_gone is called once when the socket
- * file is deleted or replaced: it should only ask the daemon to shut down
- * (it must not call wg_uapi_server_stop, which joins this thread).
+ * time. get fills *info, which it is given zeroed (0 or -errno);
+ * get_free is called after every get, even a failed one, to release what
+ * get allocated. set applies a fully parsed request (0 or -errno, with
+ * one line in err on failure; the server logs it). socket_gone (may be
+ * NULL) is called once when the socket file is deleted, renamed or
+ * replaced: it should only ask the daemon to shut down, and must not call
+ * wg_uapi_server_stop, which joins this thread.
  */
 struct wg_uapi_ops {
 	int (*get)(void *ctx, struct wg_uapi_device_info *info);
@@ -152,14 +154,24 @@ struct wg_uapi_ops {
 struct wg_uapi_server;
 
 /*
- * Serves WG_UAPI_SOCKET_DIR/IFNAME.sock on a thread named "wg-uapi".
+ * Serves WG_UAPI_SOCKET_DIR/IFNAME.sock on a thread named "wg-uapi",
+ * one client at a time. Several requests may follow on one connection;
+ * the server hangs up on a client idle or stuck for
+ * WG_UAPI_CLIENT_TIMEOUT_MS, after an unknown operation (answered
+ * errno=-EINVAL) and after a request over WG_UAPI_MAX_REQUEST (answered
+ * errno=-EMSGSIZE). A client that half-closes after its last set line
+ * has the request applied, as with wireguard-go.
+ *
  * Without an inherited descriptor (inherited_fd < 0) it makes the folder
  * (0755), refuses with -EADDRINUSE if a live daemon answers on the
- * socket, replaces a stale one, and binds under umask 0177, so the socket
- * is 0600 (umask is process-wide: start the server before other threads
- * create files). With inherited_fd (WG_UAPI_FD), a listening UNIX stream
- * socket, it serves that; on success the server owns it, on failure the
- * caller still does. Returns 0 or -errno.
+ * socket and with -EEXIST if the path is not a socket, replaces a stale
+ * socket, and binds under umask 0177, so the socket is 0600 (umask is
+ * process-wide: start the server before other threads create files).
+ * With inherited_fd (WG_UAPI_FD), a listening UNIX stream socket, it
+ * serves that, watching and finally unlinking the path the socket is
+ * bound to (none for an unnamed or abstract one); on success the server
+ * owns the descriptor, on failure the caller still does. Returns 0 or
+ * -errno.
  */
 int wg_uapi_server_start(struct wg_uapi_server **out, const char *ifname,
 			 int inherited_fd, const struct wg_uapi_ops *ops,
