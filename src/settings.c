@@ -222,6 +222,22 @@ static void remove_all_peers(struct wg_device *dev)
 		wg_peer_remove(peer);
 }
 
+static bool same_private_key(struct wg_device *dev, const uint8_t *key)
+{
+	uint8_t clamped[WG_KEY_LEN];
+	bool same;
+
+	if (!dev->identity.has_identity)
+		return wg_crypto_is_zero(key, WG_KEY_LEN);
+	/* The identity keeps the key clamped. */
+	memcpy(clamped, key, WG_KEY_LEN);
+	wg_x25519_clamp(clamped);
+	same = wg_crypto_equal(dev->identity.static_private, clamped,
+			       WG_KEY_LEN);
+	sodium_memzero(clamped, sizeof(clamped));
+	return same;
+}
+
 /* The parts that can fail, first. */
 static int apply_device(struct wg_device *dev, const struct wg_uapi_set *set,
 			char *err, size_t errlen)
@@ -254,7 +270,9 @@ static int apply_device(struct wg_device *dev, const struct wg_uapi_set *set,
 		}
 		dev->fwmark = set->fwmark;
 	}
-	if (set->has_private_key)
+	/* wg syncconf sends the key every time: the same key must not
+	 * cost the sessions. */
+	if (set->has_private_key && !same_private_key(dev, set->private_key))
 		wg_device_set_private_key(dev, set->private_key);
 	return 0;
 }

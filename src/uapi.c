@@ -1289,7 +1289,11 @@ static int make_dir(const char *dir)
 			continue;
 		c = *p;
 		*p = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
+		/* 0755 whatever the daemon's umask, as wireguard-go makes it:
+		 * wg(8) lists the folder as any user. */
+		if (!mkdir(buf, 0755))
+			chmod(buf, 0755);
+		else if (errno != EEXIST)
 			return -errno;
 		*p = c;
 		if (!c)

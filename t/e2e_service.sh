@@ -1,0 +1,322 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# The daemon as contrib/systemd/wgpipe@.service runs it: the unit's
+# ExecStart= line (the build's src/wgpipe in place of the installed one,
+# %i the interface), a clean environment plus its Environment= lines, and
+# its CapabilityBoundingSet= and NoNewPrivileges= applied with setpriv(1),
+# in a network namespace of its own. Checks that
+#   - the interface and the UAPI socket come up, and the daemon holds
+#     exactly the unit's capabilities;
+#   - with only those, wg(8) can still move it to a port below 1024 and
+#     set a fwmark;
+#   - SIGHUP and SIGUSR1 each log every counter that wgpipe(8) lists, as
+#     "counter NAME VALUE" on standard error, and the counters move;
+#   - SIGTERM ends it with status 0, leaving no interface, no socket and
+#     no process; so do removing the socket and deleting the interface.
+#
+# Environment: WGPIPE (default $abs_top_builddir/src/wgpipe, else
+# src/wgpipe in the current directory), CI=true to fail where this would
+# skip, E2E_KEEP=1 to keep the daemon logs. Exit status: 0 pass, 1 fail,
+# 77 skip.
+
+# shellcheck disable=SC2015 # "A && B || fail" is meant
+set -u
+export LC_ALL=C
+NAME=e2e_service
+TOP_SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
+: "${WGPIPE:=${abs_top_builddir:-$(pwd)}/src/wgpipe}"
+UNIT="$TOP_SRCDIR/contrib/systemd/wgpipe@.service"
+PAGE="$TOP_SRCDIR/man/wgpipe.8"
+UAPI_DIR=/var/run/wireguard
+# What systemd gives a service, before the unit's Environment= lines.
+SERVICE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+NS=""
+TMP=""
+PIDS=()    # daemons we started
+IFNAMES=() # interface names we used: their sockets are ours to remove
+
+fail()
+{
+	echo "FAIL $NAME: $*" >&2
+	local f
+	for f in "$TMP"/*.log; do
+		[ -f "$f" ] && tail -n 15 "$f" | sed "s|^|    ${f##*/}: |" >&2
+	done
+	exit 1
+}
+
+skip_or_fail()
+{
+	if [ "${CI:-}" = true ]; then
+		echo "FAIL $NAME: $* (CI=true: not skipping)" >&2
+		exit 1
+	fi
+	echo "SKIP $NAME: $*"
+	exit 77
+}
+
+pass() { echo "ok   $*"; }
+
+# shellcheck disable=SC2317 # stop_pid and cleanup run from the EXIT trap
+# stop_pid PID: SIGTERM, SIGKILL after 3 s.
+stop_pid()
+{
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 30; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+
+# shellcheck disable=SC2317
+cleanup()
+{
+	local rc=$? pid name
+	trap - EXIT INT TERM HUP
+	for pid in "${PIDS[@]}"; do
+		stop_pid "$pid"
+	done
+	if [ -n "$NS" ]; then
+		# Anything left in our namespace is a daemon we started.
+		for pid in $(ip netns pids "$NS" 2>/dev/null); do
+			stop_pid "$pid"
+		done
+		ip netns del "$NS" 2>/dev/null
+	fi
+	for name in "${IFNAMES[@]}"; do
+		rm -f "$UAPI_DIR/$name.sock"
+	done
+	if [ -n "$TMP" ]; then
+		if [ "${E2E_KEEP:-0}" = 1 ] || { [ "$rc" != 0 ] && [ "$rc" != 77 ]; }; then
+			echo "# logs kept in $TMP" >&2
+		else
+			rm -rf "$TMP"
+		fi
+	fi
+	exit "$rc"
+}
+
+# --- requirements -----------------------------------------------------
+
+[ "$(id -u)" = 0 ] ||
+	skip_or_fail "needs root for a network namespace and a TUN device"
+[ -c /dev/net/tun ] || skip_or_fail "no /dev/net/tun on this machine"
+for tool in ip:iproute2 wg:wireguard-tools setpriv:util-linux \
+	timeout:coreutils; do
+	command -v "${tool%%:*}" >/dev/null 2>&1 ||
+		skip_or_fail "${tool%%:*} not found (Debian package ${tool#*:})"
+done
+[ -x "$WGPIPE" ] || skip_or_fail "$WGPIPE not built (run make)"
+[ -f "$UNIT" ] || fail "no unit file $UNIT"
+[ -f "$PAGE" ] || fail "no manual page $PAGE"
+
+TMP=$(mktemp -d "/tmp/wgpipe-$NAME.XXXXXX") || exit 1
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+# --- what the unit runs -----------------------------------------------
+
+# unit_value KEY: the values of KEY= lines in [Service], one per line.
+unit_value()
+{
+	awk -v k="$1" '/^\[/ { svc = ($0 == "[Service]"); next }
+		svc && index($0, k "=") == 1 { print substr($0, length(k) + 2) }' "$UNIT"
+}
+
+exec_start=$(unit_value ExecStart)
+[ "$(wc -l <<<"$exec_start")" = 1 ] && [ -n "$exec_start" ] ||
+	fail "the unit needs exactly one ExecStart= line, has: $exec_start"
+read -r -a UNIT_ARGV <<<"$exec_start"
+[ "$(basename -- "${UNIT_ARGV[0]}")" = wgpipe ] ||
+	fail "the unit's ExecStart= runs '${UNIT_ARGV[0]}', not wgpipe"
+for arg in "${UNIT_ARGV[@]:1}"; do
+	[[ $arg == *%* && $arg != %i ]] &&
+		fail "ExecStart= argument '$arg': this test knows only %i"
+done
+
+UNIT_ENV=()
+while IFS= read -r kv; do
+	[ -n "$kv" ] || continue
+	[[ $kv == *[\"\'\ ]* ]] && fail "Environment=$kv: this test takes plain VAR=value only"
+	UNIT_ENV+=("$kv")
+done < <(unit_value Environment)
+
+# Capabilities: names for setpriv, and the mask the daemon must end up with.
+declare -A CAP_BIT=([CAP_NET_BIND_SERVICE]=10 [CAP_NET_ADMIN]=12
+	[CAP_NET_RAW]=13 [CAP_SYS_NICE]=23 [CAP_IPC_LOCK]=14)
+caps=$(unit_value CapabilityBoundingSet)
+[ -n "$caps" ] || fail "the unit sets no CapabilityBoundingSet="
+setpriv_caps="-all"
+cap_mask=0
+for cap in $caps; do
+	[ -n "${CAP_BIT[$cap]:-}" ] || fail "unknown capability $cap (teach this test its bit)"
+	lower=${cap#CAP_}
+	setpriv_caps+=",+${lower,,}"
+	cap_mask=$((cap_mask | 1 << ${CAP_BIT[$cap]}))
+done
+SETPRIV=(setpriv "--bounding-set=$setpriv_caps" --inh-caps=-all)
+[ "$(unit_value NoNewPrivileges)" = yes ] && SETPRIV+=(--no-new-privs)
+say_unit="ExecStart=$exec_start${UNIT_ENV[*]:+ Environment=${UNIT_ENV[*]}} caps: $caps"
+echo "# unit: $say_unit"
+
+# The counters wgpipe(8) lists under "Counters": ".TP" then ".B name".
+mapfile -t DOC_COUNTERS < <(awk '/^\.S[SH]/ { on = ($0 == ".SS Counters"); next }
+	on && prev == ".TP" && /^\.B [a-z0-9_]+$/ { print $2 }
+	{ prev = $0 }' "$PAGE" | sort)
+[ ${#DOC_COUNTERS[@]} -gt 0 ] || fail "found no counter in $PAGE, SS Counters"
+
+NS="wgp-svc-$$"
+ip netns add "$NS" || fail "ip netns add $NS"
+ip -n "$NS" link set lo up || fail "cannot raise lo in $NS"
+
+# start_unit IFNAME: runs the unit's command for IFNAME in our namespace
+# (as a child of this shell: PID), waits for the interface and the socket.
+start_unit()
+{
+	local ifname=$1 i args=()
+	IFNAMES+=("$ifname")
+	LOG="$TMP/$ifname.log"
+	for arg in "${UNIT_ARGV[@]:1}"; do
+		args+=("${arg//%i/$ifname}")
+	done
+	ip netns exec "$NS" "${SETPRIV[@]}" -- \
+		env -i PATH="$SERVICE_PATH" "${UNIT_ENV[@]}" \
+		"$WGPIPE" "${args[@]}" </dev/null >"$LOG" 2>&1 &
+	PID=$!
+	PIDS+=("$PID")
+	for ((i = 0; i < 100; i++)); do
+		if ! kill -0 "$PID" 2>/dev/null; then
+			wait "$PID"
+			fail "wgpipe ${args[*]} exited at start (status $?)"
+		fi
+		[ -S "$UAPI_DIR/$ifname.sock" ] &&
+			ip -n "$NS" link show "$ifname" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	fail "wgpipe ${args[*]}: no interface $ifname or no socket" \
+		"$UAPI_DIR/$ifname.sock after 10 s"
+}
+
+# wait_exit SECONDS: waits for the daemon PID; its status in RC, 124 if
+# it is still running.
+wait_exit()
+{
+	local i
+	for ((i = 0; i < $1 * 10; i++)); do
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$PID" 2>/dev/null; then
+		RC=124
+		return
+	fi
+	wait "$PID"
+	RC=$?
+}
+
+# gone IFNAME WHAT: the daemon exited 0 and left nothing behind.
+gone()
+{
+	local ifname=$1 what=$2
+	[ "$RC" != 124 ] || fail "$what: still running after 10 s"
+	[ "$RC" = 0 ] || fail "$what: exit status $RC, want 0"
+	! ip -n "$NS" link show "$ifname" >/dev/null 2>&1 ||
+		fail "$what: interface $ifname still exists"
+	[ ! -e "$UAPI_DIR/$ifname.sock" ] ||
+		fail "$what: $UAPI_DIR/$ifname.sock still exists"
+	[ -z "$(ip netns pids "$NS")" ] ||
+		fail "$what: processes left in the namespace: $(ip netns pids "$NS")"
+	pass "$what: status 0, no interface, no socket, no process"
+}
+
+# counter_lines: the "counter NAME VALUE" lines logged so far.
+counter_lines() { grep -E '(^|: )counter [a-z0-9_]+ [0-9]+$' "$LOG"; }
+
+# counter NAME: its value in the latest dump.
+counter()
+{
+	counter_lines | awk -v n="$1" '$(NF - 1) == n { v = $NF } END { print v }'
+}
+
+# wait_dumps N: waits until N dumps (N x the documented count) are logged.
+wait_dumps()
+{
+	local want=$(($1 * ${#DOC_COUNTERS[@]})) i got=0
+	for ((i = 0; i < 50; i++)); do
+		got=$(counter_lines | wc -l)
+		[ "$got" -ge "$want" ] && break
+		sleep 0.1
+	done
+	[ "$got" = "$want" ] ||
+		fail "after $1 dump(s): $got counter lines, want $want"
+}
+
+# --- 1: up, capabilities, counters, SIGTERM ---------------------------
+
+IF1="wgsvc$$"
+start_unit "$IF1"
+pass "the unit's command brings up $IF1 and $UAPI_DIR/$IF1.sock"
+
+want=$(printf '%016x' "$cap_mask")
+for set in CapEff CapPrm CapBnd; do
+	have=$(awk -v s="$set:" '$1 == s { print $2 }' "/proc/$PID/status")
+	[ "$have" = "$want" ] ||
+		fail "the daemon's $set is $have; the unit allows $want ($caps)"
+done
+pass "the daemon holds exactly $caps"
+
+wgx() { timeout -k 2 10 ip netns exec "$NS" wg "$@"; }
+wgx set "$IF1" listen-port 443 fwmark 0x51 ||
+	fail "wg set $IF1 listen-port 443 fwmark 0x51 failed with the unit's capabilities"
+[ "$(wgx show "$IF1" listen-port)" = 443 ] && [ "$(wgx show "$IF1" fwmark)" = 0x51 ] ||
+	fail "wg show $IF1: port $(wgx show "$IF1" listen-port), fwmark $(wgx show "$IF1" fwmark)"
+pass "with only those: listen port 443 and fwmark 0x51 set through wg(8)"
+
+# One datagram into the tunnel: no peer has 10.77.0.2, so it is read from
+# the TUN device and dropped for want of a peer.
+ip -n "$NS" addr add 10.77.0.1/24 dev "$IF1" && ip -n "$NS" link set "$IF1" up ||
+	fail "cannot address or raise $IF1"
+ip netns exec "$NS" bash -c 'echo probe >/dev/udp/10.77.0.2/9' ||
+	fail "cannot send a datagram into $IF1"
+
+kill -HUP "$PID"
+wait_dumps 1
+mapfile -t logged < <(counter_lines | awk '{ print $(NF - 1) }' | sort)
+[ "${logged[*]}" = "${DOC_COUNTERS[*]}" ] ||
+	fail "SIGHUP logged the counters [${logged[*]}]; wgpipe(8) lists [${DOC_COUNTERS[*]}]"
+pass "SIGHUP: one 'counter NAME VALUE' line for each of the ${#DOC_COUNTERS[@]} counters of wgpipe(8)"
+[ "$(counter tun_rx_packets)" -ge 1 ] && [ "$(counter drop_no_peer)" -ge 1 ] ||
+	fail "after one packet with no peer: tun_rx_packets=$(counter tun_rx_packets)" \
+		"drop_no_peer=$(counter drop_no_peer)"
+pass "the counters move: tun_rx_packets=$(counter tun_rx_packets) drop_no_peer=$(counter drop_no_peer)"
+
+kill -USR1 "$PID"
+wait_dumps 2
+pass "SIGUSR1: a second dump"
+
+kill -TERM "$PID"
+wait_exit 10
+gone "$IF1" "SIGTERM"
+
+# --- 2: removing the socket --------------------------------------------
+
+IF2="wgsvs$$"
+start_unit "$IF2"
+rm -f "$UAPI_DIR/$IF2.sock"
+wait_exit 10
+gone "$IF2" "removing $UAPI_DIR/$IF2.sock"
+
+# --- 3: deleting the interface -----------------------------------------
+
+IF3="wgsvl$$"
+start_unit "$IF3"
+ip -n "$NS" link del "$IF3" || fail "ip link del $IF3"
+wait_exit 10
+gone "$IF3" "ip link del $IF3"
+exit 0

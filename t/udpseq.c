@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * udpseq: a numbered UDP stream, to see whether a tunnel reorders.
+ *
+ *   udpseq send [-r PACKETS_PER_S] [-b BURST] HOST PORT COUNT SIZE
+ *   udpseq recv [-4|-6] [-w FIRST_S] PORT COUNT TIMEOUT_MS
+ *
+ * Every datagram starts with its 64-bit sequence number (big-endian),
+ * 0 .. COUNT-1. The sender sends them in order, BURST back to back
+ * (default 32), pacing bursts to PACKETS_PER_S (default 50000, 0: no
+ * pacing) and prints "sent N". The receiver prints "listening PORT",
+ * waits up to FIRST_S seconds (default 30) for the first datagram, then
+ * stops when all COUNT arrived or none came for TIMEOUT_MS, and prints
+ *   received N reordered R duplicates D lost L malformed M
+ * where a reordering is a datagram whose number is lower than one already
+ * seen (and not a duplicate). Exit status 0, or 1 on a setup error.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { MAX_SIZE = 65507, RCVBUF = 16 << 20 };
+
+static void die(const char *what)
+{
+	fprintf(stderr, "udpseq: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: udpseq send [-r PACKETS_PER_S] [-b BURST] HOST PORT "
+		"COUNT SIZE\n"
+		"       udpseq recv [-4|-6] [-w FIRST_S] PORT COUNT "
+		"TIMEOUT_MS\n");
+	exit(1);
+}
+
+static uint64_t number(const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || *s == '-') {
+		fprintf(stderr, "udpseq: not a number: '%s'\n", s);
+		exit(1);
+	}
+	return v;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void sleep_until(uint64_t ns)
+{
+	struct timespec ts = {.tv_sec = ns / 1000000000ULL,
+			      .tv_nsec = ns % 1000000000ULL};
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	       EINTR)
+		;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = v & 0xff;
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static int do_send(int argc, char **argv)
+{
+	uint64_t rate = 50000, burst = 32, count, size, start, seq;
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *ai;
+	static uint8_t buf[MAX_SIZE];
+	int opt, fd, rc, sndbuf = RCVBUF;
+
+	while ((opt = getopt(argc, argv, "r:b:")) != -1) {
+		switch (opt) {
+		case 'r':
+			rate = number(optarg);
+			break;
+		case 'b':
+			burst = number(optarg);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (argc - optind != 4)
+		usage();
+	count = number(argv[optind + 2]);
+	size = number(argv[optind + 3]);
+	if (size < 8 || size > MAX_SIZE || !burst)
+		usage();
+	rc = getaddrinfo(argv[optind], argv[optind + 1], &hints, &ai);
+	if (rc) {
+		fprintf(stderr, "udpseq: %s: %s\n", argv[optind],
+			gai_strerror(rc));
+		return 1;
+	}
+	fd = socket(ai->ai_family, SOCK_DGRAM, 0);
+	if (fd < 0)
+		die("socket");
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf));
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+		die("connect");
+	freeaddrinfo(ai);
+	for (size_t i = 8; i < size; i++)
+		buf[i] = i;
+	start = now_ns();
+	for (seq = 0; seq < count; seq++) {
+		if (rate && seq % burst == 0)
+			sleep_until(start + seq * 1000000000ULL / rate);
+		put_be64(buf, seq);
+		while (send(fd, buf, size, 0) < 0) {
+			/* A full queue or a route still coming up: retry. */
+			if (errno != ENOBUFS && errno != EAGAIN &&
+			    errno != EINTR && errno != ECONNREFUSED &&
+			    errno != ENOKEY)
+				die("send");
+			usleep(1000);
+		}
+	}
+	printf("sent %" PRIu64 "\n", count);
+	return 0;
+}
+
+static int open_listener(int family, uint16_t port)
+{
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6,
+				  .sin6_port = htons(port),
+				  .sin6_addr = IN6ADDR_ANY_INIT};
+	struct sockaddr_in a4 = {.sin_family = AF_INET,
+				 .sin_port = htons(port)};
+	int v6only = family == AF_INET6, rcvbuf = RCVBUF, fd;
+
+	fd = socket(family == AF_INET ? AF_INET : AF_INET6, SOCK_DGRAM, 0);
+	if (fd < 0)
+		die("socket");
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
+		       sizeof(rcvbuf)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (family != AF_INET) {
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+			   sizeof(v6only));
+		if (bind(fd, (struct sockaddr *)&a6, sizeof(a6)) < 0)
+			die("bind");
+	} else if (bind(fd, (struct sockaddr *)&a4, sizeof(a4)) < 0) {
+		die("bind");
+	}
+	printf("listening %u\n", port);
+	fflush(stdout);
+	return fd;
+}
+
+static int do_recv(int argc, char **argv)
+{
+	uint64_t count, received = 0, reordered = 0, dups = 0, bad = 0;
+	uint64_t max_seen = 0;
+	int family = AF_UNSPEC, first_s = 30, opt, fd, timeout_ms;
+	static uint8_t buf[MAX_SIZE];
+	uint8_t *seen;
+
+	while ((opt = getopt(argc, argv, "46w:")) != -1) {
+		switch (opt) {
+		case '4':
+			family = AF_INET;
+			break;
+		case '6':
+			family = AF_INET6;
+			break;
+		case 'w':
+			first_s = number(optarg);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (argc - optind != 3)
+		usage();
+	count = number(argv[optind + 1]);
+	timeout_ms = number(argv[optind + 2]);
+	seen = calloc(count / 8 + 1, 1);
+	if (!seen)
+		die("calloc");
+	fd = open_listener(family, number(argv[optind]));
+	while (received < count) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int wait = received + bad ? timeout_ms : first_s * 1000;
+		ssize_t n;
+		uint64_t seq;
+
+		if (poll(&p, 1, wait) == 0)
+			break;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die("recv");
+		if (n < 8 || (seq = get_be64(buf)) >= count) {
+			bad++;
+			continue;
+		}
+		if (seen[seq / 8] & 1 << seq % 8) {
+			dups++;
+			continue;
+		}
+		seen[seq / 8] |= 1 << seq % 8;
+		if (received && seq < max_seen)
+			reordered++;
+		if (seq > max_seen)
+			max_seen = seq;
+		received++;
+	}
+	printf("received %" PRIu64 " reordered %" PRIu64 " duplicates %" PRIu64
+	       " lost %" PRIu64 " malformed %" PRIu64 "\n",
+	       received, reordered, dups, count - received, bad);
+	free(seen);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 2)
+		usage();
+	if (!strcmp(argv[1], "send"))
+		return do_send(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "recv"))
+		return do_recv(argc - 1, argv + 1);
+	usage();
+	return 1;
+}
