@@ -78,6 +78,7 @@ struct batch *wg_batch_get(struct batch_pool *pool, enum batch_dir dir)
 	b->state = BATCH_PENDING;
 	b->dir = dir;
 	b->count = 0;
+	b->charged = 0;
 	b->peer = NULL;
 	b->keypair = NULL;
 	return b;

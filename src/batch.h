@@ -56,6 +56,9 @@ struct batch {
 	int state;	    /* enum batch_state; release store / acquire load */
 	enum batch_dir dir;
 	unsigned int count;
+	/* Packets this batch counts against its direction's in-flight
+	 * limit (see wg_batch_uncharge). */
+	unsigned int charged;
 	struct wg_peer *peer;	       /* a reference, or NULL */
 	struct wg_keypair *keypair; /* a reference, or NULL */
 	struct packet pkts[];

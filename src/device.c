@@ -334,6 +334,45 @@ int wg_device_set_private_key(struct wg_device *dev, const uint8_t *key)
 	return 0;
 }
 
+void wg_batch_charge(struct wg_device *dev, struct batch *b, unsigned int n)
+{
+	b->charged += n;
+	__atomic_fetch_add(&dev->inflight[b->dir].packets, n, __ATOMIC_RELAXED);
+}
+
+void wg_batch_uncharge(struct wg_device *dev, struct batch *b)
+{
+	struct wg_inflight *f;
+	unsigned int left;
+
+	if (!b->charged || b->dir > BATCH_RX)
+		return;
+	f = &dev->inflight[b->dir];
+	left = __atomic_sub_fetch(&f->packets, b->charged, __ATOMIC_RELEASE);
+	b->charged = 0;
+	if (left < dev->opt.max_inflight)
+		wg_waitq_wake(&f->room);
+}
+
+void wg_inflight_wait(struct wg_device *dev, enum batch_dir dir)
+{
+	struct wg_inflight *f = &dev->inflight[dir];
+	uint32_t seq;
+
+	while (__atomic_load_n(&f->packets, __ATOMIC_ACQUIRE) >=
+		       dev->opt.max_inflight &&
+	       !wg_device_stopping(dev)) {
+		seq = wg_waitq_prepare(&f->room);
+		if (__atomic_load_n(&f->packets, __ATOMIC_ACQUIRE) <
+		    dev->opt.max_inflight) {
+			__atomic_fetch_sub(&f->room.waiters, 1,
+					   __ATOMIC_SEQ_CST);
+			return;
+		}
+		wg_waitq_wait(&f->room, seq, 50);
+	}
+}
+
 #define STAT_LINE(name) { #name, offsetof(struct wg_stats, name) }
 
 static const struct {

@@ -39,6 +39,7 @@ struct wg_options {
 	unsigned int handshake_workers;
 	unsigned int batch_size;
 	unsigned int pool_batches;
+	unsigned int max_inflight;
 	int tun_fd;  /* inherited (WG_TUN_FD), or -1 */
 	int uapi_fd; /* inherited (WG_UAPI_FD), or -1 */
 	/* Test-only (WGPIPE_TEST_REKEY_AFTER_TIME): rekey the initiator's
@@ -98,6 +99,14 @@ struct wg_device {
 	struct wg_ring handshake_ring;	/* UDP readers -> handshake workers */
 	struct wg_waitq timer_wait;	/* wakes the timer thread */
 
+	/* Packets read but not yet written out, per direction. Readers
+	 * stop reading past opt.max_inflight, so the queue stays in the
+	 * kernel, where TCP sees it, instead of growing in here. */
+	struct wg_inflight {
+		unsigned int packets; /* atomic */
+		struct wg_waitq room;
+	} inflight[2]; /* BATCH_TX, BATCH_RX */
+
 	int stop_fd; /* eventfd: readable once shutdown begins */
 	int stopping;
 	int udp_stopping;
@@ -122,6 +131,13 @@ bool wg_device_stopping(struct wg_device *dev);
 void wg_device_destroy(struct wg_device *dev);
 /* Writes the counters to the log. */
 void wg_device_log_stats(struct wg_device *dev);
+
+/* Counts n packets of b against its direction's in-flight limit. */
+void wg_batch_charge(struct wg_device *dev, struct batch *b, unsigned int n);
+/* Returns b's packets to the limit (done when b is released or staged). */
+void wg_batch_uncharge(struct wg_device *dev, struct batch *b);
+/* Readers: wait (briefly, repeatedly) until dir has room. */
+void wg_inflight_wait(struct wg_device *dev, enum batch_dir dir);
 
 /* Must hold config_lock. Rebinds the UDP sockets to port. */
 int wg_device_set_listen_port(struct wg_device *dev, uint16_t port);

@@ -38,6 +38,8 @@ static const struct tuning_flag flags[] = {
 	     "packets per batch (one read or recvmmsg at most)"),
 	FLAG("batches", pool_batches, 16, 65536,
 	     "batches preallocated at start (memory: batches x batch-size x 2 KiB)"),
+	FLAG("max-inflight", max_inflight, 64, 1 << 20,
+	     "packets read but not yet sent, per direction, before readers wait"),
 };
 
 enum { NFLAGS = sizeof(flags) / sizeof(flags[0]) };
@@ -64,6 +66,7 @@ void wg_options_defaults(struct wg_options *opt)
 	opt->handshake_workers = 1;
 	opt->batch_size = 64;
 	opt->pool_batches = 128;
+	opt->max_inflight = 1024;
 	opt->tun_fd = -1;
 	opt->uapi_fd = -1;
 }

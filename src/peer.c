@@ -268,6 +268,7 @@ void wg_peer_set_endpoint(struct wg_peer *peer, const union wg_sockaddr *ep)
 
 void wg_batch_release(struct wg_device *dev, struct batch *b)
 {
+	wg_batch_uncharge(dev, b);
 	wg_keypair_put(b->keypair);
 	b->keypair = NULL;
 	wg_peer_put(b->peer);
@@ -280,6 +281,8 @@ void wg_peer_stage_batch(struct wg_peer *peer, struct batch *b)
 {
 	struct batch *dropped = NULL;
 
+	/* Waiting for a handshake is not in flight: readers go on. */
+	wg_batch_uncharge(peer->dev, b);
 	pthread_mutex_lock(&peer->staged_lock);
 	if (peer->staged_count >= WG_MAX_STAGED_BATCHES) {
 		dropped = peer->staged_head;

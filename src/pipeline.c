@@ -89,6 +89,7 @@ static void *tun_reader(void *arg)
 
 	rcu_register_thread();
 	while (!stopping(dev)) {
+		wg_inflight_wait(dev, BATCH_TX);
 		if (!wait_readable(dev, &fd, 1) || !(b = get_batch(dev, BATCH_TX)))
 			continue;
 		for (i = 0; i < dev->pool.batch_size; i++) {
@@ -100,6 +101,7 @@ static void *tun_reader(void *arg)
 			b->pkts[i].len = (uint32_t)lens[i];
 		b->count = got;
 		if (got) {
+			wg_batch_charge(dev, b, got);
 			wg_stat_add(dev, tun_rx_packets, got);
 			wg_stat_add(dev, tun_rx_batches, 1);
 			wg_send_route_batch(dev, b);
@@ -158,6 +160,7 @@ static void *udp_reader(void *arg)
 	rcu_register_thread();
 	while (!stopping(dev) &&
 	       !__atomic_load_n(&dev->udp_stopping, __ATOMIC_ACQUIRE)) {
+		wg_inflight_wait(dev, BATCH_RX);
 		if (!wait_readable(dev, fds, (unsigned int)n))
 			continue;
 		for (i = 0; i < n; i++) {
@@ -169,6 +172,7 @@ static void *udp_reader(void *arg)
 				wg_batch_put(&dev->pool, b);
 				continue;
 			}
+			wg_batch_charge(dev, b, b->count);
 			wg_stat_add(dev, udp_rx_packets, b->count);
 			wg_stat_add(dev, udp_rx_batches, 1);
 			wg_receive_classify_batch(dev, b);
