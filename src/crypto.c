@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 /* Thin wrappers over libsodium that fix WireGuard's choices: the nonce
- * layout, refusing all-zero Diffie-Hellman results, wiping on failure. */
+ * layout, refusing all-zero Diffie-Hellman results, wiping on failure.
+ * ChaCha20-Poly1305 goes to the implementation aead.c selected. */
 #include "crypto.h"
 
 #include <errno.h>
 
 #include <sodium.h>
+
+#include "aead.h"
 
 int wg_crypto_init(void)
 {
@@ -29,8 +32,7 @@ void wg_aead_seal_nonce(uint8_t *dst, const uint8_t *src, size_t src_len,
 			const uint8_t nonce[static WG_AEAD_NONCE_LEN],
 			const uint8_t key[static WG_KEY_LEN])
 {
-	crypto_aead_chacha20poly1305_ietf_encrypt(dst, NULL, src, src_len, ad,
-						  ad_len, NULL, nonce, key);
+	wg_aead_encrypt(dst, src, src_len, ad, ad_len, nonce, key);
 }
 
 bool wg_aead_open_nonce(uint8_t *dst, const uint8_t *src, size_t src_len,
@@ -38,13 +40,7 @@ bool wg_aead_open_nonce(uint8_t *dst, const uint8_t *src, size_t src_len,
 			const uint8_t nonce[static WG_AEAD_NONCE_LEN],
 			const uint8_t key[static WG_KEY_LEN])
 {
-	if (src_len < WG_AUTHTAG_LEN)
-		return false;
-	if (!crypto_aead_chacha20poly1305_ietf_decrypt(
-		dst, NULL, NULL, src, src_len, ad, ad_len, nonce, key))
-		return true;
-	sodium_memzero(dst, src_len - WG_AUTHTAG_LEN);
-	return false;
+	return wg_aead_decrypt(dst, src, src_len, ad, ad_len, nonce, key);
 }
 
 void wg_aead_seal(uint8_t *dst, const uint8_t *src, size_t src_len,

@@ -5,6 +5,7 @@
 #include "device.h"
 
 #include <errno.h>
+#include <linux/if_tun.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ static int open_sockets(struct wg_device *dev, uint16_t port, uint32_t fwmark)
 		free(s);
 		return ret;
 	}
+	wg_socket_set_offloads(s, dev->opt.udp_gso, dev->opt.udp_gro);
 	rcu_assign_pointer(dev->sockets, s);
 	dev->listen_port = s->port;
 	return 0;
@@ -68,6 +70,19 @@ static void init_state(struct wg_device *dev)
 	dev->stop_fd = -1;
 }
 
+static unsigned int tun_offloads_wanted(const struct wg_options *o)
+{
+	unsigned int want = TUN_F_CSUM;
+
+	if (!o->tun_vnet)
+		return 0;
+	if (o->tun_tso)
+		want |= TUN_F_TSO4 | TUN_F_TSO6;
+	if (o->tun_uso)
+		want |= WG_TUN_F_USO4 | WG_TUN_F_USO6;
+	return want;
+}
+
 static int open_tun(struct wg_device *dev, const char *name)
 {
 	unsigned int queues = dev->opt.tun_readers;
@@ -78,7 +93,8 @@ static int open_tun(struct wg_device *dev, const char *name)
 	if (dev->opt.tun_fd >= 0)
 		ret = wg_tun_adopt_fd(&dev->tun, dev->opt.tun_fd);
 	else
-		ret = wg_tun_open(&dev->tun, name, queues);
+		ret = wg_tun_open_offload(&dev->tun, name, queues,
+					  tun_offloads_wanted(&dev->opt));
 	if (ret)
 		return ret;
 	snprintf(dev->name, sizeof(dev->name), "%s", dev->tun.name);
@@ -295,6 +311,7 @@ int wg_device_set_listen_port(struct wg_device *dev, uint16_t port)
 		free(s);
 		return ret;
 	}
+	wg_socket_set_offloads(s, dev->opt.udp_gso, dev->opt.udp_gro);
 	wg_pipeline_stop_udp_readers(dev);
 	rcu_assign_pointer(dev->sockets, s);
 	dev->listen_port = s->port;

@@ -40,6 +40,13 @@ struct wg_options {
 	unsigned int batch_size;
 	unsigned int pool_batches;
 	unsigned int max_inflight;
+	/* Offloads, each on unless --no-offload turned it off. */
+	bool tun_vnet;	/* virtio-net headers on the TUN device */
+	bool tun_tso;	/* TSO4/TSO6 super-packets read from TUN */
+	bool tun_uso;	/* USO4/USO6 super-packets read from TUN */
+	bool tun_gro;	/* coalescing on TUN writes */
+	bool udp_gso;	/* UDP_SEGMENT sends */
+	bool udp_gro;	/* UDP_GRO receives */
 	int tun_fd;  /* inherited (WG_TUN_FD), or -1 */
 	int uapi_fd; /* inherited (WG_UAPI_FD), or -1 */
 	/* Test-only (WGPIPE_TEST_REKEY_AFTER_TIME): rekey the initiator's

@@ -69,6 +69,49 @@ void wg_options_defaults(struct wg_options *opt)
 	opt->max_inflight = 1024;
 	opt->tun_fd = -1;
 	opt->uapi_fd = -1;
+	opt->tun_vnet = opt->tun_tso = opt->tun_uso = opt->tun_gro = true;
+	opt->udp_gso = opt->udp_gro = true;
+}
+
+static const struct {
+	const char *name;
+	size_t offset;
+	const char *help;
+} offloads[] = {
+	{ "tun", offsetof(struct wg_options, tun_vnet),
+	  "virtio-net headers on the TUN device (and so tso, uso, gro)" },
+	{ "tso", offsetof(struct wg_options, tun_tso),
+	  "TCP super-packets read from the TUN device" },
+	{ "uso", offsetof(struct wg_options, tun_uso),
+	  "UDP super-packets read from the TUN device" },
+	{ "gro", offsetof(struct wg_options, tun_gro),
+	  "coalescing TCP and UDP segments written to the TUN device" },
+	{ "udp-gso", offsetof(struct wg_options, udp_gso),
+	  "one send for a run of datagrams to one endpoint" },
+	{ "udp-gro", offsetof(struct wg_options, udp_gro),
+	  "one receive for a run of datagrams" },
+};
+
+enum { NOFFLOADS = sizeof(offloads) / sizeof(offloads[0]) };
+
+static int disable_offload(struct wg_options *opt, const char *name)
+{
+	unsigned int i;
+	bool all = !strcmp(name, "all");
+
+	for (i = 0; i < NOFFLOADS; i++)
+		if (all || !strcmp(name, offloads[i].name)) {
+			*(bool *)((char *)opt + offloads[i].offset) = false;
+			if (!all)
+				return 0;
+		}
+	if (all)
+		return 0;
+	fprintf(stderr, "wgpipe: --no-offload: '%s' is not one of all", name);
+	for (i = 0; i < NOFFLOADS; i++)
+		fprintf(stderr, ", %s", offloads[i].name);
+	fprintf(stderr, "\n");
+	return -1;
 }
 
 void wg_options_usage(FILE *out)
@@ -81,6 +124,11 @@ void wg_options_usage(FILE *out)
 		fprintf(out, "      --%-20s %s\n%28s(%u to %u, default %u)\n",
 			flags[i].name, flags[i].help, "", flags[i].min,
 			flags[i].max, *field(&def, &flags[i]));
+	fprintf(out, "      --%-20s turn an offload off (repeatable); NAME is "
+		     "all or:\n", "no-offload NAME");
+	for (i = 0; i < NOFFLOADS; i++)
+		fprintf(out, "%28s%-8s %s\n", "", offloads[i].name,
+			offloads[i].help);
 }
 
 static int parse_value(const struct tuning_flag *f, const char *arg,
@@ -125,7 +173,7 @@ static int parse_test_settings(struct wg_options *opt)
 int wg_options_parse(int argc, char **argv, struct wg_options *opt,
 		     bool *foreground)
 {
-	struct option longopts[NFLAGS + 4];
+	struct option longopts[NFLAGS + 5];
 	unsigned int i;
 	int c, idx;
 
@@ -136,7 +184,9 @@ int wg_options_parse(int argc, char **argv, struct wg_options *opt,
 	longopts[NFLAGS] = (struct option){ "foreground", no_argument, NULL, 'f' };
 	longopts[NFLAGS + 1] = (struct option){ "help", no_argument, NULL, 'h' };
 	longopts[NFLAGS + 2] = (struct option){ "version", no_argument, NULL, 'v' };
-	longopts[NFLAGS + 3] = (struct option){ 0 };
+	longopts[NFLAGS + 3] = (struct option){ "no-offload", required_argument,
+						NULL, 'O' };
+	longopts[NFLAGS + 4] = (struct option){ 0 };
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+fhv", longopts, &idx)) != -1) {
@@ -146,6 +196,9 @@ int wg_options_parse(int argc, char **argv, struct wg_options *opt,
 			return WG_OPTIONS_HELP;
 		} else if (c == 'v') {
 			return WG_OPTIONS_VERSION;
+		} else if (c == 'O') {
+			if (disable_offload(opt, optarg))
+				return -1;
 		} else if (c == 0) {
 			if (parse_value(&flags[idx], optarg,
 					field(opt, &flags[idx])))
@@ -176,5 +229,7 @@ int wg_options_parse(int argc, char **argv, struct wg_options *opt,
 	}
 	if (parse_test_settings(opt))
 		return -1;
+	if (!opt->tun_vnet)
+		opt->tun_tso = opt->tun_uso = opt->tun_gro = false;
 	return optind;
 }

@@ -15,13 +15,21 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <netinet/udp.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "device.h"
+#include "offload.h"
 #include "log.h"
 #include "peer.h"
 #include "receive.h"
 #include "send.h"
+
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
 
 enum { POLL_MS = 200 };
 
@@ -76,44 +84,192 @@ static bool wait_readable(struct wg_device *dev, int *fds, unsigned int n)
 	return false;
 }
 
+static void submit_tx(struct wg_device *dev, struct batch *b)
+{
+	wg_batch_charge(dev, b, b->count);
+	wg_stat_add(dev, tun_rx_packets, b->count);
+	wg_stat_add(dev, tun_rx_batches, 1);
+	wg_send_route_batch(dev, b);
+}
+
+static void tun_gone(struct wg_device *dev, int ret)
+{
+	if (ret && wg_tun_error_is_gone(ret)) {
+		log_err("TUN device %s is gone; shutting down", dev->name);
+		wg_device_request_stop(dev, 0);
+	}
+}
+
+/* Plain packets: read straight into the slots. */
+static void tun_plain_burst(struct wg_device *dev, int fd)
+{
+	struct iovec iov[WG_BATCH_MAX];
+	size_t lens[WG_BATCH_MAX];
+	unsigned int i, got;
+	struct batch *b = get_batch(dev, BATCH_TX);
+	int ret;
+
+	if (!b)
+		return;
+	for (i = 0; i < dev->pool.batch_size; i++) {
+		iov[i].iov_base = b->pkts[i].buf + WG_SLOT_HEADROOM;
+		iov[i].iov_len = WG_SLOT_MAX_PLAIN;
+	}
+	ret = wg_tun_read_burst(fd, iov, dev->pool.batch_size, lens, &got);
+	for (i = 0; i < got; i++)
+		b->pkts[i].len = (uint32_t)lens[i];
+	b->count = got;
+	if (got)
+		submit_tx(dev, b);
+	else
+		wg_batch_put(&dev->pool, b);
+	tun_gone(dev, ret);
+}
+
+/*
+ * virtio-net headers: a read may be a TSO/USO super-packet, cut here
+ * into MTU-sized packets, straight into the slots of the batch being
+ * filled. A super-packet with more pieces than a batch has slots (a tiny
+ * MSS, or a small --batch-size) is cut into spare slots first and then
+ * spread over as many batches as it takes.
+ */
+enum { SPARE_SLOTS = 512 };
+
+struct tun_rx {
+	uint8_t *super;	 /* vnet header + 64 KiB */
+	uint8_t *spare;	 /* SPARE_SLOTS x WG_SLOT_SIZE */
+};
+
+static unsigned int max_pieces(const struct virtio_net_hdr *h, size_t len)
+{
+	if (h->gso_type == VIRTIO_NET_HDR_GSO_NONE || !h->gso_size)
+		return 1;
+	return (unsigned int)(len / h->gso_size) + 1;
+}
+
+static struct batch *split_into(struct wg_device *dev, struct batch *b,
+				const struct virtio_net_hdr *h,
+				const uint8_t *pkt, size_t len)
+{
+	uint8_t *out[WG_BATCH_MAX];
+	size_t lens[WG_BATCH_MAX];
+	unsigned int room = dev->pool.batch_size - b->count, i, n;
+
+	for (i = 0; i < room; i++)
+		out[i] = b->pkts[b->count + i].buf + WG_SLOT_HEADROOM;
+	if (wg_gso_split(h, pkt, len, out, WG_SLOT_MAX_PLAIN, lens, room, &n)) {
+		wg_stat_add(dev, drop_bad_packet, 1);
+		return b;
+	}
+	for (i = 0; i < n; i++)
+		b->pkts[b->count + i].len = (uint32_t)lens[i];
+	b->count += n;
+	return b;
+}
+
+static struct batch *split_spread(struct wg_device *dev, struct batch *b,
+				  struct tun_rx *rx,
+				  const struct virtio_net_hdr *h,
+				  const uint8_t *pkt, size_t len)
+{
+	uint8_t *out[SPARE_SLOTS];
+	size_t lens[SPARE_SLOTS];
+	unsigned int i, n;
+
+	for (i = 0; i < SPARE_SLOTS; i++)
+		out[i] = rx->spare + (size_t)i * WG_SLOT_SIZE;
+	if (wg_gso_split(h, pkt, len, out, WG_SLOT_MAX_PLAIN, lens,
+			 SPARE_SLOTS, &n)) {
+		wg_stat_add(dev, drop_bad_packet, 1);
+		return b;
+	}
+	for (i = 0; i < n; i++) {
+		if (!b && !(b = get_batch(dev, BATCH_TX)))
+			return NULL;
+		memcpy(b->pkts[b->count].buf + WG_SLOT_HEADROOM, out[i], lens[i]);
+		b->pkts[b->count++].len = (uint32_t)lens[i];
+		if (b->count == dev->pool.batch_size) {
+			submit_tx(dev, b);
+			b = NULL;
+		}
+	}
+	return b;
+}
+
+static void tun_vnet_burst(struct wg_device *dev, int fd, struct tun_rx *rx)
+{
+	const struct virtio_net_hdr *h = (const void *)rx->super;
+	const size_t hlen = sizeof(*h);
+	struct batch *b = NULL;
+	unsigned int need;
+	ssize_t r;
+
+	/* Read until the queue is empty or the in-flight limit is hit. */
+	while (__atomic_load_n(&dev->inflight[BATCH_TX].packets,
+			       __ATOMIC_RELAXED) < dev->opt.max_inflight) {
+		r = read(fd, rx->super, hlen + WG_OFFLOAD_MAX_PACKET);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			if (errno != EAGAIN)
+				tun_gone(dev, -errno);
+			break;
+		}
+		if ((size_t)r <= hlen)
+			continue;
+		need = max_pieces(h, (size_t)r - hlen);
+		if (b && dev->pool.batch_size - b->count < need) {
+			submit_tx(dev, b);
+			b = NULL;
+		}
+		if (!b && !(b = get_batch(dev, BATCH_TX)))
+			break;
+		if (need > dev->pool.batch_size)
+			b = split_spread(dev, b, rx, h, rx->super + hlen,
+					 (size_t)r - hlen);
+		else
+			b = split_into(dev, b, h, rx->super + hlen,
+				       (size_t)r - hlen);
+		if (b && b->count == dev->pool.batch_size) {
+			submit_tx(dev, b);
+			b = NULL;
+		}
+	}
+	if (b && b->count)
+		submit_tx(dev, b);
+	else if (b)
+		wg_batch_put(&dev->pool, b);
+}
+
 static void *tun_reader(void *arg)
 {
 	struct thread_arg *a = arg;
 	struct wg_device *dev = a->dev;
 	int fd = dev->tun.fds[a->index % dev->tun.nqueues];
-	struct iovec iov[WG_BATCH_MAX];
-	size_t lens[WG_BATCH_MAX];
-	unsigned int i, got;
-	struct batch *b;
-	int ret;
+	struct tun_rx rx = { 0 };
 
+	if (dev->tun.vnet_hdr) {
+		rx.super = malloc(sizeof(struct virtio_net_hdr) +
+				  WG_OFFLOAD_MAX_PACKET);
+		rx.spare = malloc((size_t)SPARE_SLOTS * WG_SLOT_SIZE);
+		if (!rx.super || !rx.spare) {
+			log_err("TUN reader: no memory for offload buffers");
+			wg_device_request_stop(dev, 1);
+		}
+	}
 	rcu_register_thread();
 	while (!stopping(dev)) {
 		wg_inflight_wait(dev, BATCH_TX);
-		if (!wait_readable(dev, &fd, 1) || !(b = get_batch(dev, BATCH_TX)))
+		if (!wait_readable(dev, &fd, 1))
 			continue;
-		for (i = 0; i < dev->pool.batch_size; i++) {
-			iov[i].iov_base = b->pkts[i].buf + WG_SLOT_HEADROOM;
-			iov[i].iov_len = WG_SLOT_MAX_PLAIN;
-		}
-		ret = wg_tun_read_burst(fd, iov, dev->pool.batch_size, lens, &got);
-		for (i = 0; i < got; i++)
-			b->pkts[i].len = (uint32_t)lens[i];
-		b->count = got;
-		if (got) {
-			wg_batch_charge(dev, b, got);
-			wg_stat_add(dev, tun_rx_packets, got);
-			wg_stat_add(dev, tun_rx_batches, 1);
-			wg_send_route_batch(dev, b);
-		} else {
-			wg_batch_put(&dev->pool, b);
-		}
-		if (ret && wg_tun_error_is_gone(ret)) {
-			log_err("TUN device %s is gone; shutting down", dev->name);
-			wg_device_request_stop(dev, 0);
-		}
+		if (dev->tun.vnet_hdr && rx.super && rx.spare)
+			tun_vnet_burst(dev, fd, &rx);
+		else if (!dev->tun.vnet_hdr)
+			tun_plain_burst(dev, fd);
 	}
 	rcu_unregister_thread();
+	free(rx.super);
+	free(rx.spare);
 	return NULL;
 }
 
@@ -145,18 +301,141 @@ static int udp_burst(struct wg_device *dev, int fd, struct batch *b)
 	return got;
 }
 
+/* UDP_GRO: the kernel hands over runs of datagrams glued together,
+ * each up to 64 KiB, with the size of the pieces in a control message. */
+enum { GRO_BUFS = 8 };
+
+struct gro_rx {
+	uint8_t *big;
+	struct mmsghdr msgs[GRO_BUFS];
+	struct iovec iov[GRO_BUFS];
+	union wg_sockaddr src[GRO_BUFS];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl[GRO_BUFS];
+};
+
+static void submit_rx(struct wg_device *dev, struct batch *b)
+{
+	wg_batch_charge(dev, b, b->count);
+	wg_stat_add(dev, udp_rx_packets, b->count);
+	wg_stat_add(dev, udp_rx_batches, 1);
+	wg_receive_classify_batch(dev, b);
+}
+
+static unsigned int gro_size(struct msghdr *m, unsigned int len)
+{
+	struct cmsghdr *c;
+	int size;
+
+	for (c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c))
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+			memcpy(&size, CMSG_DATA(c), sizeof(size));
+			return size > 0 ? (unsigned int)size : len;
+		}
+	return len;
+}
+
+/* Cuts one received run into the batch's slots, handing on full
+ * batches; returns the batch still being filled. */
+static struct batch *cut_run(struct wg_device *dev, struct batch *b,
+			     const uint8_t *data, unsigned int len,
+			     unsigned int size, const union wg_sockaddr *src)
+{
+	unsigned int off, seg;
+	struct packet *p;
+
+	for (off = 0; off < len; off += size) {
+		seg = len - off < size ? len - off : size;
+		if (!b && !(b = get_batch(dev, BATCH_RX))) {
+			wg_stat_add(dev, drop_pool_empty, 1);
+			continue;
+		}
+		p = &b->pkts[b->count++];
+		p->len = seg <= WG_SLOT_SIZE ? seg : 0;
+		memcpy(p->buf, data + off, p->len);
+		p->src = *src;
+		if (b->count == dev->pool.batch_size) {
+			submit_rx(dev, b);
+			b = NULL;
+		}
+	}
+	return b;
+}
+
+static void udp_gro_burst(struct wg_device *dev, int fd, struct gro_rx *rx)
+{
+	struct batch *b = NULL;
+	unsigned int i, len;
+	int got;
+
+	for (i = 0; i < GRO_BUFS; i++) {
+		rx->iov[i].iov_base = rx->big + (size_t)i * WG_UDP_GRO_MAX;
+		rx->iov[i].iov_len = WG_UDP_GRO_MAX;
+		rx->msgs[i] = (struct mmsghdr){
+			.msg_hdr = {.msg_name = &rx->src[i],
+				    .msg_namelen = sizeof(rx->src[i]),
+				    .msg_iov = &rx->iov[i],
+				    .msg_iovlen = 1,
+				    .msg_control = rx->ctl[i].buf,
+				    .msg_controllen = sizeof(rx->ctl[i].buf)},
+		};
+	}
+	got = wg_socket_recv_burst(fd, rx->msgs, GRO_BUFS);
+	for (i = 0; got > 0 && i < (unsigned int)got; i++) {
+		struct msghdr *m = &rx->msgs[i].msg_hdr;
+
+		len = rx->msgs[i].msg_len;
+		if (m->msg_flags & MSG_TRUNC || !len) {
+			wg_stat_add(dev, drop_bad_packet, 1);
+			continue;
+		}
+		b = cut_run(dev, b, rx->iov[i].iov_base, len, gro_size(m, len),
+			    &rx->src[i]);
+	}
+	if (b && b->count)
+		submit_rx(dev, b);
+	else if (b)
+		wg_batch_put(&dev->pool, b);
+}
+
+static void udp_plain_burst(struct wg_device *dev, int fd)
+{
+	struct batch *b = get_batch(dev, BATCH_RX);
+	int got;
+
+	if (!b)
+		return;
+	got = udp_burst(dev, fd, b);
+	b->count = got > 0 ? (unsigned int)got : 0;
+	if (b->count)
+		submit_rx(dev, b);
+	else
+		wg_batch_put(&dev->pool, b);
+}
+
 static void *udp_reader(void *arg)
 {
 	struct thread_arg *a = arg;
 	struct wg_device *dev = a->dev;
 	struct wg_socket_set *s = dev->sockets;
-	int fds[2], n = 0, i, got;
-	struct batch *b;
+	struct gro_rx *rx = NULL;
+	int fds[2], n = 0, i;
 
 	if (s->fd4 >= 0)
 		fds[n++] = s->fd4;
 	if (s->fd6 >= 0)
 		fds[n++] = s->fd6;
+	if (s->gro) {
+		rx = calloc(1, sizeof(*rx));
+		if (rx)
+			rx->big = malloc((size_t)GRO_BUFS * WG_UDP_GRO_MAX);
+		if (!rx || !rx->big) {
+			log_err("UDP reader: no memory for UDP_GRO buffers");
+			wg_device_request_stop(dev, 1);
+		}
+	}
 	rcu_register_thread();
 	while (!stopping(dev) &&
 	       !__atomic_load_n(&dev->udp_stopping, __ATOMIC_ACQUIRE)) {
@@ -164,21 +443,16 @@ static void *udp_reader(void *arg)
 		if (!wait_readable(dev, fds, (unsigned int)n))
 			continue;
 		for (i = 0; i < n; i++) {
-			if (!(b = get_batch(dev, BATCH_RX)))
-				break;
-			got = udp_burst(dev, fds[i], b);
-			b->count = got > 0 ? (unsigned int)got : 0;
-			if (!b->count) {
-				wg_batch_put(&dev->pool, b);
-				continue;
-			}
-			wg_batch_charge(dev, b, b->count);
-			wg_stat_add(dev, udp_rx_packets, b->count);
-			wg_stat_add(dev, udp_rx_batches, 1);
-			wg_receive_classify_batch(dev, b);
+			if (rx && rx->big)
+				udp_gro_burst(dev, fds[i], rx);
+			else
+				udp_plain_burst(dev, fds[i]);
 		}
 	}
 	rcu_unregister_thread();
+	if (rx)
+		free(rx->big);
+	free(rx);
 	return NULL;
 }
 
@@ -239,17 +513,22 @@ static void *tun_writer(void *arg)
 {
 	struct thread_arg *a = arg;
 	struct wg_device *dev = a->dev;
-	int fd = dev->tun.fds[a->index % dev->tun.nqueues];
+	struct wg_tun_writer w;
 	struct wg_peer *peer;
 
+	if (wg_tun_writer_init(&w, dev, a->index)) {
+		log_err("TUN writer: no memory for coalescing buffers");
+		wg_device_request_stop(dev, 1);
+	}
 	rcu_register_thread();
 	while (!stopping(dev)) {
 		if (!(peer = wg_ring_pop_wait(&dev->tun_writer_ring, POLL_MS)))
 			continue;
-		wg_receive_flush_peer(peer, fd);
+		wg_receive_flush_peer(peer, &w);
 		wg_peer_put(peer);
 	}
 	rcu_unregister_thread();
+	wg_tun_writer_destroy(&w);
 	return NULL;
 }
 

@@ -3,10 +3,13 @@
 
 #include <arpa/inet.h>
 #include <endian.h>
+#include <errno.h>
+#include <linux/if_tun.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "device.h"
+#include "offload.h"
 #include "log.h"
 #include "peer.h"
 #include "send.h"
@@ -218,9 +221,17 @@ struct rx_summary {
 	const union wg_sockaddr *last_src;
 };
 
-/* Under rcu_read_lock(). Checks and delivers one opened packet. */
+/* The packets of one batch that passed every check, to be written. */
+struct rx_out {
+	const uint8_t *pkts[WG_BATCH_MAX];
+	size_t lens[WG_BATCH_MAX];
+	unsigned int n;
+};
+
+/* Under rcu_read_lock(). Checks one opened packet; a good one goes to
+ * out. */
 static void deliver(struct wg_peer *peer, struct batch *b, struct packet *p,
-		    int tun_fd, struct rx_summary *s)
+		    struct rx_out *out, struct rx_summary *s)
 {
 	struct wg_device *dev = peer->dev;
 	uint8_t *pkt = p->buf + sizeof(struct message_data);
@@ -253,10 +264,88 @@ static void deliver(struct wg_peer *peer, struct batch *b, struct packet *p,
 		wg_stat_add(dev, drop_source, 1);
 		return;
 	}
-	if (wg_tun_write(tun_fd, pkt, len))
-		wg_stat_add(dev, drop_send_error, 1);
-	else
-		wg_stat_add(dev, tun_tx_packets, 1);
+	out->pkts[out->n] = pkt;
+	out->lens[out->n++] = len;
+}
+
+int wg_tun_writer_init(struct wg_tun_writer *w, struct wg_device *dev,
+		       unsigned int index)
+{
+	unsigned int i;
+
+	memset(w, 0, sizeof(*w));
+	w->fd = dev->tun.fds[index % dev->tun.nqueues];
+	w->vnet_hdr = dev->tun.vnet_hdr;
+	w->gro = w->vnet_hdr && dev->opt.tun_gro &&
+		 (dev->tun.offloads & (TUN_F_TSO4 | TUN_F_TSO6));
+	if (dev->tun.offloads & (WG_TUN_F_USO4 | WG_TUN_F_USO6))
+		w->gro_flags = WG_GRO_UDP;
+	for (i = 0; w->gro && i < sizeof(w->bufs) / sizeof(w->bufs[0]); i++) {
+		w->bufs[i] = malloc(WG_GRO_BUF_SIZE);
+		if (!w->bufs[i])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void wg_tun_writer_destroy(struct wg_tun_writer *w)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(w->bufs) / sizeof(w->bufs[0]); i++)
+		free(w->bufs[i]);
+}
+
+static void write_plain(struct wg_device *dev, struct wg_tun_writer *w,
+			const struct rx_out *out)
+{
+	static const struct virtio_net_hdr none;
+	unsigned int i, ok = 0;
+
+	for (i = 0; i < out->n; i++) {
+		struct iovec iov[2] = {
+			{ (void *)&none, sizeof(none) },
+			{ (void *)out->pkts[i], out->lens[i] },
+		};
+		int ret = w->vnet_hdr
+				  ? wg_tun_writev(w->fd, iov, 2,
+						  sizeof(none) + out->lens[i])
+				  : wg_tun_write(w->fd, out->pkts[i],
+						 out->lens[i]);
+
+		ok += !ret;
+	}
+	wg_stat_add(dev, tun_tx_packets, ok);
+	if (ok < out->n)
+		wg_stat_add(dev, drop_send_error, out->n - ok);
+}
+
+/* GRO: in-order segments of a flow go out as one super-packet. */
+static void write_coalesced(struct wg_device *dev, struct wg_tun_writer *w,
+			    const struct rx_out *out)
+{
+	struct wg_gro_item items[WG_BATCH_MAX];
+	unsigned int i, n, ok = 0, fail = 0;
+
+	n = wg_gro_coalesce(out->pkts, out->lens, out->n, w->bufs,
+			    WG_GRO_BUF_SIZE,
+			    sizeof(w->bufs) / sizeof(w->bufs[0]), w->gro_flags,
+			    items);
+	for (i = 0; i < n; i++) {
+		struct iovec iov[2] = {
+			{ &items[i].hdr, sizeof(items[i].hdr) },
+			{ (void *)items[i].pkt, items[i].len },
+		};
+
+		if (wg_tun_writev(w->fd, iov, 2,
+				  sizeof(items[i].hdr) + items[i].len))
+			fail += items[i].count;
+		else
+			ok += items[i].count;
+	}
+	wg_stat_add(dev, tun_tx_packets, ok);
+	if (fail)
+		wg_stat_add(dev, drop_send_error, fail);
 }
 
 static void received(struct wg_peer *peer, struct wg_keypair *kp,
@@ -293,7 +382,7 @@ static void received(struct wg_peer *peer, struct wg_keypair *kp,
 		wg_send_want_handshake(peer);
 }
 
-void wg_receive_flush_peer(struct wg_peer *peer, int tun_fd)
+void wg_receive_flush_peer(struct wg_peer *peer, struct wg_tun_writer *w)
 {
 	struct wg_device *dev = peer->dev;
 	struct batch *b, *next;
@@ -305,12 +394,18 @@ void wg_receive_flush_peer(struct wg_peer *peer, int tun_fd)
 		rcu_read_lock();
 		for (; b; b = next) {
 			struct rx_summary s = { 0 };
+			struct rx_out out;
 			unsigned int i;
 
 			next = b->next;
+			out.n = 0;
 			if (wg_batch_get_state(b) != BATCH_DEAD)
 				for (i = 0; i < b->count; i++)
-					deliver(peer, b, &b->pkts[i], tun_fd, &s);
+					deliver(peer, b, &b->pkts[i], &out, &s);
+			if (out.n > 1 && w->gro)
+				write_coalesced(dev, w, &out);
+			else if (out.n)
+				write_plain(dev, w, &out);
 			if (s.authenticated)
 				received(peer, b->keypair, &s);
 			wg_stat_add(dev, tun_tx_batches, 1);

@@ -8,6 +8,9 @@
 #ifndef WGPIPE_RECEIVE_H
 #define WGPIPE_RECEIVE_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 struct wg_device;
 struct wg_peer;
 struct batch;
@@ -17,8 +20,21 @@ struct batch;
 void wg_receive_classify_batch(struct wg_device *dev, struct batch *b);
 /* Crypto worker: open every packet of an rx batch in place. */
 void wg_receive_decrypt_batch(struct wg_device *dev, struct batch *b);
+/* What a TUN writer thread writes with: its queue, and with virtio-net
+ * headers the buffers that coalesced super-packets are built in. */
+struct wg_tun_writer {
+	int fd;
+	bool vnet_hdr;
+	unsigned int gro_flags; /* 0 without GRO, else WG_GRO_* */
+	bool gro;
+	uint8_t *bufs[4]; /* WG_GRO_BUF_SIZE each */
+};
+
+int wg_tun_writer_init(struct wg_tun_writer *w, struct wg_device *dev,
+		       unsigned int index);
+void wg_tun_writer_destroy(struct wg_tun_writer *w);
 /* TUN writer: deliver the peer's finished batches in order. */
-void wg_receive_flush_peer(struct wg_peer *peer, int tun_fd);
+void wg_receive_flush_peer(struct wg_peer *peer, struct wg_tun_writer *w);
 /* Handshake worker: every message of a handshake batch. */
 void wg_receive_handshake_batch(struct wg_device *dev, struct batch *b);
 

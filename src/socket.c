@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,10 @@ enum {
 	SOCKET_BUFFER_BYTES = 4 << 20,
 	RANDOM_PORT_TRIES = 100,
 	SEND_CHUNK = 64,  /* datagrams per sendmmsg */
+	/* One UDP_SEGMENT send: at most this many datagrams, this many
+	 * bytes of payload in all. */
+	GSO_MAX_SEGS = 64,
+	GSO_MAX_BYTES = 65000,
 	SEND_WAIT_MS = 1, /* for room in a full socket buffer */
 	PORT_MAX_DIGITS = 5,
 };
@@ -294,6 +299,145 @@ static void wait_writable(int fd)
 	poll(&pfd, 1, SEND_WAIT_MS);
 }
 
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
+void wg_socket_set_offloads(struct wg_socket_set *s, bool gso, bool gro)
+{
+	int fds[2] = {s->fd4, s->fd6}, one = 1, probe = 1200, i;
+
+	s->gso = gso;
+	s->gro = gro;
+	for (i = 0; i < 2; i++) {
+		if (fds[i] < 0)
+			continue;
+		/* A socket that takes a UDP_SEGMENT size takes GSO sends. */
+		if (s->gso && setsockopt(fds[i], SOL_UDP, UDP_SEGMENT, &probe,
+					 sizeof(probe)))
+			s->gso = false;
+		if (s->gso) {
+			probe = 0;
+			setsockopt(fds[i], SOL_UDP, UDP_SEGMENT, &probe,
+				   sizeof(probe));
+		}
+		if (s->gro &&
+		    setsockopt(fds[i], SOL_UDP, UDP_GRO, &one, sizeof(one)))
+			s->gro = false;
+	}
+	if (gso && !s->gso)
+		log_info("UDP: the kernel refuses UDP_SEGMENT; sending "
+			 "datagrams one by one");
+	if (gro && !s->gro)
+		log_info("UDP: the kernel refuses UDP_GRO; receiving "
+			 "datagrams one by one");
+}
+
+/* How many of iov[0 .. n) one UDP_SEGMENT send can carry: equal sizes,
+ * a shorter last one closing the run. */
+static unsigned int gso_run(const struct iovec *iov, unsigned int n)
+{
+	size_t size = iov[0].iov_len, total = size;
+	unsigned int k = 1;
+
+	while (k < n && k < GSO_MAX_SEGS && total + iov[k].iov_len <=
+						   GSO_MAX_BYTES) {
+		if (iov[k].iov_len > size)
+			break;
+		total += iov[k].iov_len;
+		if (iov[k++].iov_len < size)
+			break;
+	}
+	return k;
+}
+
+struct gso_msg {
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl;
+};
+
+/* Fills msgs with up to SEND_CHUNK messages from iov; returns how many
+ * messages, and in counts[] how many datagrams each carries. */
+static unsigned int build_gso(struct mmsghdr *msgs, struct gso_msg *ctl,
+			      unsigned int *counts, struct iovec *iov,
+			      unsigned int n, union wg_sockaddr *to,
+			      socklen_t tolen)
+{
+	unsigned int m = 0, off = 0, k;
+	struct cmsghdr *c;
+
+	while (off < n && m < SEND_CHUNK) {
+		k = gso_run(&iov[off], n - off);
+		msgs[m] = (struct mmsghdr){
+			.msg_hdr = {.msg_name = to,
+				    .msg_namelen = tolen,
+				    .msg_iov = &iov[off],
+				    .msg_iovlen = k},
+		};
+		if (k > 1) {
+			uint16_t size = (uint16_t)iov[off].iov_len;
+
+			msgs[m].msg_hdr.msg_control = ctl[m].ctl.buf;
+			msgs[m].msg_hdr.msg_controllen = sizeof(ctl[m].ctl.buf);
+			c = CMSG_FIRSTHDR(&msgs[m].msg_hdr);
+			c->cmsg_level = SOL_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(size));
+			memcpy(CMSG_DATA(c), &size, sizeof(size));
+		}
+		counts[m++] = k;
+		off += k;
+	}
+	return m;
+}
+
+/* The kernel refuses GSO on this route (no checksum offload, say):
+ * turn it off for good. */
+static bool gso_refused(const struct wg_socket_set *s, int err)
+{
+	if (err != EIO && err != EINVAL && err != ENOPROTOOPT)
+		return false;
+	if (__atomic_exchange_n((int *)&s->gso, 0, __ATOMIC_RELAXED))
+		log_info("UDP: UDP_SEGMENT failed (%s); sending datagrams "
+			 "one by one from now on", strerror(err));
+	return true;
+}
+
+static int send_gso(const struct wg_socket_set *s, int fd,
+		    union wg_sockaddr *to, socklen_t tolen, struct iovec *iov,
+		    unsigned int n, unsigned int *sent)
+{
+	struct mmsghdr msgs[SEND_CHUNK];
+	struct gso_msg ctl[SEND_CHUNK];
+	unsigned int counts[SEND_CHUNK], m, i;
+	bool waited = false;
+	int r;
+
+	while (*sent < n) {
+		m = build_gso(msgs, ctl, counts, &iov[*sent], n - *sent, to,
+			      tolen);
+		r = sendmmsg(fd, msgs, m, MSG_DONTWAIT);
+		if (r > 0) {
+			for (i = 0; i < (unsigned int)r; i++)
+				*sent += counts[i];
+			waited = false;
+		} else if (r < 0 && errno == EAGAIN && !waited) {
+			wait_writable(fd);
+			waited = true;
+		} else if (r < 0 && gso_refused(s, errno)) {
+			return 1; /* the caller goes on without GSO */
+		} else if (r == 0 || errno != EINTR) {
+			return r < 0 ? -errno : -EIO;
+		}
+	}
+	return 0;
+}
+
 int wg_socket_send_burst(const struct wg_socket_set *s,
 			 const union wg_sockaddr *dst, struct iovec *iov,
 			 unsigned int n, unsigned int *sent)
@@ -309,6 +453,11 @@ int wg_socket_send_burst(const struct wg_socket_set *s,
 	fd = socket_for(s, dst, &to, &tolen);
 	if (fd < 0)
 		return fd;
+	if (n > 1 && __atomic_load_n(&s->gso, __ATOMIC_RELAXED)) {
+		r = send_gso(s, fd, &to, tolen, iov, n, sent);
+		if (r <= 0)
+			return r;
+	}
 	while (*sent < n) {
 		k = n - *sent < SEND_CHUNK ? n - *sent : SEND_CHUNK;
 		for (i = 0; i < k; i++)

@@ -23,7 +23,14 @@ struct wg_socket_set {
 	int fd4, fd6; /* either may be -1 (family unsupported), not both */
 	uint16_t port;
 	uint32_t fwmark;
+	/* Offloads in use: UDP_SEGMENT on send (turned off, once, if the
+	 * kernel refuses it at run time) and UDP_GRO on receive. */
+	int gso; /* atomic */
+	bool gro;
 };
+
+/* Largest UDP_GRO datagram a receiver must be ready for. */
+enum { WG_UDP_GRO_MAX = 65535 };
 
 /*
  * Binds 0.0.0.0:port and [::]:port; port 0 picks a random port free in
@@ -40,6 +47,9 @@ int wg_socket_set_open_like(struct wg_socket_set *s,
 			    const struct wg_socket_set *first, bool reuseport);
 /* Sets the mark on both sockets, or on neither. */
 int wg_socket_set_fwmark(struct wg_socket_set *s, uint32_t fwmark);
+/* Ask for UDP_SEGMENT sends and UDP_GRO receives; each is kept only
+ * where the kernel accepts it (said once in the log). */
+void wg_socket_set_offloads(struct wg_socket_set *s, bool gso, bool gro);
 /* Safe on a set that failed to open; not on a zeroed one (fd 0). */
 void wg_socket_set_close(struct wg_socket_set *s);
 
@@ -54,7 +64,8 @@ void wg_socket_set_close(struct wg_socket_set *s);
  */
 int wg_socket_recv_burst(int fd, struct mmsghdr *msgs, unsigned int n);
 /*
- * Sends iov[0 .. n) as n datagrams to dst, on the socket of dst's family
+ * Sends iov[0 .. n) as n datagrams to dst (runs of equal size as one
+ * UDP_SEGMENT send where s->gso is on), on the socket of dst's family
  * (v4-mapped IPv6 goes out as IPv4). *sent counts those that left, in
  * order. Returns 0 when all did, or -errno, not logged, with
  * iov[*sent .. n) unsent: -EAGAIN after waiting about a millisecond for

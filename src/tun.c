@@ -70,6 +70,9 @@ static int set_mtu(const char *name, unsigned int mtu)
 static int attach_queue(struct wg_tun *tun)
 {
 	struct ifreq ifr = {.ifr_flags = TUN_FLAGS};
+
+	if (tun->vnet_hdr)
+		ifr.ifr_flags |= IFF_VNET_HDR;
 	int fd, ret;
 
 	fd = open(TUN_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -116,10 +119,40 @@ static int check_not_taken(const struct wg_tun *tun, unsigned int ifindex)
 
 int wg_tun_open(struct wg_tun *tun, const char *name, unsigned int nqueues)
 {
+	return wg_tun_open_offload(tun, name, nqueues, 0);
+}
+
+/* TUNSETOFFLOAD is per device: one queue sets it for all. */
+static void set_offloads(struct wg_tun *tun, unsigned int want)
+{
+	const unsigned int uso = WG_TUN_F_USO4 | WG_TUN_F_USO6;
+	const unsigned int tso = TUN_F_TSO4 | TUN_F_TSO6;
+	unsigned int tries[] = {want, want & ~uso, want & TUN_F_CSUM, 0};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(tries) / sizeof(tries[0]); i++)
+		if (!ioctl(tun->fds[0], TUNSETOFFLOAD, (unsigned long)tries[i]))
+			break;
+	tun->offloads = i < sizeof(tries) / sizeof(tries[0]) ? tries[i] : 0;
+	if (tun->offloads == want)
+		log_info("TUN %s: offloads on:%s%s%s", tun->name,
+			 want & TUN_F_CSUM ? " checksum" : "",
+			 want & tso ? " TSO" : "", want & uso ? " USO" : "");
+	else
+		log_info("TUN %s: the kernel refused some offloads; using%s%s%s",
+			 tun->name,
+			 tun->offloads & TUN_F_CSUM ? " checksum" : "",
+			 tun->offloads & tso ? " TSO" : "",
+			 tun->offloads ? "" : " none");
+}
+
+int wg_tun_open_offload(struct wg_tun *tun, const char *name,
+			unsigned int nqueues, unsigned int want)
+{
 	unsigned int before;
 	int ret;
 
-	*tun = (struct wg_tun){.nqueues = 0};
+	*tun = (struct wg_tun){.nqueues = 0, .vnet_hdr = want != 0};
 	if (!nqueues || nqueues > WG_TUN_MAX_QUEUES) {
 		log_err("TUN queues must be 1 to %d, not %u", WG_TUN_MAX_QUEUES,
 			nqueues);
@@ -148,6 +181,8 @@ int wg_tun_open(struct wg_tun *tun, const char *name, unsigned int nqueues)
 		if (ret)
 			goto err_close_queues;
 	}
+	if (tun->vnet_hdr)
+		set_offloads(tun, want);
 	log_debug("TUN %s: %u queue%s%s", tun->name, nqueues,
 		  nqueues == 1 ? "" : "s", before ? ", existing device" : "");
 	return 0;
@@ -229,6 +264,24 @@ int wg_tun_get_mtu(const struct wg_tun *tun, unsigned int *mtu)
 bool wg_tun_exists(const struct wg_tun *tun)
 {
 	return tun->name[0] && if_nametoindex(tun->name) != 0;
+}
+
+int wg_tun_writev(int fd, const struct iovec *iov, int n, size_t len)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+	unsigned int tries = 0;
+
+	for (;;) {
+		ssize_t w = writev(fd, iov, n);
+
+		if (w >= 0)
+			return (size_t)w == len ? 0 : -EMSGSIZE;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN || tries++ == TUN_WRITE_RETRIES)
+			return -errno;
+		poll(&pfd, 1, TUN_WRITE_WAIT_MS);
+	}
 }
 
 void wg_tun_close(struct wg_tun *tun)

@@ -20,6 +20,16 @@ struct wg_tun {
 	int fds[WG_TUN_MAX_QUEUES];
 	unsigned int nqueues; /* fds[0 .. nqueues) are open */
 	bool inherited;	      /* fds[0] came from WG_TUN_FD */
+	/* Every read and write starts with a struct virtio_net_hdr. */
+	bool vnet_hdr;
+	/* TUN_F_* the kernel accepted with TUNSETOFFLOAD. */
+	unsigned int offloads;
+};
+
+/* TUN_F_USO4/6 are newer than some headers. */
+enum {
+	WG_TUN_F_USO4 = 0x20,
+	WG_TUN_F_USO6 = 0x40,
 };
 
 /*
@@ -31,6 +41,14 @@ struct wg_tun {
  * its queues. On error, tun is left closed (nqueues 0).
  */
 int wg_tun_open(struct wg_tun *tun, const char *name, unsigned int nqueues);
+/*
+ * The same with IFF_VNET_HDR, then TUNSETOFFLOAD with as many of the
+ * TUN_F_* bits in want as the kernel accepts: first all of them, then
+ * without USO, then checksum offload only, then none; what it settled
+ * on is in tun->offloads, and said once in the log.
+ */
+int wg_tun_open_offload(struct wg_tun *tun, const char *name,
+			unsigned int nqueues, unsigned int want);
 /* Takes ownership of an inherited TUN fd (WG_TUN_FD) as the one queue. */
 int wg_tun_adopt_fd(struct wg_tun *tun, int fd);
 int wg_tun_get_mtu(const struct wg_tun *tun, unsigned int *mtu);
@@ -56,6 +74,8 @@ int wg_tun_read_burst(int fd, struct iovec *bufs, unsigned int n, size_t *lens,
  * the kernel refuses, and see wg_tun_error_is_gone().
  */
 int wg_tun_write(int fd, const void *pkt, size_t len);
+/* The same for a packet in pieces (a vnet header, then the packet). */
+int wg_tun_writev(int fd, const struct iovec *iov, int n, size_t len);
 /* True for the errors (-errno) that mean the device was deleted under
  * us: -EBADFD, -ENODEV. */
 bool wg_tun_error_is_gone(int err);

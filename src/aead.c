@@ -1,0 +1,480 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Choosing a ChaCha20-Poly1305 implementation, and the AEAD of RFC 8439
+ * built on an implementation's primitives: keystream with the one-time
+ * key in block 0, the tag over AD and ciphertext, and batches that share
+ * the keystream work across packets.
+ *
+ * The selection is a file-static pointer written by wg_aead_select before
+ * the threads start (or once, racily but harmlessly, by the first caller
+ * when nobody selected) and only read afterwards.
+ */
+#include "aead.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "log.h"
+
+enum {
+	/* An in-place open first decrypts into this much stack, to keep
+	 * the ciphertext for the tag; longer messages compute the
+	 * one-time key on its own instead. */
+	OPEN_SCRATCH_LEN = 4096,
+};
+
+struct impl_entry {
+	struct aead_impl impl;
+	const char *id;	   /* impl.name, or a variant of it */
+	const char *needs; /* what the CPU must have, for messages */
+	bool (*cpu_ok)(void);
+};
+
+static bool always(void)
+{
+	return true;
+}
+
+#if defined(__x86_64__)
+static bool cpu_avx2(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2");
+}
+
+static bool cpu_avx512(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f") &&
+	       __builtin_cpu_supports("avx512vl") &&
+	       __builtin_cpu_supports("avx512bw");
+}
+
+static bool cpu_avx512ifma(void)
+{
+	return cpu_avx512() && __builtin_cpu_supports("avx512ifma");
+}
+#else
+static bool never(void)
+{
+	return false;
+}
+#define cpu_avx2 never
+#define cpu_avx512 never
+#define cpu_avx512ifma never
+#define wg_chacha_avx2_ops wg_chacha_portable_ops
+#define wg_chacha_avx512_ops wg_chacha_portable_ops
+#define wg_chacha_avx512ifma_ops wg_chacha_portable_ops
+#endif
+
+/* In the order "auto" prefers them; a name's first usable entry wins,
+ * its last one says what is needed at least. */
+static const struct impl_entry impls[] = {
+    {{"avx512", &wg_chacha_avx512ifma_ops},
+     "avx512ifma",
+     "AVX-512 F, VL, BW and IFMA",
+     cpu_avx512ifma},
+    {{"avx512", &wg_chacha_avx512_ops},
+     "avx512",
+     "AVX-512 F, VL and BW",
+     cpu_avx512},
+    {{"avx2", &wg_chacha_avx2_ops}, "avx2", "AVX2", cpu_avx2},
+    {{"libsodium", NULL}, "libsodium", "", always},
+    {{"portable", &wg_chacha_portable_ops}, "portable", "", always},
+};
+
+enum { NIMPLS = sizeof(impls) / sizeof(impls[0]), AUTO_LAST = 3 };
+
+static const struct aead_impl *current;
+static const char *hidden; /* tests only */
+
+/* Hiding a name hides all its variants. */
+static bool usable(const struct impl_entry *e)
+{
+	if (hidden && (!strcmp(hidden, e->id) || !strcmp(hidden, e->impl.name)))
+		return false;
+	return e->cpu_ok();
+}
+
+/* The first usable entry of that name, or its last entry (or NULL for
+ * an unknown name) in *last. */
+static const struct impl_entry *find(const char *name,
+				     const struct impl_entry **last)
+{
+	const struct impl_entry *found = NULL;
+	int i;
+
+	*last = NULL;
+	for (i = 0; i < NIMPLS; i++) {
+		if (strcmp(impls[i].impl.name, name))
+			continue;
+		*last = &impls[i];
+		if (!found && usable(&impls[i]))
+			found = &impls[i];
+	}
+	return found;
+}
+
+/* The first usable of avx512 (with IFMA or without), avx2 and libsodium
+ * (portable C is slower than libsodium's own SIMD code, so it is never
+ * chosen by itself). */
+static const struct aead_impl *best(void)
+{
+	const struct impl_entry *last;
+	int i;
+
+	for (i = 0; i < AUTO_LAST; i++)
+		if (usable(&impls[i]))
+			return &impls[i].impl;
+	return &find("libsodium", &last)->impl;
+}
+
+bool wg_aead_supported(const char *name)
+{
+	const struct impl_entry *last;
+
+	return !strcmp(name, "auto") || find(name, &last);
+}
+
+int wg_aead_select(const char *name)
+{
+	const struct impl_entry *e, *last;
+
+	if (!strcmp(name, "auto")) {
+		__atomic_store_n(&current, best(), __ATOMIC_RELEASE);
+		return 0;
+	}
+	e = find(name, &last);
+	if (!last) {
+		wg_log(WG_LOG_ERROR,
+		       "unknown crypto implementation '%s' (choose auto, "
+		       "avx512, avx2, portable or libsodium)",
+		       name);
+		return -EINVAL;
+	}
+	if (!e) {
+		wg_log(WG_LOG_ERROR,
+		       "crypto implementation '%s' needs %s, which this %s",
+		       name, last->needs,
+#if defined(__x86_64__)
+		       "CPU does not have"
+#else
+		       "build (not for x86-64) does not include"
+#endif
+		);
+		return -ENOTSUP;
+	}
+	__atomic_store_n(&current, &e->impl, __ATOMIC_RELEASE);
+	return 0;
+}
+
+const struct aead_impl *wg_aead_impl(void)
+{
+	const struct aead_impl *im =
+	    __atomic_load_n(&current, __ATOMIC_ACQUIRE);
+
+	if (__builtin_expect(!im, 0)) {
+		im = best();
+		__atomic_store_n(&current, im, __ATOMIC_RELEASE);
+	}
+	return im;
+}
+
+const char *wg_aead_name(void)
+{
+	return wg_aead_impl()->name;
+}
+
+void wg_aead_hide(const char *id)
+{
+	hidden = id;
+}
+
+/* ---- The AEAD on an implementation's primitives ---- */
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static void key_words(uint32_t w[8], const uint8_t key[static WG_KEY_LEN])
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		w[i] = le32(key + 4 * i);
+}
+
+static void nonce_words(uint32_t w[3], const uint8_t n[WG_AEAD_NONCE_LEN])
+{
+	w[0] = le32(n);
+	w[1] = le32(n + 4);
+	w[2] = le32(n + 8);
+}
+
+static void seal_ops(const struct chacha_poly_ops *ops, uint8_t *dst,
+		     const uint8_t *src, size_t len, const uint8_t *ad,
+		     size_t ad_len, const uint32_t nonce[3],
+		     const uint32_t key[8])
+{
+	uint8_t polykey[CHACHA_BLOCK_LEN];
+	struct chacha_job job = {
+	    .dst = dst,
+	    .src = src,
+	    .len = len,
+	    .polykey = polykey,
+	    .nonce = {nonce[0], nonce[1], nonce[2]},
+	};
+
+	ops->stream(&job, 1, key);
+	ops->mac(dst + len, polykey, ad, ad_len, dst, len);
+	aead_wipe(polykey, sizeof(polykey));
+}
+
+static bool overlap(const uint8_t *a, size_t a_len, const uint8_t *b,
+		    size_t b_len)
+{
+	uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+
+	return x < y + b_len && y < x + a_len;
+}
+
+/*
+ * The tag must be computed over the ciphertext before dst overwrites it.
+ * Separate buffers: decrypt, then verify and wipe on failure. In place
+ * and short: decrypt to the stack, verify, copy. In place and long: the
+ * one-time key first, verify, then decrypt from block 1.
+ */
+static bool open_ops(const struct chacha_poly_ops *ops, uint8_t *dst,
+		     const uint8_t *src, size_t len, const uint8_t *ad,
+		     size_t ad_len, const uint32_t nonce[3],
+		     const uint32_t key[8])
+{
+	uint8_t polykey[CHACHA_BLOCK_LEN], tag[WG_AUTHTAG_LEN];
+	uint8_t buf[OPEN_SCRATCH_LEN] __attribute__((aligned(64)));
+	struct chacha_job job = {
+	    .dst = dst,
+	    .src = src,
+	    .polykey = polykey,
+	    .nonce = {nonce[0], nonce[1], nonce[2]},
+	};
+	size_t mlen;
+	bool ok, in_place;
+
+	if (len < WG_AUTHTAG_LEN)
+		return false;
+	mlen = job.len = len - WG_AUTHTAG_LEN;
+	in_place = overlap(dst, mlen, src, len);
+	if (in_place && mlen <= sizeof(buf))
+		job.dst = buf;
+	else if (in_place)
+		job.len = 0;
+	ops->stream(&job, 1, key);
+	ops->mac(tag, polykey, ad, ad_len, src, mlen);
+	ok = !sodium_memcmp(tag, src + mlen, WG_AUTHTAG_LEN);
+	if (!ok)
+		sodium_memzero(dst, mlen);
+	else if (job.dst == buf)
+		memcpy(dst, buf, mlen);
+	else if (!job.len && mlen) {
+		job.len = mlen;
+		job.polykey = NULL;
+		job.ctr = 1;
+		ops->stream(&job, 1, key);
+	}
+	if (job.dst == buf)
+		sodium_memzero(buf, mlen);
+	aead_wipe(polykey, sizeof(polykey));
+	return ok;
+}
+
+void wg_aead_encrypt(uint8_t *dst, const uint8_t *src, size_t len,
+		     const uint8_t *ad, size_t ad_len,
+		     const uint8_t nonce[static WG_AEAD_NONCE_LEN],
+		     const uint8_t key[static WG_KEY_LEN])
+{
+	const struct aead_impl *im = wg_aead_impl();
+	uint32_t kw[8], nw[3];
+
+	if (!im->ops) {
+		crypto_aead_chacha20poly1305_ietf_encrypt(
+		    dst, NULL, src, len, ad, ad_len, NULL, nonce, key);
+		return;
+	}
+	key_words(kw, key);
+	nonce_words(nw, nonce);
+	seal_ops(im->ops, dst, src, len, ad, ad_len, nw, kw);
+	aead_wipe(kw, sizeof(kw));
+}
+
+bool wg_aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len,
+		     const uint8_t *ad, size_t ad_len,
+		     const uint8_t nonce[static WG_AEAD_NONCE_LEN],
+		     const uint8_t key[static WG_KEY_LEN])
+{
+	const struct aead_impl *im = wg_aead_impl();
+	uint32_t kw[8], nw[3];
+	bool ok;
+
+	if (len < WG_AUTHTAG_LEN)
+		return false;
+	if (!im->ops) {
+		if (!crypto_aead_chacha20poly1305_ietf_decrypt(
+			dst, NULL, NULL, src, len, ad, ad_len, nonce, key))
+			return true;
+		sodium_memzero(dst, len - WG_AUTHTAG_LEN);
+		return false;
+	}
+	key_words(kw, key);
+	nonce_words(nw, nonce);
+	ok = open_ops(im->ops, dst, src, len, ad, ad_len, nw, kw);
+	aead_wipe(kw, sizeof(kw));
+	return ok;
+}
+
+/* ---- Batches ---- */
+
+enum {
+	/* Packets whose keystream is computed in one call: the one-time
+	 * keys wait on the stack. */
+	BATCH_STEP = 64,
+};
+
+/* WireGuard's nonce as state words 13..15. */
+static void counter_words(uint32_t w[3], uint64_t counter)
+{
+	w[0] = 0;
+	w[1] = (uint32_t)counter;
+	w[2] = (uint32_t)(counter >> 32);
+}
+
+struct batch_step {
+	struct chacha_job jobs[BATCH_STEP];
+	uint8_t polykeys[BATCH_STEP][CHACHA_BLOCK_LEN];
+	uint8_t tag[WG_AUTHTAG_LEN];
+};
+
+/* Keystream for all (one-time keys and data) in one call, then tags. */
+static void seal_step(const struct chacha_poly_ops *ops, struct batch_step *w,
+		      const uint32_t key[8], const uint64_t counters[],
+		      uint8_t *const bufs[], const size_t lens[], size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		w->jobs[i] = (struct chacha_job){
+		    bufs[i], bufs[i], lens[i], w->polykeys[i], 0, {0}};
+		counter_words(w->jobs[i].nonce, counters[i]);
+	}
+	ops->stream(w->jobs, n, key);
+	for (i = 0; i < n; i++)
+		ops->mac(bufs[i] + lens[i], w->polykeys[i], NULL, 0, bufs[i],
+			 lens[i]);
+}
+
+/* The one-time keys first (one block each, sixteen packets per register
+ * set), tags over the ciphertexts, then the data of those that verified
+ * in one call; the others are wiped. */
+static void open_step(const struct chacha_poly_ops *ops, struct batch_step *w,
+		      const uint32_t key[8], const uint64_t counters[],
+		      uint8_t *const bufs[], const size_t lens[], bool ok[],
+		      size_t n)
+{
+	size_t i, mlen, k = 0;
+
+	for (i = 0; i < n; i++) {
+		w->jobs[i] =
+		    (struct chacha_job){NULL, NULL, 0, w->polykeys[i], 0, {0}};
+		counter_words(w->jobs[i].nonce, counters[i]);
+	}
+	ops->stream(w->jobs, n, key);
+	for (i = 0; i < n; i++) {
+		ok[i] = false;
+		if (lens[i] < WG_AUTHTAG_LEN)
+			continue;
+		mlen = lens[i] - WG_AUTHTAG_LEN;
+		ops->mac(w->tag, w->polykeys[i], NULL, 0, bufs[i], mlen);
+		ok[i] = !sodium_memcmp(w->tag, bufs[i] + mlen, WG_AUTHTAG_LEN);
+		if (!ok[i]) {
+			sodium_memzero(bufs[i], mlen);
+			continue;
+		}
+		w->jobs[k] =
+		    (struct chacha_job){bufs[i], bufs[i], mlen, NULL, 1, {0}};
+		counter_words(w->jobs[k++].nonce, counters[i]);
+	}
+	ops->stream(w->jobs, k, key);
+}
+
+static void batch_ops(const struct chacha_poly_ops *ops,
+		      const uint8_t key[static WG_KEY_LEN],
+		      const uint64_t counters[], uint8_t *const bufs[],
+		      const size_t lens[], bool ok[], size_t n)
+{
+	struct batch_step w;
+	uint32_t kw[8];
+	size_t i, k;
+
+	key_words(kw, key);
+	for (i = 0; i < n; i += k) {
+		k = n - i < BATCH_STEP ? n - i : BATCH_STEP;
+		if (ok)
+			open_step(ops, &w, kw, counters + i, bufs + i, lens + i,
+				  ok + i, k);
+		else
+			seal_step(ops, &w, kw, counters + i, bufs + i, lens + i,
+				  k);
+	}
+	aead_wipe(w.polykeys, sizeof(w.polykeys));
+	aead_wipe(kw, sizeof(kw));
+}
+
+static void one_nonce(uint8_t n[static WG_AEAD_NONCE_LEN], uint64_t counter)
+{
+	int i;
+
+	memset(n, 0, 4);
+	for (i = 0; i < 8; i++)
+		n[4 + i] = (uint8_t)(counter >> (8 * i));
+}
+
+void wg_aead_seal_batch(const uint8_t key[static WG_KEY_LEN],
+			const uint64_t counters[], uint8_t *const bufs[],
+			const size_t lens[], size_t n)
+{
+	const struct aead_impl *im = wg_aead_impl();
+	uint8_t nonce[WG_AEAD_NONCE_LEN];
+	size_t i;
+
+	if (im->ops) {
+		batch_ops(im->ops, key, counters, bufs, lens, NULL, n);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		one_nonce(nonce, counters[i]);
+		crypto_aead_chacha20poly1305_ietf_encrypt(
+		    bufs[i], NULL, bufs[i], lens[i], NULL, 0, NULL, nonce, key);
+	}
+}
+
+void wg_aead_open_batch(const uint8_t key[static WG_KEY_LEN],
+			const uint64_t counters[], uint8_t *const bufs[],
+			const size_t lens[], bool ok[], size_t n)
+{
+	const struct aead_impl *im = wg_aead_impl();
+	uint8_t nonce[WG_AEAD_NONCE_LEN];
+	size_t i;
+
+	if (im->ops) {
+		batch_ops(im->ops, key, counters, bufs, lens, ok, n);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		one_nonce(nonce, counters[i]);
+		ok[i] = wg_aead_decrypt(bufs[i], bufs[i], lens[i], NULL, 0,
+					nonce, key);
+	}
+}
