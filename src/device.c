@@ -7,12 +7,14 @@
 #include <errno.h>
 #include <linux/if_tun.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "settings.h"
+#include "aead.h"
 #include "crypto.h"
 #include "log.h"
 #include "peer.h"
@@ -409,19 +411,73 @@ static const struct {
 	STAT_LINE(drop_handshake),    STAT_LINE(handshake_cookies_sent),
 };
 
-void wg_device_log_stats(struct wg_device *dev)
+static uint64_t stat_value(struct wg_device *dev, size_t i)
 {
+	const uint64_t *v = (const uint64_t *)((const char *)&dev->stats +
+					       stat_lines[i].offset);
+
+	return __atomic_load_n(v, __ATOMIC_RELAXED);
+}
+
+/* Average packets per batch, in hundredths, for a stage's pair. */
+static uint64_t fill(uint64_t packets, uint64_t batches)
+{
+	return batches ? packets * 100 / batches : 0;
+}
+
+int wg_device_format_stats(struct wg_device *dev, char **out, size_t *len)
+{
+	const struct wg_stats *st = &dev->stats;
+	struct wg_socket_set *s;
+	FILE *f = open_memstream(out, len);
 	size_t i;
 
-	for (i = 0; i < sizeof(stat_lines) / sizeof(stat_lines[0]); i++) {
-		const uint64_t *v = (const uint64_t *)((const char *)&dev->stats +
-						       stat_lines[i].offset);
+	if (!f)
+		return -ENOMEM;
+	for (i = 0; i < sizeof(stat_lines) / sizeof(stat_lines[0]); i++)
+		fprintf(f, "%s=%llu\n", stat_lines[i].name,
+			(unsigned long long)stat_value(dev, i));
+	fprintf(f, "pool_empty_events=%llu\n",
+		(unsigned long long)__atomic_load_n(&dev->pool.empty_events,
+						    __ATOMIC_RELAXED));
+	fprintf(f, "tun_rx_batch_fill_x100=%llu\nudp_rx_batch_fill_x100=%llu\n",
+		(unsigned long long)fill(st->tun_rx_packets, st->tun_rx_batches),
+		(unsigned long long)fill(st->udp_rx_packets, st->udp_rx_batches));
+	fprintf(f, "inflight_tx=%u\ninflight_rx=%u\n",
+		__atomic_load_n(&dev->inflight[BATCH_TX].packets, __ATOMIC_RELAXED),
+		__atomic_load_n(&dev->inflight[BATCH_RX].packets, __ATOMIC_RELAXED));
+	rcu_read_lock();
+	s = rcu_dereference(dev->sockets);
+	fprintf(f, "offload_tun_vnet_hdr=%d\noffload_tun_tso=%d\n"
+		   "offload_tun_uso=%d\noffload_tun_gro=%d\n"
+		   "offload_udp_gso=%d\noffload_udp_gro=%d\n",
+		dev->tun.vnet_hdr, !!(dev->tun.offloads & TUN_F_TSO4),
+		!!(dev->tun.offloads & WG_TUN_F_USO4),
+		dev->tun.vnet_hdr && dev->opt.tun_gro &&
+			!!(dev->tun.offloads & TUN_F_TSO4),
+		__atomic_load_n(&s->gso, __ATOMIC_RELAXED) != 0, s->gro);
+	rcu_read_unlock();
+	fprintf(f, "crypto=%s\n", wg_aead_name());
+	if (fclose(f))
+		return -ENOMEM;
+	return 0;
+}
 
-		log_info("counter %s %llu", stat_lines[i].name,
-			 (unsigned long long)__atomic_load_n(v, __ATOMIC_RELAXED));
+void wg_device_log_stats(struct wg_device *dev)
+{
+	char *text, *line, *save = NULL;
+	size_t len;
+
+	if (wg_device_format_stats(dev, &text, &len))
+		return;
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(line, '=');
+
+		if (eq)
+			*eq = ' ';
+		log_info("counter %s", line);
 	}
-	log_info("counter pool_empty_events %llu",
-		 (unsigned long long)__atomic_load_n(&dev->pool.empty_events,
-						     __ATOMIC_RELAXED));
+	free(text);
 }
 

@@ -47,6 +47,7 @@ struct wg_options {
 	bool tun_gro;	/* coalescing on TUN writes */
 	bool udp_gso;	/* UDP_SEGMENT sends */
 	bool udp_gro;	/* UDP_GRO receives */
+	const char *crypto; /* --crypto: an implementation in aead.h */
 	int tun_fd;  /* inherited (WG_TUN_FD), or -1 */
 	int uapi_fd; /* inherited (WG_UAPI_FD), or -1 */
 	/* Test-only (WGPIPE_TEST_REKEY_AFTER_TIME): rekey the initiator's
@@ -136,8 +137,10 @@ void wg_device_request_stop(struct wg_device *dev, int status);
 bool wg_device_stopping(struct wg_device *dev);
 /* The caller is registered with RCU. */
 void wg_device_destroy(struct wg_device *dev);
-/* Writes the counters to the log. */
+/* Writes the counters to the log, one "counter NAME VALUE" line each. */
 void wg_device_log_stats(struct wg_device *dev);
+/* The same counters as "name=value" lines, malloc'd (any thread). */
+int wg_device_format_stats(struct wg_device *dev, char **out, size_t *len);
 
 /* Counts n packets of b against its direction's in-flight limit. */
 void wg_batch_charge(struct wg_device *dev, struct batch *b, unsigned int n);

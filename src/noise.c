@@ -12,6 +12,8 @@
  */
 #include "noise.h"
 
+#include "aead.h"
+
 #include <endian.h>
 #include <string.h>
 
@@ -600,4 +602,81 @@ bool wg_noise_open_data(uint8_t *buf, size_t len,
 		return false;
 	*plain_len = len - WG_MESSAGE_MINIMUM_LENGTH;
 	return true;
+}
+
+/* The header and padding of one data message; returns the padded length. */
+static size_t prepare_data(uint8_t *buf, size_t plain_len, unsigned int mtu,
+			   const struct noise_keypair *kp, uint64_t counter)
+{
+	struct message_data *msg = (struct message_data *)buf;
+	size_t padded_len = plain_len + wg_noise_padding(plain_len, mtu);
+
+	memset(msg->encrypted_data + plain_len, 0, padded_len - plain_len);
+	msg->header.type = htole32(WG_MSG_DATA);
+	msg->key_idx = htole32(kp->remote_index);
+	msg->counter = htole64(counter);
+	return padded_len;
+}
+
+void wg_noise_seal_batch(uint8_t *const bufs[], size_t lens[],
+			 const uint64_t counters[], size_t n, unsigned int mtu,
+			 const struct noise_keypair *kp)
+{
+	uint8_t *data[WG_NOISE_BATCH_MAX];
+	size_t i, done, k;
+
+	for (done = 0; done < n; done += k) {
+		k = n - done < WG_NOISE_BATCH_MAX ? n - done : WG_NOISE_BATCH_MAX;
+		for (i = 0; i < k; i++) {
+			lens[done + i] = prepare_data(bufs[done + i],
+						      lens[done + i], mtu, kp,
+						      counters[done + i]);
+			data[i] = bufs[done + i] + sizeof(struct message_data);
+		}
+		wg_aead_seal_batch(kp->sending.key, &counters[done], data,
+				   &lens[done], k);
+		for (i = 0; i < k; i++)
+			lens[done + i] += sizeof(struct message_data) +
+					  WG_AUTHTAG_LEN;
+	}
+}
+
+static bool data_header_ok(const uint8_t *buf, size_t len,
+			   const struct noise_keypair *kp)
+{
+	const struct message_data *msg = (const struct message_data *)buf;
+
+	return len >= WG_MESSAGE_MINIMUM_LENGTH && kp->receiving.is_valid &&
+	       le32toh(msg->header.type) == WG_MSG_DATA &&
+	       le32toh(msg->key_idx) == kp->local_index;
+}
+
+void wg_noise_open_batch(uint8_t *const bufs[], size_t lens[], bool ok[],
+			 size_t n, const struct noise_keypair *kp)
+{
+	uint8_t *data[WG_NOISE_BATCH_MAX];
+	uint64_t counters[WG_NOISE_BATCH_MAX];
+	size_t sizes[WG_NOISE_BATCH_MAX], idx[WG_NOISE_BATCH_MAX];
+	bool good[WG_NOISE_BATCH_MAX];
+	size_t i, k, start;
+
+	for (start = 0; start < n;) {
+		for (k = 0; start < n && k < WG_NOISE_BATCH_MAX; start++) {
+			const struct message_data *msg = (const void *)bufs[start];
+
+			ok[start] = false;
+			if (!data_header_ok(bufs[start], lens[start], kp))
+				continue;
+			idx[k] = start;
+			data[k] = bufs[start] + sizeof(*msg);
+			sizes[k] = lens[start] - sizeof(*msg);
+			counters[k++] = le64toh(msg->counter);
+		}
+		wg_aead_open_batch(kp->receiving.key, counters, data, sizes, good,
+				   k);
+		for (i = 0; i < k; i++) {
+			ok[idx[i]] = good[i];
+			lens[idx[i]] = good[i] ? sizes[i] - WG_AUTHTAG_LEN : 0;
+		}
+	}
 }

@@ -156,4 +156,17 @@ size_t wg_noise_seal_data(uint8_t *buf, size_t plain_len, unsigned int mtu,
 bool wg_noise_open_data(uint8_t *buf, size_t len,
 			const struct noise_keypair *kp, size_t *plain_len);
 
+/*
+ * The same for n messages under one keypair, sharing the cipher's work.
+ * Seal: lens[i] is the plaintext length in, the message length out.
+ * Open: lens[i] is the message length in, the plaintext length out
+ * (0 when ok[i] is false).
+ */
+enum { WG_NOISE_BATCH_MAX = 256 };
+void wg_noise_seal_batch(uint8_t *const bufs[], size_t lens[],
+			 const uint64_t counters[], size_t n, unsigned int mtu,
+			 const struct noise_keypair *kp);
+void wg_noise_open_batch(uint8_t *const bufs[], size_t lens[], bool ok[],
+			 size_t n, const struct noise_keypair *kp);
+
 #endif

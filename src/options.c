@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aead.h"
 #include "batch.h"
 
 struct tuning_flag {
@@ -71,6 +72,7 @@ void wg_options_defaults(struct wg_options *opt)
 	opt->uapi_fd = -1;
 	opt->tun_vnet = opt->tun_tso = opt->tun_uso = opt->tun_gro = true;
 	opt->udp_gso = opt->udp_gro = true;
+	opt->crypto = "auto";
 }
 
 static const struct {
@@ -93,6 +95,30 @@ static const struct {
 };
 
 enum { NOFFLOADS = sizeof(offloads) / sizeof(offloads[0]) };
+
+static const char *const cryptos[] = { "auto", "avx512", "avx2", "portable",
+				       "libsodium" };
+
+/* Refuses an unknown name, or one this CPU cannot run. */
+static int check_crypto(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cryptos) / sizeof(cryptos[0]); i++)
+		if (!strcmp(name, cryptos[i]))
+			break;
+	if (i == sizeof(cryptos) / sizeof(cryptos[0])) {
+		fprintf(stderr, "wgpipe: --crypto: '%s' is not one of auto, "
+				"avx512, avx2, portable, libsodium\n", name);
+		return -1;
+	}
+	if (strcmp(name, "auto") && !wg_aead_supported(name)) {
+		fprintf(stderr, "wgpipe: --crypto: this CPU cannot run '%s'\n",
+			name);
+		return -1;
+	}
+	return 0;
+}
 
 static int disable_offload(struct wg_options *opt, const char *name)
 {
@@ -124,6 +150,9 @@ void wg_options_usage(FILE *out)
 		fprintf(out, "      --%-20s %s\n%28s(%u to %u, default %u)\n",
 			flags[i].name, flags[i].help, "", flags[i].min,
 			flags[i].max, *field(&def, &flags[i]));
+	fprintf(out, "      --%-20s ChaCha20-Poly1305 for the data: auto, "
+		     "avx512,\n%28savx2, portable or libsodium (default auto: "
+		     "the fastest\n%28sthis CPU runs)\n", "crypto NAME", "", "");
 	fprintf(out, "      --%-20s turn an offload off (repeatable); NAME is "
 		     "all or:\n", "no-offload NAME");
 	for (i = 0; i < NOFFLOADS; i++)
@@ -173,7 +202,7 @@ static int parse_test_settings(struct wg_options *opt)
 int wg_options_parse(int argc, char **argv, struct wg_options *opt,
 		     bool *foreground)
 {
-	struct option longopts[NFLAGS + 5];
+	struct option longopts[NFLAGS + 6];
 	unsigned int i;
 	int c, idx;
 
@@ -186,7 +215,9 @@ int wg_options_parse(int argc, char **argv, struct wg_options *opt,
 	longopts[NFLAGS + 2] = (struct option){ "version", no_argument, NULL, 'v' };
 	longopts[NFLAGS + 3] = (struct option){ "no-offload", required_argument,
 						NULL, 'O' };
-	longopts[NFLAGS + 4] = (struct option){ 0 };
+	longopts[NFLAGS + 4] = (struct option){ "crypto", required_argument,
+						NULL, 'C' };
+	longopts[NFLAGS + 5] = (struct option){ 0 };
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+fhv", longopts, &idx)) != -1) {
@@ -196,6 +227,10 @@ int wg_options_parse(int argc, char **argv, struct wg_options *opt,
 			return WG_OPTIONS_HELP;
 		} else if (c == 'v') {
 			return WG_OPTIONS_VERSION;
+		} else if (c == 'C') {
+			if (check_crypto(optarg))
+				return -1;
+			opt->crypto = optarg;
 		} else if (c == 'O') {
 			if (disable_offload(opt, optarg))
 				return -1;

@@ -180,16 +180,26 @@ void wg_receive_classify_batch(struct wg_device *dev, struct batch *b)
 void wg_receive_decrypt_batch(struct wg_device *dev, struct batch *b)
 {
 	const struct noise_keypair *kp = &b->keypair->noise;
-	bool usable = wg_timers_keypair_usable_for_receiving(kp, wg_now_ns());
+	uint8_t *bufs[WG_BATCH_MAX];
+	size_t lens[WG_BATCH_MAX];
+	bool ok[WG_BATCH_MAX];
 	unsigned int i;
 
+	if (!wg_timers_keypair_usable_for_receiving(kp, wg_now_ns())) {
+		for (i = 0; i < b->count; i++) {
+			b->pkts[i].ok = false;
+			b->pkts[i].len = 0;
+		}
+		return;
+	}
 	for (i = 0; i < b->count; i++) {
-		struct packet *p = &b->pkts[i];
-		size_t plain_len = 0;
-
-		p->ok = usable && wg_noise_open_data(p->buf, p->len, kp,
-						     &plain_len);
-		p->len = p->ok ? (uint32_t)plain_len : 0;
+		bufs[i] = b->pkts[i].buf;
+		lens[i] = b->pkts[i].len;
+	}
+	wg_noise_open_batch(bufs, lens, ok, b->count, kp);
+	for (i = 0; i < b->count; i++) {
+		b->pkts[i].ok = ok[i];
+		b->pkts[i].len = (uint32_t)lens[i];
 	}
 }
 

@@ -242,16 +242,22 @@ void wg_send_handshake_initiation(struct wg_peer *peer, bool is_retry)
 
 void wg_send_encrypt_batch(struct wg_device *dev, struct batch *b)
 {
-	const struct noise_keypair *kp = &b->keypair->noise;
 	unsigned int mtu = __atomic_load_n(&dev->mtu, __ATOMIC_RELAXED);
+	uint8_t *bufs[WG_BATCH_MAX];
+	uint64_t counters[WG_BATCH_MAX];
+	size_t lens[WG_BATCH_MAX];
 	unsigned int i;
 
 	for (i = 0; i < b->count; i++) {
-		struct packet *p = &b->pkts[i];
-
-		p->len = (uint32_t)wg_noise_seal_data(p->buf, p->len, mtu, kp,
-						      p->counter);
-		p->ok = true;
+		bufs[i] = b->pkts[i].buf;
+		lens[i] = b->pkts[i].len;
+		counters[i] = b->pkts[i].counter;
+	}
+	wg_noise_seal_batch(bufs, lens, counters, b->count, mtu,
+			    &b->keypair->noise);
+	for (i = 0; i < b->count; i++) {
+		b->pkts[i].len = (uint32_t)lens[i];
+		b->pkts[i].ok = true;
 	}
 }
 
