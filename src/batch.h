@@ -26,6 +26,9 @@ enum {
 	 * header, padding to 16 and the tag. */
 	WG_SLOT_MAX_PLAIN = WG_SLOT_SIZE - WG_SLOT_HEADROOM - 16 - 16,
 	WG_BATCH_MAX = 256,
+	/* A batch this small is sealed or opened by the thread that read
+	 * it when the crypto workers have nothing queued. */
+	WG_INLINE_MAX = 8,
 };
 
 enum batch_state {

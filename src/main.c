@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * wgpipe [-f|--foreground] [options] INTERFACE
+ * wgpipe show INTERFACE
  *
  * Forks into the background unless told not to; the parent exits 0 only
  * once the interface and the UAPI socket exist, and otherwise prints the
- * child's reason and exits 1.
+ * child's reason and exits 1. "show" asks a running daemon for its
+ * counters over the UAPI socket and prints them.
  */
 #include "config.h"
 
@@ -19,18 +21,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aead.h"
 #include "crypto.h"
 #include "peer.h"
 #include "device.h"
 #include "log.h"
 #include "options.h"
+#include "uapi.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: wgpipe [-f|--foreground] [options] INTERFACE\n"
+		"       wgpipe show INTERFACE\n"
 		"\n"
 		"Userspace WireGuard daemon; configure it with wg(8) or wg-quick(8).\n"
+		"\"wgpipe show\" prints the counters of the daemon running INTERFACE.\n"
 		"\n"
 		"  -f, --foreground          stay in the foreground, log to stderr\n");
 	wg_options_usage(out);
@@ -41,6 +47,86 @@ static void usage(FILE *out)
 		"Environment: WG_PROCESS_FOREGROUND=1, LOG_LEVEL=error|info|verbose,\n"
 		"WG_TUN_FD, WG_UAPI_FD (inherited descriptors).\n"
 		"See wgpipe(8).\n");
+}
+
+/* The longest name of the name=value lines in text. */
+static int name_width(const char *text)
+{
+	const char *line, *nl, *eq;
+	int width = 0;
+
+	for (line = text; *line; line = *nl ? nl + 1 : nl) {
+		nl = strchrnul(line, '\n');
+		eq = memchr(line, '=', (size_t)(nl - line));
+		if (eq && eq - line > width)
+			width = (int)(eq - line);
+	}
+	return width;
+}
+
+/* name=value lines as two aligned columns; other lines as they are. */
+static void print_table(char *text)
+{
+	int width = name_width(text);
+	char *line, *eq, *save = NULL;
+
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		eq = strchr(line, '=');
+		if (eq)
+			printf("%-*.*s  %s\n", width, (int)(eq - line), line,
+			       eq + 1);
+		else
+			printf("%s\n", line);
+	}
+}
+
+/* One line saying why wgpipe show got no counters from path. */
+static void show_failed(const char *ifname, const char *path, int ret,
+			int answer)
+{
+	if (ret == -ENOENT || ret == -ECONNREFUSED)
+		fprintf(stderr, "wgpipe: no wgpipe running for %s (%s: %s)\n",
+			ifname, path, strerror(-ret));
+	else if (ret == -ECONNRESET)
+		fprintf(stderr, "wgpipe: the daemon on %s hung up on stats=1; "
+				"is it wgpipe?\n", path);
+	else if (ret == -EPROTO)
+		fprintf(stderr, "wgpipe: the daemon on %s answered stats=1 "
+				"without an errno= line; is it wgpipe?\n", path);
+	else if (ret)
+		fprintf(stderr, "wgpipe: cannot ask %s: %s\n", path,
+			strerror(-ret));
+	else if (answer == -EINVAL)
+		fprintf(stderr, "wgpipe: the daemon on %s does not know "
+				"stats=1 (errno=%d); is it wgpipe?\n", path,
+			answer);
+	else
+		fprintf(stderr, "wgpipe: the daemon on %s gave no counters: "
+				"%s\n", path, strerror(abs(answer)));
+}
+
+/* wgpipe show INTERFACE: 0 once the counters are printed, else 1 after
+ * one line saying why not. */
+static int show(const char *ifname)
+{
+	char path[128], *text;
+	size_t len;
+	int answer, ret;
+
+	if (wg_uapi_socket_path(path, sizeof(path), ifname)) {
+		fprintf(stderr, "wgpipe: show: '%s' is no interface name\n",
+			ifname);
+		return 1;
+	}
+	ret = wg_uapi_request_stats(path, &answer, &text, &len);
+	if (ret || answer) {
+		show_failed(ifname, path, ret, answer);
+		return 1;
+	}
+	print_table(text);
+	free(text);
+	return fflush(stdout) ? 1 : 0;
 }
 
 /* The child tells the parent how start-up went: one status byte, then a
@@ -186,6 +272,8 @@ int main(int argc, char **argv)
 	bool foreground = false;
 	int ret;
 
+	if (argc == 3 && !strcmp(argv[1], "show"))
+		return show(argv[2]);
 	ret = wg_options_parse(argc, argv, &opt, &foreground);
 	if (ret == WG_OPTIONS_HELP) {
 		usage(stdout);
@@ -214,6 +302,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wgpipe: libsodium failed to initialise\n");
 		return 1;
 	}
+	if (wg_aead_select(opt.crypto))
+		return 1;
+	log_info("data-path ChaCha20-Poly1305: %s", wg_aead_name());
 	if (!foreground && daemonize())
 		return 1;
 	block_signals();

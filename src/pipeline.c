@@ -421,6 +421,7 @@ static void *udp_reader(void *arg)
 	struct wg_device *dev = a->dev;
 	struct wg_socket_set *s = dev->sockets;
 	struct gro_rx *rx = NULL;
+	struct wg_tun_writer w;
 	int fds[2], n = 0, i;
 
 	if (s->fd4 >= 0)
@@ -436,6 +437,8 @@ static void *udp_reader(void *arg)
 			wg_device_request_stop(dev, 1);
 		}
 	}
+	if (!wg_tun_writer_init(&w, dev, a->index))
+		wg_receive_set_inline_writer(&w);
 	rcu_register_thread();
 	while (!stopping(dev) &&
 	       !__atomic_load_n(&dev->udp_stopping, __ATOMIC_ACQUIRE)) {
@@ -450,6 +453,8 @@ static void *udp_reader(void *arg)
 		}
 	}
 	rcu_unregister_thread();
+	wg_receive_set_inline_writer(NULL);
+	wg_tun_writer_destroy(&w);
 	if (rx)
 		free(rx->big);
 	free(rx);

@@ -58,8 +58,18 @@ static void copy_datagram(struct packet *to, const struct packet *from)
 	to->src = from->src;
 }
 
+/* Set on UDP reader threads: where they write a small batch they open
+ * themselves. */
+static __thread struct wg_tun_writer *inline_writer;
+
+void wg_receive_set_inline_writer(struct wg_tun_writer *w)
+{
+	inline_writer = w;
+}
+
 /* Appends to the peer's rx queue in arrival order, then to the crypt
- * ring. Takes b and its references. */
+ * ring, or, idle and small, opens and delivers it here. Takes b and its
+ * references. */
 static void submit_rx(struct wg_device *dev, struct batch *b)
 {
 	struct wg_peer *peer = b->peer;
@@ -73,6 +83,13 @@ static void submit_rx(struct wg_device *dev, struct batch *b)
 	pthread_spin_lock(&peer->rx_queue.lock);
 	wg_ordered_queue_append_locked(&peer->rx_queue, b);
 	pthread_spin_unlock(&peer->rx_queue.lock);
+	if (inline_writer && b->count <= WG_INLINE_MAX &&
+	    !wg_ring_len(&dev->crypt_ring)) {
+		wg_receive_decrypt_batch(dev, b);
+		wg_batch_set_state(b, BATCH_DONE);
+		wg_receive_flush_peer(peer, inline_writer);
+		return;
+	}
 	if (!wg_ring_push(&dev->crypt_ring, b)) {
 		wg_batch_set_state(b, BATCH_DEAD);
 		if (wg_ring_push(&dev->tun_writer_ring, wg_peer_get(peer)) ==

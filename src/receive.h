@@ -33,6 +33,9 @@ struct wg_tun_writer {
 int wg_tun_writer_init(struct wg_tun_writer *w, struct wg_device *dev,
 		       unsigned int index);
 void wg_tun_writer_destroy(struct wg_tun_writer *w);
+/* A UDP reader that sets its writer opens and delivers small batches
+ * itself while the crypto workers are idle. */
+void wg_receive_set_inline_writer(struct wg_tun_writer *w);
 /* TUN writer: deliver the peer's finished batches in order. */
 void wg_receive_flush_peer(struct wg_peer *peer, struct wg_tun_writer *w);
 /* Handshake worker: every message of a handshake batch. */

@@ -166,6 +166,14 @@ void wg_send_batch(struct wg_peer *peer, struct batch *b)
 	}
 	if (keypair_wants_rekey(dev, kp, now))
 		wg_send_want_handshake(peer);
+	/* Idle pipeline, few packets: seal and send right here rather than
+	 * wake two threads for them (a ping, a keepalive, an ACK). */
+	if (b->count <= WG_INLINE_MAX && !wg_ring_len(&dev->crypt_ring)) {
+		wg_send_encrypt_batch(dev, b);
+		wg_batch_set_state(b, BATCH_DONE);
+		wg_send_flush_peer(peer);
+		return;
+	}
 	/* The crypt ring is larger than the pool: it cannot be full. */
 	if (!wg_ring_push(&dev->crypt_ring, b)) {
 		wg_batch_set_state(b, BATCH_DEAD);

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * Applying UAPI requests to the device. Everything runs on the UAPI
- * thread under dev->config_lock. A request was fully parsed before it
- * gets here; what can still fail (binding a new port, a bad private key)
- * is tried first, so that a failing request changes nothing.
+ * thread under dev->config_lock, but for reading the counters. A request
+ * was fully parsed before it gets here; what can still fail (binding a
+ * new port, a bad private key) is tried first, so that a failing request
+ * changes nothing.
  */
 #include "settings.h"
 
@@ -20,8 +21,8 @@
 #include "send.h"
 
 /* The UAPI thread is the server's; it joins RCU on its first request
- * (peer removal uses call_rcu, keepalives read under RCU) and leaves
- * through a thread-specific destructor when it exits. */
+ * (peer removal uses call_rcu, keepalives and the counters read under
+ * RCU) and leaves through a thread-specific destructor when it exits. */
 static pthread_key_t rcu_key;
 static pthread_once_t rcu_key_once = PTHREAD_ONCE_INIT;
 
@@ -300,6 +301,14 @@ out:
 	return ret;
 }
 
+/* No config_lock: the counters are atomics, and the socket set is read
+ * under RCU. The server frees the text. */
+static int uapi_stats(void *ctx, char **text, size_t *len)
+{
+	rcu_join();
+	return wg_device_format_stats(ctx, text, len);
+}
+
 static void uapi_socket_gone(void *ctx)
 {
 	struct wg_device *dev = ctx;
@@ -312,5 +321,6 @@ const struct wg_uapi_ops wg_config_uapi_ops = {
 	.get = uapi_get,
 	.get_free = uapi_get_free,
 	.set = uapi_set,
+	.stats = uapi_stats,
 	.socket_gone = uapi_socket_gone,
 };

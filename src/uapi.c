@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The cross-platform UAPI: parser, formatter and socket server.
+ * The cross-platform UAPI: parser, formatter and socket server, and the
+ * client of our own "stats=1" request (wgpipe show).
  *
  * The server is one thread ("wg-uapi") polling three descriptors: the
  * listening socket, an eventfd that asks it to stop, and an inotify watch
@@ -20,6 +21,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
@@ -849,6 +851,29 @@ static void client_consume(struct client *c, size_t n)
 	c->len -= n;
 }
 
+/* Consumes "OP=1\n\n" (oplen bytes before the first '\n'), answering
+ * errno=EINVAL and hanging up if the blank line is missing. */
+static int take_bare_request(struct client *c, size_t oplen)
+{
+	int ret;
+
+	while (c->len < oplen + 2) {
+		if (c->eof)
+			return -ENODATA;
+		ret = client_fill(c);
+		if (ret)
+			return ret;
+	}
+	if (c->buf[oplen + 1] != '\n') {
+		log_err("UAPI: %.*s not followed by a blank line", (int)oplen,
+			c->buf);
+		client_send_errno(c, EINVAL);
+		return -EINVAL;
+	}
+	client_consume(c, oplen + 2);
+	return 0;
+}
+
 static int do_get(struct client *c)
 {
 	const struct wg_uapi_ops *ops = c->s->ops;
@@ -857,19 +882,9 @@ static int do_get(struct client *c)
 	size_t len = 0;
 	int ret;
 
-	while (c->len < 7) {
-		if (c->eof)
-			return -ENODATA;
-		ret = client_fill(c);
-		if (ret)
-			return ret;
-	}
-	if (c->buf[6] != '\n') {
-		log_err("UAPI: get=1 not followed by a blank line");
-		client_send_errno(c, EINVAL);
-		return -EINVAL;
-	}
-	client_consume(c, 7);
+	ret = take_bare_request(c, 5);
+	if (ret)
+		return ret;
 	memset(&info, 0, sizeof(info));
 	ret = ops->get(c->s->ctx, &info);
 	if (!ret)
@@ -882,6 +897,27 @@ static int do_get(struct client *c)
 	}
 	ret = client_send(c, text, len);
 	wg_uapi_free_text(text, len);
+	return ret ? ret : client_send_errno(c, 0);
+}
+
+/* Counters hold no secret: plain free(). */
+static int do_stats(struct client *c)
+{
+	const struct wg_uapi_ops *ops = c->s->ops;
+	char *text = NULL;
+	size_t len = 0;
+	int ret;
+
+	ret = take_bare_request(c, 7);
+	if (ret)
+		return ret;
+	ret = ops->stats(c->s->ctx, &text, &len);
+	if (ret) {
+		log_err("UAPI: stats failed: %s", strerror(-ret));
+		return client_send_errno(c, -ret);
+	}
+	ret = client_send(c, text, len);
+	free(text);
 	return ret ? ret : client_send_errno(c, 0);
 }
 
@@ -952,6 +988,14 @@ static int do_set(struct client *c)
 	return client_send_errno(c, ret);
 }
 
+/* The operation line, "get=1" say, without its '\n'. */
+static bool is_op(const struct client *c, const char *nl, const char *op)
+{
+	size_t n = strlen(op);
+
+	return nl && (size_t)(nl - c->buf) == n && !memcmp(c->buf, op, n);
+}
+
 /* Serves one request: 0 to go on with the next, -errno to hang up. */
 static int client_request(struct client *c)
 {
@@ -968,10 +1012,12 @@ static int client_request(struct client *c)
 		if (ret)
 			return ret;
 	}
-	if (nl && nl - c->buf == 5 && !memcmp(c->buf, "get=1", 5))
+	if (is_op(c, nl, "get=1"))
 		ret = do_get(c);
-	else if (nl && nl - c->buf == 5 && !memcmp(c->buf, "set=1", 5))
+	else if (is_op(c, nl, "set=1"))
 		ret = do_set(c);
+	else if (is_op(c, nl, "stats=1") && c->s->ops->stats)
+		ret = do_stats(c);
 	else {
 		/* Name only what precedes '=': the line could be a config
 		 * line sent without "set=1", key and all. */
@@ -1301,6 +1347,18 @@ static int make_dir(const char *dir)
 	}
 }
 
+int wg_uapi_socket_path(char *path, size_t size, const char *ifname)
+{
+	int n;
+
+	if (!ifname || !*ifname || strlen(ifname) >= IFNAMSIZ ||
+	    strchr(ifname, '/') || !strcmp(ifname, ".") ||
+	    !strcmp(ifname, ".."))
+		return -EINVAL;
+	n = snprintf(path, size, "%s/%s.sock", WG_UAPI_SOCKET_DIR, ifname);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
 int wg_uapi_server_start(struct wg_uapi_server **out, const char *ifname,
 			 int inherited_fd, const struct wg_uapi_ops *ops,
 			 void *ctx)
@@ -1308,11 +1366,9 @@ int wg_uapi_server_start(struct wg_uapi_server **out, const char *ifname,
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int ret;
 
-	if (!ifname || !*ifname || strlen(ifname) >= IFNAMSIZ ||
-	    strchr(ifname, '/') || !strcmp(ifname, ".") ||
-	    !strcmp(ifname, ".."))
-		return -EINVAL;
-	snprintf(path, sizeof(path), "%s/%s.sock", WG_UAPI_SOCKET_DIR, ifname);
+	ret = wg_uapi_socket_path(path, sizeof(path), ifname);
+	if (ret)
+		return ret;
 	if (inherited_fd < 0) {
 		ret = make_dir(WG_UAPI_SOCKET_DIR);
 		if (ret) {
@@ -1349,4 +1405,145 @@ void wg_uapi_server_stop(struct wg_uapi_server *s)
 	    st.st_ino == s->ino)
 		unlink(s->path);
 	free(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* The client of stats=1                                                */
+
+/* One client may be ahead of us, stuck until the server gives up on it:
+ * wait for each step twice as long as the server waits for a client. */
+static int connect_socket(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = 2 * WG_UAPI_CLIENT_TIMEOUT_MS / 1000};
+	int fd, ret;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
+	    connect(fd, (const struct sockaddr *)&sun, sizeof(sun))) {
+		ret = errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT
+							      : -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+static int send_request(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno == EAGAIN	? -ETIMEDOUT
+			       : errno == EPIPE ? -ECONNRESET
+						: -errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Reads up to and including the first blank line, which ends every
+ * reply; *end receives the offset of the '\n' just before it. */
+static int read_reply(int fd, char **out, size_t *end)
+{
+	size_t cap = 4096, n = 0, from;
+	char *buf = malloc(cap), *nb, *blank = NULL;
+	ssize_t r;
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	while (!blank) {
+		if (n == cap) {
+			ret = -EMSGSIZE;
+			if (cap > WG_UAPI_MAX_REQUEST)
+				goto err_free;
+			ret = -ENOMEM;
+			nb = realloc(buf, cap * 2);
+			if (!nb)
+				goto err_free;
+			buf = nb;
+			cap *= 2;
+		}
+		r = recv(fd, buf + n, cap - n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			ret = !r || errno == ECONNRESET ? -ECONNRESET
+			      : errno == EAGAIN		? -ETIMEDOUT
+							: -errno;
+			goto err_free;
+		}
+		/* The pair may straddle the previous read. */
+		from = n ? n - 1 : 0;
+		n += (size_t)r;
+		blank = memmem(buf + from, n - from, "\n\n", 2);
+	}
+	*end = (size_t)(blank - buf);
+	*out = buf;
+	return 0;
+
+err_free:
+	free(buf);
+	return ret;
+}
+
+/* Splits a reply into its lines and the value of its last, errno=N. */
+static int parse_reply(char *buf, size_t end, int *answer, size_t *textlen)
+{
+	char *line = buf + end, *e;
+	long v;
+
+	while (line > buf && line[-1] != '\n')
+		line--;
+	buf[end] = '\0';
+	if (strncmp(line, "errno=", 6))
+		return -EPROTO;
+	errno = 0;
+	v = strtol(line + 6, &e, 10);
+	if (e == line + 6 || *e || errno || v < INT_MIN || v > INT_MAX)
+		return -EPROTO;
+	*answer = (int)v;
+	*textlen = (size_t)(line - buf);
+	*line = '\0';
+	return 0;
+}
+
+int wg_uapi_request_stats(const char *path, int *answer, char **text,
+			  size_t *len)
+{
+	static const char request[] = "stats=1\n\n";
+	char *buf = NULL;
+	size_t end = 0;
+	int fd, ret;
+
+	*answer = 0;
+	*text = NULL;
+	*len = 0;
+	fd = connect_socket(path);
+	if (fd < 0)
+		return fd;
+	ret = send_request(fd, request, sizeof(request) - 1);
+	if (!ret)
+		ret = read_reply(fd, &buf, &end);
+	close(fd);
+	if (!ret)
+		ret = parse_reply(buf, end, answer, len);
+	if (ret || *answer) {
+		free(buf);
+		*len = 0;
+		return ret;
+	}
+	*text = buf;
+	return 0;
 }

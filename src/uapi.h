@@ -2,16 +2,21 @@
 /*
  * The cross-platform configuration protocol (wireguard.com/xplatform) that
  * wg(8) speaks over /var/run/wireguard/IFNAME.sock: a parser for "set",
- * a formatter for "get", and the socket server. Nothing here touches the
- * device; the daemon applies a parsed request through wg_uapi_ops.
+ * a formatter for "get", the socket server, and a client for "stats",
+ * which wgpipe adds. Nothing here touches the device; the daemon applies
+ * a parsed request through wg_uapi_ops.
  *
- * Request:  "get=1\n\n"  or  "set=1\n" key=value lines "\n".
+ * Request:  "get=1\n\n"  or  "set=1\n" key=value lines "\n",
+ *           or "stats=1\n\n" (ours: wgpipe show; wg(8) never sends it).
  * Reply:    get: the device's key=value lines, then "errno=0\n\n";
- *           set: "errno=N\n\n".
+ *           set: "errno=N\n\n";
+ *           stats: the device's counters as name=value lines, then
+ *           "errno=0\n\n".
  * The sign of a failing N is chosen so that wg(8) prints the right
  * message: for set it reads a signed number and negates it (wireguard-go
  * answers "errno=-22"), for get it accepts only digits and negates them
- * itself. So a failed set answers -errno, a failed get +errno.
+ * itself. So a failed set answers -errno, a failed get +errno, and a
+ * failed stats, which is read like get, +errno too.
  */
 #ifndef WGPIPE_UAPI_H
 #define WGPIPE_UAPI_H
@@ -138,9 +143,12 @@ void wg_uapi_free_text(char *text, size_t len);
  * time. get fills *info, which it is given zeroed (0 or -errno);
  * get_free is called after every get, even a failed one, to release what
  * get allocated. set applies a fully parsed request (0 or -errno, with
- * one line in err on failure; the server logs it). socket_gone (may be
- * NULL) is called once when the socket file is deleted, renamed or
- * replaced: it should only ask the daemon to shut down, and must not call
+ * one line in err on failure; the server logs it). stats (may be NULL:
+ * "stats=1" is then an unknown operation) returns the counters as
+ * name=value lines, each ending in '\n', none empty, in *text, which the
+ * server frees with free(); 0 or -errno. socket_gone (may be NULL) is
+ * called once when the socket file is deleted, renamed or replaced: it
+ * should only ask the daemon to shut down, and must not call
  * wg_uapi_server_stop, which joins this thread.
  */
 struct wg_uapi_ops {
@@ -148,6 +156,7 @@ struct wg_uapi_ops {
 	void (*get_free)(void *ctx, struct wg_uapi_device_info *info);
 	int (*set)(void *ctx, const struct wg_uapi_set *set, char *err,
 		   size_t errlen);
+	int (*stats)(void *ctx, char **text, size_t *len);
 	void (*socket_gone)(void *ctx);
 };
 
@@ -183,5 +192,25 @@ int wg_uapi_server_start_at(struct wg_uapi_server **out, const char *path,
 /* Stops the thread (interrupting a client in progress), closes the
  * socket and unlinks its path if it is still our socket. */
 void wg_uapi_server_stop(struct wg_uapi_server *s);
+
+/* WG_UAPI_SOCKET_DIR/IFNAME.sock into path; -EINVAL for a name that is
+ * empty, too long for an interface, "." or ".." or holds a '/'. */
+int wg_uapi_socket_path(char *path, size_t size, const char *ifname);
+
+/*
+ * The client of "stats=1" (wgpipe show): connects to the socket at path,
+ * asks, and reads the reply up to its errno= line, giving the daemon
+ * WG_UAPI_CLIENT_TIMEOUT_MS for each step. Returns 0 once it has a
+ * reply, with the daemon's errno= value in *answer and, if that is 0,
+ * the name=value lines (NUL-terminated, *len bytes, malloc'd) in *text;
+ * otherwise *text is NULL. Returns -errno if the daemon could not be
+ * asked (connect's error: -ENOENT for no socket, -ECONNREFUSED for a
+ * stale one), -ECONNRESET if it hung up without a reply (wireguard-go
+ * does on an unknown operation), -ETIMEDOUT, -EPROTO for a reply
+ * without a well-formed errno= line, -EMSGSIZE for one over
+ * WG_UAPI_MAX_REQUEST.
+ */
+int wg_uapi_request_stats(const char *path, int *answer, char **text,
+			  size_t *len);
 
 #endif

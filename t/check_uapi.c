@@ -2,8 +2,10 @@
 /*
  * The UAPI: set requests parse to the right structure or fail with a
  * message naming the line; get replies are byte-exact; a formatted reply
- * parses back to the same device; and the socket server answers real
- * clients, survives bad and stuck ones, and reports its file's deletion.
+ * parses back to the same device; the socket server answers real
+ * clients, survives bad and stuck ones, and reports its file's deletion;
+ * and the stats=1 client (wgpipe show) reads replies right, or says why
+ * it could not.
  * Server tests run at a socket path in a fresh temporary folder
  * (wg_uapi_server_start_at), never in /var/run/wireguard.
  */
@@ -807,8 +809,8 @@ END_TEST
 struct stub {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	int gets, get_frees, sets, gone;
-	int get_ret, set_ret;
+	int gets, get_frees, sets, stats, gone;
+	int get_ret, set_ret, stats_ret;
 	struct out last_set; /* dump of the last request given to set */
 };
 
@@ -849,6 +851,22 @@ static int stub_set(void *ctx, const struct wg_uapi_set *set, char *err,
 	return st->set_ret;
 }
 
+#define STATS_TEXT "tun_rx_packets=3\ndrop_replay=0\ncrypto=portable\n"
+
+static int stub_stats(void *ctx, char **text, size_t *len)
+{
+	struct stub *st = ctx;
+
+	pthread_mutex_lock(&st->lock);
+	st->stats++;
+	pthread_mutex_unlock(&st->lock);
+	if (st->stats_ret)
+		return st->stats_ret;
+	*text = strdup(STATS_TEXT);
+	*len = strlen(STATS_TEXT);
+	return *text ? 0 : -ENOMEM;
+}
+
 static void stub_gone(void *ctx)
 {
 	struct stub *st = ctx;
@@ -860,6 +878,15 @@ static void stub_gone(void *ctx)
 }
 
 static const struct wg_uapi_ops stub_ops = {
+    .get = stub_get,
+    .get_free = stub_get_free,
+    .set = stub_set,
+    .stats = stub_stats,
+    .socket_gone = stub_gone,
+};
+
+/* A daemon that predates stats=1, or chose not to answer it. */
+static const struct wg_uapi_ops stub_ops_no_stats = {
     .get = stub_get,
     .get_free = stub_get_free,
     .set = stub_set,
@@ -883,11 +910,15 @@ static void fixture_init(struct fixture *f)
 	pthread_cond_init(&f->st.cond, NULL);
 }
 
-static void fixture_start(struct fixture *f)
+static void fixture_start_ops(struct fixture *f, const struct wg_uapi_ops *ops)
 {
 	ck_assert_int_eq(
-	    wg_uapi_server_start_at(&f->srv, f->path, -1, &stub_ops, &f->st),
-	    0);
+	    wg_uapi_server_start_at(&f->srv, f->path, -1, ops, &f->st), 0);
+}
+
+static void fixture_start(struct fixture *f)
+{
+	fixture_start_ops(f, &stub_ops);
 }
 
 static void fixture_done(struct fixture *f)
@@ -1044,6 +1075,67 @@ START_TEST(test_server_exchange)
 	if (x->last_set)
 		ck_assert_str_eq(f.st.last_set.buf, x->last_set);
 	f.st.get_ret = 0;
+	pthread_mutex_unlock(&f.st.lock);
+
+	/* Whatever happened, the next client is served. */
+	fd = client_connect(f.path);
+	send_all(fd, "get=1\n\n", 7);
+	reply = read_reply(fd);
+	ck_assert_str_eq(reply, FULL_TEXT "errno=0\n\n");
+	free(reply);
+	close(fd);
+	fixture_done(&f);
+}
+END_TEST
+
+/* stats=1, which only wgpipe show sends. */
+struct stats_exchange {
+	const char *name;
+	const struct wg_uapi_ops *ops;
+	int stats_ret;
+	const char *request;
+	const char *reply; /* all the server sends until it hangs up */
+	int calls;	   /* of ops->stats */
+};
+
+/* clang-format off */
+static const struct stats_exchange stats_exchanges[] = {
+	{ "stats", &stub_ops, 0, "stats=1\n\n",
+	  STATS_TEXT "errno=0\n\n", 1 },
+	{ "stats among get and set on one connection", &stub_ops, 0,
+	  "get=1\n\nstats=1\n\nset=1\nfwmark=1\n\nstats=1\n\n",
+	  FULL_TEXT "errno=0\n\n" STATS_TEXT "errno=0\n\nerrno=0\n\n"
+	  STATS_TEXT "errno=0\n\n", 2 },
+	{ "stats failing in the daemon answers +errno, as get", &stub_ops,
+	  -ENOMEM, "stats=1\n\n", "errno=12\n\n", 1 },
+	{ "without ops->stats, stats=1 is an unknown operation",
+	  &stub_ops_no_stats, 0, "stats=1\n\nget=1\n\n", "errno=-22\n\n", 0 },
+	{ "stats=1 with trailing bytes hangs up", &stub_ops, 0,
+	  "stats=1\nx\nget=1\n\n", "errno=22\n\n", 0 },
+	{ "stats=2 is unknown", &stub_ops, 0, "stats=2\n\n",
+	  "errno=-22\n\n", 0 },
+};
+/* clang-format on */
+
+START_TEST(test_server_stats)
+{
+	const struct stats_exchange *x = &stats_exchanges[_i];
+	struct fixture f;
+	char *reply;
+	int fd;
+
+	fixture_init(&f);
+	f.st.stats_ret = x->stats_ret;
+	fixture_start_ops(&f, x->ops);
+	fd = client_connect(f.path);
+	send_all(fd, x->request, strlen(x->request));
+	shutdown(fd, SHUT_WR);
+	reply = read_to_eof(fd);
+	ck_assert_str_eq(reply, x->reply);
+	free(reply);
+	close(fd);
+	pthread_mutex_lock(&f.st.lock);
+	ck_assert_int_eq(f.st.stats, x->calls);
 	pthread_mutex_unlock(&f.st.lock);
 
 	/* Whatever happened, the next client is served. */
@@ -1452,6 +1544,192 @@ START_TEST(test_server_bad_names)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* The client of stats=1, against the server and against fake daemons  */
+
+START_TEST(test_client_stats)
+{
+	struct fixture f;
+	char *text;
+	size_t len;
+	int answer;
+
+	fixture_init(&f);
+	fixture_start(&f);
+	ck_assert_int_eq(wg_uapi_request_stats(f.path, &answer, &text, &len),
+			 0);
+	ck_assert_int_eq(answer, 0);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_str_eq(text, STATS_TEXT);
+	ck_assert_uint_eq(len, strlen(STATS_TEXT));
+	free(text);
+	/* A failure in the daemon is its answer, not ours. */
+	f.st.stats_ret = -EIO;
+	ck_assert_int_eq(wg_uapi_request_stats(f.path, &answer, &text, &len),
+			 0);
+	ck_assert_int_eq(answer, EIO);
+	ck_assert_ptr_null(text);
+	ck_assert_int_eq(f.st.stats, 2);
+	fixture_done(&f);
+}
+END_TEST
+
+START_TEST(test_client_no_stats_op)
+{
+	struct fixture f;
+	char *text;
+	size_t len;
+	int answer;
+
+	fixture_init(&f);
+	fixture_start_ops(&f, &stub_ops_no_stats);
+	ck_assert_int_eq(wg_uapi_request_stats(f.path, &answer, &text, &len),
+			 0);
+	ck_assert_int_eq(answer, -EINVAL);
+	ck_assert_ptr_null(text);
+	ck_assert_uint_eq(len, 0);
+	fixture_done(&f);
+}
+END_TEST
+
+START_TEST(test_client_no_daemon)
+{
+	struct fixture f;
+	char *text = (char *)"unset";
+	size_t len;
+	int answer;
+
+	fixture_init(&f);
+	ck_assert_int_eq(wg_uapi_request_stats(f.path, &answer, &text, &len),
+			 -ENOENT);
+	ck_assert_ptr_null(text);
+	make_stale_socket(f.path);
+	ck_assert_int_eq(wg_uapi_request_stats(f.path, &answer, &text, &len),
+			 -ECONNREFUSED);
+	unlink(f.path);
+	fixture_done(&f);
+}
+END_TEST
+
+/* A daemon that reads one request and answers it with a canned reply,
+ * all at once or a byte at a time, then hangs up. */
+struct fake {
+	int lfd;
+	const char *reply;
+	bool bytewise;
+};
+
+static void *fake_main(void *arg)
+{
+	struct fake *fk = arg;
+	size_t len = 0, rlen = strlen(fk->reply), step, i;
+	char buf[64];
+	ssize_t n;
+	int fd = accept(fk->lfd, NULL, NULL);
+
+	if (fd < 0)
+		return NULL;
+	/* All of "stats=1\n\n", so that closing cannot turn into a reset. */
+	while (len < 9 && (n = recv(fd, buf + len, sizeof(buf) - len, 0)) > 0)
+		len += (size_t)n;
+	for (i = 0; i < rlen; i += step) {
+		step = fk->bytewise ? 1 : rlen;
+		if (send(fd, fk->reply + i, step, MSG_NOSIGNAL) < 0)
+			break;
+		if (fk->bytewise)
+			usleep(1000);
+	}
+	close(fd);
+	return NULL;
+}
+
+struct client_case {
+	const char *name;
+	const char *reply;
+	bool bytewise;
+	int ret, answer;
+	const char *text; /* NULL: none */
+};
+
+/* clang-format off */
+static const struct client_case client_cases[] = {
+	{ "lines and errno=0", "a=1\nb=two\nerrno=0\n\n", false, 0, 0,
+	  "a=1\nb=two\n" },
+	{ "a byte at a time", "a=1\nb=two\nerrno=0\n\n", true, 0, 0,
+	  "a=1\nb=two\n" },
+	{ "no lines", "errno=0\n\n", false, 0, 0, "" },
+	{ "what follows the blank line is not read", "errno=0\n\nx=1\n", false,
+	  0, 0, "" },
+	{ "an error answer, text dropped", "a=1\nerrno=-22\n\n", true, 0, -22,
+	  NULL },
+	{ "hangs up without a reply (wireguard-go)", "", false, -ECONNRESET,
+	  0, NULL },
+	{ "hangs up in the middle", "a=1\nerr", true, -ECONNRESET, 0, NULL },
+	{ "no errno line", "a=1\n\n", false, -EPROTO, 0, NULL },
+	{ "errno not a number", "errno=x\n\n", false, -EPROTO, 0, NULL },
+	{ "errno with trailing junk", "errno=0x\n\n", false, -EPROTO, 0, NULL },
+	{ "errno out of range", "errno=99999999999\n\n", false, -EPROTO, 0,
+	  NULL },
+	{ "a blank line first", "\n\n", false, -EPROTO, 0, NULL },
+};
+/* clang-format on */
+
+START_TEST(test_client_replies)
+{
+	const struct client_case *cc = &client_cases[_i];
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct fake fk = {.reply = cc->reply, .bytewise = cc->bytewise};
+	struct fixture f;
+	pthread_t thread;
+	char *text;
+	size_t len;
+	int answer, ret;
+
+	fixture_init(&f);
+	strcpy(sun.sun_path, f.path);
+	fk.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(fk.lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	ck_assert_int_eq(listen(fk.lfd, 1), 0);
+	ck_assert_int_eq(pthread_create(&thread, NULL, fake_main, &fk), 0);
+	ret = wg_uapi_request_stats(f.path, &answer, &text, &len);
+	pthread_join(thread, NULL);
+	close(fk.lfd);
+	ck_assert_msg(ret == cc->ret, "%s: returned %d, want %d", cc->name, ret,
+		      cc->ret);
+	if (!ret)
+		ck_assert_int_eq(answer, cc->answer);
+	if (cc->text) {
+		ck_assert_ptr_nonnull(text);
+		ck_assert_str_eq(text, cc->text);
+		ck_assert_uint_eq(len, strlen(cc->text));
+	} else {
+		ck_assert_ptr_null(text);
+		ck_assert_uint_eq(len, 0);
+	}
+	free(text);
+	unlink(f.path);
+	fixture_done(&f);
+}
+END_TEST
+
+START_TEST(test_client_socket_path)
+{
+	char path[64];
+
+	ck_assert_int_eq(wg_uapi_socket_path(path, sizeof(path), "wg0"), 0);
+	ck_assert_str_eq(path, WG_UAPI_SOCKET_DIR "/wg0.sock");
+	ck_assert_int_eq(wg_uapi_socket_path(path, sizeof(path), "a/b"),
+			 -EINVAL);
+	ck_assert_int_eq(wg_uapi_socket_path(path, sizeof(path), ".."),
+			 -EINVAL);
+	ck_assert_int_eq(wg_uapi_socket_path(path, sizeof(path), ""), -EINVAL);
+	ck_assert_int_eq(
+	    wg_uapi_socket_path(path, sizeof(path), "0123456789abcdef"),
+	    -EINVAL);
+	ck_assert_int_eq(wg_uapi_socket_path(path, 10, "wg0"), -ENAMETOOLONG);
+}
+END_TEST
+
 /* Bad requests are logged once each, naming the line, without keys. */
 struct log_case {
 	const char *request, *reply, *log;
@@ -1561,6 +1839,19 @@ static Suite *uapi_suite(void)
 	tcase_add_test(tc, test_server_bad_names);
 	tcase_add_loop_test(tc, test_server_logs_bad_request, 0,
 			    sizeof(log_cases) / sizeof(log_cases[0]));
+	tcase_add_loop_test(tc, test_server_stats, 0,
+			    sizeof(stats_exchanges) /
+				sizeof(stats_exchanges[0]));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("client");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_client_stats);
+	tcase_add_test(tc, test_client_no_stats_op);
+	tcase_add_test(tc, test_client_no_daemon);
+	tcase_add_loop_test(tc, test_client_replies, 0,
+			    sizeof(client_cases) / sizeof(client_cases[0]));
+	tcase_add_test(tc, test_client_socket_path);
 	suite_add_tcase(s, tc);
 	return s;
 }

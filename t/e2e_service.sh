@@ -235,8 +235,12 @@ gone()
 	pass "$what: status 0, no interface, no socket, no process"
 }
 
-# counter_lines: the "counter NAME VALUE" lines logged so far.
-counter_lines() { grep -E '(^|: )counter [a-z0-9_]+ [0-9]+$' "$LOG"; }
+# counter_lines: the "counter NAME VALUE" lines logged so far. VALUE is
+# a number, but for crypto, the name of the AEAD implementation.
+counter_lines()
+{
+	grep -E '(^|: )counter ([a-z0-9_]+ [0-9]+|crypto [a-z0-9]+)$' "$LOG"
+}
 
 # counter NAME: its value in the latest dump.
 counter()

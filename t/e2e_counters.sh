@@ -1,0 +1,193 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# `wgpipe show IFACE` on two wgpipe hosts after a ping and a short TCP
+# transfer each way through the tunnel (host B with --no-offload all):
+#   - it exits 0 and prints exactly the counters wgpipe(8) lists under
+#     "Counters", in that order, as an aligned two-column table;
+#   - packets and batches moved through every stage on both sides, the
+#     batch fills are plausible averages, nothing was dropped as
+#     undecryptable or replayed, and nothing is left in flight once the
+#     tunnel is idle;
+#   - the offload_* values are 0 or 1, consistent with each other, and
+#     all 0 where they were turned off; crypto names an implementation;
+#   - the counters move between two calls;
+#   - for an interface with no daemon it exits 1 with one line saying so,
+#     and likewise for wireguard-go, which has no counters (if installed).
+#
+#   E2E_COUNTERS_BYTES   bytes of each transfer (default 4000000)
+
+# shellcheck disable=SC2015 # "A && B || fail" is meant
+# shellcheck source=t/netns.sh
+. "$(dirname "$0")/netns.sh"
+
+t_init
+require_impl "$WGPIPE"
+: "${E2E_COUNTERS_BYTES:=4000000}"
+PAGE="$T_SRCDIR/../man/wgpipe.8"
+[ -f "$PAGE" ] || fail "no manual page $PAGE"
+t_watchdog 180
+make_hosts
+make_keys
+
+# The counters wgpipe(8) lists under "Counters": ".TP" then ".B name".
+mapfile -t DOC_COUNTERS < <(awk '/^\.S[SH]/ { on = ($0 == ".SS Counters"); next }
+	on && prev == ".TP" && /^\.B [a-z0-9_]+$/ { print $2 }
+	{ prev = $0 }' "$PAGE")
+[ ${#DOC_COUNTERS[@]} -gt 0 ] || fail "found no counter in $PAGE, SS Counters"
+
+pair_up "$WGPIPE" "$WGPIPE" init=A flagsB="--no-offload all"
+check "ping A -> B over the tunnel" ping_ok A "${TUN4[B]}"
+xfer_check A B "${TUN4[B]}" "$E2E_COUNTERS_BYTES"
+pass "xfer A -> B: $XFER_BYTES bytes at $XFER_MBIT Mbit/s"
+xfer_check B A "${TUN6[A]}" "$E2E_COUNTERS_BYTES"
+pass "xfer B -> A: $XFER_BYTES bytes at $XFER_MBIT Mbit/s"
+
+# show SIDE: runs wgpipe show on SIDE's interface into $T_TMP/show-SIDE
+# (stdout) and .err (stderr); its status in SHOW_RC.
+show()
+{
+	local side=$1
+	timeout -k 2 20 ip netns exec "${NS[$side]}" "$WGPIPE" show "${WGIF[$side]}" \
+		>"$T_TMP/show-$side" 2>"$T_TMP/show-$side.err"
+	SHOW_RC=$?
+}
+
+# value SIDE NAME: NAME's value in SIDE's latest show.
+value() { awk -v n="$2" '$1 == n { print $2 }' "$T_TMP/show-$1"; }
+
+# check_table SIDE: status 0, nothing on stderr, the documented names in
+# order, one value each, the values in one column.
+check_table()
+{
+	local side=$1 f="$T_TMP/show-$1" names
+	[ "$SHOW_RC" = 0 ] ||
+		fail "wgpipe show ${WGIF[$side]} exited $SHOW_RC: $(cat "$f.err")"
+	[ ! -s "$f.err" ] || fail "wgpipe show ${WGIF[$side]} wrote to stderr: $(cat "$f.err")"
+	names=$(awk '{ print $1 }' "$f" | tr '\n' ' ')
+	[ "$names" = "${DOC_COUNTERS[*]} " ] ||
+		fail "wgpipe show on $side printed [$names];" \
+			"wgpipe(8) lists [${DOC_COUNTERS[*]}]"
+	awk 'NF != 2 { exit 1 }' "$f" ||
+		fail "wgpipe show on $side: a line without exactly a name and a value:"$'\n'"$(cat "$f")"
+	[ "$(awk '{ print index($0, $2) }' "$f" | sort -u | wc -l)" = 1 ] ||
+		fail "wgpipe show on $side: the values are not in one column:"$'\n'"$(cat "$f")"
+	awk '$1 != "crypto" && $2 !~ /^[0-9]+$/ { exit 1 }' "$f" ||
+		fail "wgpipe show on $side: a counter that is not a number:"$'\n'"$(cat "$f")"
+	pass "$side: wgpipe show lists the ${#DOC_COUNTERS[@]} counters of wgpipe(8), aligned"
+}
+
+# check_traffic SIDE: every stage moved packets in batches.
+check_traffic()
+{
+	local side=$1 n fill
+	for n in tun_rx_packets tun_rx_batches udp_tx_packets udp_tx_batches \
+		udp_rx_packets udp_rx_batches tun_tx_packets tun_tx_batches; do
+		[ "$(value "$side" "$n")" -gt 0 ] ||
+			fail "$side: $n is $(value "$side" "$n") after a transfer each way"
+	done
+	for n in tun_rx udp_rx; do
+		fill=$(value "$side" "${n}_batch_fill_x100")
+		# An average over batches of 1 to --batch-size (64) packets.
+		[ "$fill" -ge 100 ] && [ "$fill" -le 6400 ] ||
+			fail "$side: ${n}_batch_fill_x100 is $fill, not 100 to 6400"
+	done
+	for n in drop_decrypt drop_replay drop_source; do
+		[ "$(value "$side" "$n")" = 0 ] ||
+			fail "$side: $n is $(value "$side" "$n") on a clean link"
+	done
+	pass "$side: tun_rx $(value "$side" tun_rx_packets)" \
+		"udp_tx $(value "$side" udp_tx_packets)" \
+		"udp_rx $(value "$side" udp_rx_packets)" \
+		"tun_tx $(value "$side" tun_tx_packets) packets;" \
+		"fill x100: tun_rx $(value "$side" tun_rx_batch_fill_x100)" \
+		"udp_rx $(value "$side" udp_rx_batch_fill_x100); no decrypt, replay, source drops"
+}
+
+# check_offloads SIDE all-off(yes|no)
+check_offloads()
+{
+	local side=$1 off=$2 n v line=""
+	for n in offload_tun_vnet_hdr offload_tun_tso offload_tun_uso \
+		offload_tun_gro offload_udp_gso offload_udp_gro; do
+		v=$(value "$side" "$n")
+		[ "$v" = 0 ] || [ "$v" = 1 ] || fail "$side: $n is '$v', not 0 or 1"
+		[ "$off" = no ] || [ "$v" = 0 ] ||
+			fail "$side: $n is 1 under --no-offload all"
+		line+=" ${n#offload_}=$v"
+	done
+	if [ "$(value "$side" offload_tun_vnet_hdr)" = 0 ]; then
+		for n in offload_tun_tso offload_tun_uso offload_tun_gro; do
+			[ "$(value "$side" "$n")" = 0 ] ||
+				fail "$side: $n is 1 without virtio-net headers"
+		done
+	fi
+	[[ $(value "$side" crypto) =~ ^(avx512|avx2|libsodium|portable)$ ]] ||
+		fail "$side: crypto is '$(value "$side" crypto)'"
+	pass "$side:$line crypto=$(value "$side" crypto)"
+}
+
+# wait_idle SIDE: inflight_tx and inflight_rx come back to 0.
+wait_idle()
+{
+	local side=$1 i
+	for ((i = 0; i < 20; i++)); do
+		show "$side"
+		[ "$SHOW_RC" = 0 ] && [ "$(value "$side" inflight_tx)" = 0 ] &&
+			[ "$(value "$side" inflight_rx)" = 0 ] && return 0
+		sleep 0.1
+	done
+	fail "$side: still in flight when idle: tx $(value "$side" inflight_tx)" \
+		"rx $(value "$side" inflight_rx)"
+}
+
+for s in A B; do
+	show "$s"
+	check_table "$s"
+	check_traffic "$s"
+done
+check_offloads A no
+check_offloads B yes
+for s in A B; do
+	wait_idle "$s"
+done
+pass "A and B: nothing in flight once the tunnel is idle"
+
+before=$(value A tun_rx_packets)
+check "ping A -> B again" ping_ok A "${TUN4[B]}"
+show A
+check_table A
+[ "$(value A tun_rx_packets)" -ge $((before + 3)) ] ||
+	fail "A: tun_rx_packets went from $before to $(value A tun_rx_packets) over 3 pings"
+pass "A: the counters move (tun_rx_packets $before -> $(value A tun_rx_packets))"
+
+# --- no daemon -----------------------------------------------------------
+
+# show_fails IFNAME WANT: wgpipe show IFNAME exits 1, prints nothing, and
+# says one line on stderr matching the pattern WANT.
+show_fails()
+{
+	local ifname=$1 want=$2 rc
+	timeout -k 2 30 "$WGPIPE" show "$ifname" >"$T_TMP/fail.out" 2>"$T_TMP/fail.err"
+	rc=$?
+	[ "$rc" = 1 ] || fail "wgpipe show $ifname exited $rc, want 1"
+	[ ! -s "$T_TMP/fail.out" ] ||
+		fail "wgpipe show $ifname printed: $(cat "$T_TMP/fail.out")"
+	[ "$(wc -l <"$T_TMP/fail.err")" = 1 ] && grep -qE "$want" "$T_TMP/fail.err" ||
+		fail "wgpipe show $ifname said: $(cat "$T_TMP/fail.err")"$'\n'"want one line matching: $want"
+	pass "wgpipe show $ifname: status 1, '$(cat "$T_TMP/fail.err")'"
+}
+
+missing="wgnone$$"
+[ ! -e "$UAPI_DIR/$missing.sock" ] || fail "$UAPI_DIR/$missing.sock exists"
+show_fails "$missing" "^wgpipe: no wgpipe running for $missing \($UAPI_DIR/$missing\.sock: No such file or directory\)$"
+pair_down
+
+if is_wggo "$WIREGUARD_GO" && command -v "$WIREGUARD_GO" >/dev/null 2>&1; then
+	daemon_start A "$WIREGUARD_GO"
+	show_fails "${WGIF[A]}" "^wgpipe: .*${WGIF[A]}\.sock.*is it wgpipe\?$"
+	daemon_stop A
+else
+	say "no $WIREGUARD_GO: not checking wgpipe show against it"
+fi
+exit 0
