@@ -48,6 +48,7 @@ struct wg_options {
 	bool udp_gso;	/* UDP_SEGMENT sends */
 	bool udp_gro;	/* UDP_GRO receives */
 	const char *crypto; /* --crypto: an implementation in aead.h */
+	bool pin_threads;   /* --pin-threads: one CPU per thread, in turn */
 	int tun_fd;  /* inherited (WG_TUN_FD), or -1 */
 	int uapi_fd; /* inherited (WG_UAPI_FD), or -1 */
 	/* Test-only (WGPIPE_TEST_REKEY_AFTER_TIME): rekey the initiator's

@@ -153,6 +153,8 @@ void wg_options_usage(FILE *out)
 	fprintf(out, "      --%-20s ChaCha20-Poly1305 for the data: auto, "
 		     "avx512,\n%28savx2, portable or libsodium (default auto: "
 		     "the fastest\n%28sthis CPU runs)\n", "crypto NAME", "", "");
+	fprintf(out, "      --%-20s pin each thread to one CPU, taking the "
+		     "CPUs in turn\n", "pin-threads");
 	fprintf(out, "      --%-20s turn an offload off (repeatable); NAME is "
 		     "all or:\n", "no-offload NAME");
 	for (i = 0; i < NOFFLOADS; i++)
@@ -202,7 +204,7 @@ static int parse_test_settings(struct wg_options *opt)
 int wg_options_parse(int argc, char **argv, struct wg_options *opt,
 		     bool *foreground)
 {
-	struct option longopts[NFLAGS + 6];
+	struct option longopts[NFLAGS + 7];
 	unsigned int i;
 	int c, idx;
 
@@ -217,7 +219,9 @@ int wg_options_parse(int argc, char **argv, struct wg_options *opt,
 						NULL, 'O' };
 	longopts[NFLAGS + 4] = (struct option){ "crypto", required_argument,
 						NULL, 'C' };
-	longopts[NFLAGS + 5] = (struct option){ 0 };
+	longopts[NFLAGS + 5] = (struct option){ "pin-threads", no_argument,
+						NULL, 'P' };
+	longopts[NFLAGS + 6] = (struct option){ 0 };
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+fhv", longopts, &idx)) != -1) {
@@ -227,6 +231,8 @@ int wg_options_parse(int argc, char **argv, struct wg_options *opt,
 			return WG_OPTIONS_HELP;
 		} else if (c == 'v') {
 			return WG_OPTIONS_VERSION;
+		} else if (c == 'P') {
+			opt->pin_threads = true;
 		} else if (c == 'C') {
 			if (check_crypto(optarg))
 				return -1;

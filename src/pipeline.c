@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -633,6 +634,34 @@ static void *timer_thread(void *arg)
 	return NULL;
 }
 
+/* --pin-threads: the CPUs this process may use, one per thread in the
+ * order threads start (crypto workers first, so they spread out). */
+static void pin(struct wg_device *dev, pthread_t thread, const char *name)
+{
+	static unsigned int next;
+	cpu_set_t allowed, one;
+	unsigned int i, n = 0, want;
+	int ret;
+
+	if (sched_getaffinity(0, sizeof(allowed), &allowed))
+		return;
+	want = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED) %
+	       (unsigned int)CPU_COUNT(&allowed);
+	for (i = 0; i < CPU_SETSIZE; i++) {
+		if (!CPU_ISSET(i, &allowed) || n++ != want)
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(i, &one);
+		ret = pthread_setaffinity_np(thread, sizeof(one), &one);
+		if (ret)
+			log_err("cannot pin %s to CPU %u: %s", name, i,
+				strerror(ret));
+		else
+			log_debug("%s pinned to CPU %u", name, i);
+		return;
+	}
+}
+
 static int spawn(struct wg_device *dev, pthread_t *slot, void *(*fn)(void *),
 		 const char *stage, unsigned int index)
 {
@@ -652,6 +681,8 @@ static int spawn(struct wg_device *dev, pthread_t *slot, void *(*fn)(void *),
 	}
 	snprintf(name, sizeof(name), "wg-%s/%u", stage, index);
 	pthread_setname_np(*slot, name);
+	if (dev->opt.pin_threads)
+		pin(dev, *slot, name);
 	return 0;
 }
 
