@@ -13,4 +13,18 @@ union wg_sockaddr {
 	struct sockaddr_in6 in6;
 };
 
+/*
+ * Our own address that a peer's packets arrived at, so that answers leave
+ * from it ("sticky" source address) on a host with several. family 0:
+ * not known, the kernel picks.
+ */
+struct wg_src {
+	int family;
+	int ifindex;
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	};
+};
+
 #endif

@@ -48,6 +48,7 @@ struct packet {
 	uint32_t len; /* tx: plaintext at buf + 16; rx: message at buf */
 	uint64_t counter;
 	union wg_sockaddr src; /* rx: the sender */
+	struct wg_src dst;     /* rx: our address it was sent to */
 	bool ok;
 };
 

@@ -271,27 +271,39 @@ void wg_device_destroy(struct wg_device *dev)
 	free(dev);
 }
 
-int wg_device_send(struct wg_device *dev, const union wg_sockaddr *dst,
-		   struct iovec *iov, unsigned int n, unsigned int *sent)
+static bool src_refused(int ret)
 {
+	return ret == -EINVAL || ret == -EADDRNOTAVAIL || ret == -ENETUNREACH;
+}
+
+int wg_device_send(struct wg_device *dev, const union wg_sockaddr *dst,
+		   struct wg_src *src, struct iovec *iov, unsigned int n,
+		   unsigned int *sent)
+{
+	struct wg_socket_set *s;
+	unsigned int more;
 	int ret;
 
 	rcu_read_lock();
-	ret = wg_socket_send_burst(rcu_dereference(dev->sockets), dst, iov, n,
-				   sent);
+	s = rcu_dereference(dev->sockets);
+	ret = wg_socket_send_burst_from(s, dst, src, iov, n, sent);
+	if (ret && src && src->family && src_refused(ret)) {
+		src->family = 0;
+		ret = wg_socket_send_burst_from(s, dst, NULL, iov + *sent,
+						n - *sent, &more);
+		*sent += more;
+	}
 	rcu_read_unlock();
 	return ret;
 }
 
 int wg_device_send_one(struct wg_device *dev, const union wg_sockaddr *dst,
-		       const void *buf, size_t len)
+		       struct wg_src *src, const void *buf, size_t len)
 {
-	int ret;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	unsigned int sent;
 
-	rcu_read_lock();
-	ret = wg_socket_send_one(rcu_dereference(dev->sockets), dst, buf, len);
-	rcu_read_unlock();
-	return ret;
+	return wg_device_send(dev, dst, src, &iov, 1, &sent);
 }
 
 /* Must hold config_lock. Readers stop, the new set takes over, the old

@@ -154,10 +154,13 @@ void wg_inflight_wait(struct wg_device *dev, enum batch_dir dir);
 int wg_device_set_listen_port(struct wg_device *dev, uint16_t port);
 int wg_device_set_private_key(struct wg_device *dev, const uint8_t *key);
 
-/* The UDP side as the data path sees it: under rcu_read_lock(). */
+/* The UDP side as the data path sees it: under rcu_read_lock(). From
+ * our address src where given; a src that is no longer ours is retried
+ * without, and src->family is then set to 0 for the caller to forget. */
 int wg_device_send(struct wg_device *dev, const union wg_sockaddr *dst,
-		   struct iovec *iov, unsigned int n, unsigned int *sent);
+		   struct wg_src *src, struct iovec *iov, unsigned int n,
+		   unsigned int *sent);
 int wg_device_send_one(struct wg_device *dev, const union wg_sockaddr *dst,
-		       const void *buf, size_t len);
+		       struct wg_src *src, const void *buf, size_t len);
 
 #endif

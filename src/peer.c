@@ -252,17 +252,32 @@ void wg_peer_expire_current_keypairs(struct wg_peer *peer)
 	wg_noise_handshake_clear(&peer->handshake);
 }
 
-void wg_peer_get_endpoint(struct wg_peer *peer, union wg_sockaddr *out)
+void wg_peer_get_endpoint(struct wg_peer *peer, union wg_sockaddr *out,
+			  struct wg_src *src)
 {
 	pthread_spin_lock(&peer->endpoint_lock);
 	*out = peer->endpoint;
+	if (src)
+		*src = peer->endpoint_src;
 	pthread_spin_unlock(&peer->endpoint_lock);
 }
 
-void wg_peer_set_endpoint(struct wg_peer *peer, const union wg_sockaddr *ep)
+void wg_peer_set_endpoint(struct wg_peer *peer, const union wg_sockaddr *ep,
+			  const struct wg_src *src)
 {
 	pthread_spin_lock(&peer->endpoint_lock);
 	peer->endpoint = *ep;
+	if (src)
+		peer->endpoint_src = *src;
+	else
+		peer->endpoint_src.family = 0;
+	pthread_spin_unlock(&peer->endpoint_lock);
+}
+
+void wg_peer_clear_src(struct wg_peer *peer)
+{
+	pthread_spin_lock(&peer->endpoint_lock);
+	peer->endpoint_src.family = 0;
 	pthread_spin_unlock(&peer->endpoint_lock);
 }
 

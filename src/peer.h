@@ -67,6 +67,7 @@ struct wg_peer {
 
 	pthread_spinlock_t endpoint_lock;
 	union wg_sockaddr endpoint; /* sa_family 0: none yet */
+	struct wg_src endpoint_src; /* our address it talks to */
 
 	pthread_mutex_t timers_lock;
 	struct wg_timers timers;
@@ -110,8 +111,13 @@ void wg_peer_zero_keys(struct wg_peer *peer);
 /* Make the current keys unusable for sending, forcing a new handshake. */
 void wg_peer_expire_current_keypairs(struct wg_peer *peer);
 
-void wg_peer_get_endpoint(struct wg_peer *peer, union wg_sockaddr *out);
-void wg_peer_set_endpoint(struct wg_peer *peer, const union wg_sockaddr *ep);
+/* src may be NULL: not wanted, or (set) not known. */
+void wg_peer_get_endpoint(struct wg_peer *peer, union wg_sockaddr *out,
+			  struct wg_src *src);
+void wg_peer_set_endpoint(struct wg_peer *peer, const union wg_sockaddr *ep,
+			  const struct wg_src *src);
+/* Our address src stopped working: let the kernel choose again. */
+void wg_peer_clear_src(struct wg_peer *peer);
 
 /* Staged batches wait for a keypair; the oldest is dropped when full. */
 void wg_peer_stage_batch(struct wg_peer *peer, struct batch *b);

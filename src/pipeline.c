@@ -276,6 +276,10 @@ static void *tun_reader(void *arg)
 
 static int udp_burst(struct wg_device *dev, int fd, struct batch *b)
 {
+	static __thread union {
+		char buf[WG_RECV_CMSG_SPACE];
+		struct cmsghdr align;
+	} ctl[WG_BATCH_MAX];
 	struct mmsghdr msgs[WG_BATCH_MAX];
 	struct iovec iov[WG_BATCH_MAX];
 	unsigned int i, n = dev->pool.batch_size;
@@ -289,11 +293,14 @@ static int udp_burst(struct wg_device *dev, int fd, struct batch *b)
 		msgs[i].msg_hdr.msg_iovlen = 1;
 		msgs[i].msg_hdr.msg_name = &b->pkts[i].src;
 		msgs[i].msg_hdr.msg_namelen = sizeof(b->pkts[i].src);
+		msgs[i].msg_hdr.msg_control = ctl[i].buf;
+		msgs[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
 	}
 	got = wg_socket_recv_burst(fd, msgs, n);
 	if (got <= 0)
 		return got;
 	for (i = 0; i < (unsigned int)got; i++) {
+		wg_src_from_cmsg(&b->pkts[i].dst, &msgs[i].msg_hdr);
 		b->pkts[i].len = msgs[i].msg_len;
 		/* Too long for a slot: never one of ours. */
 		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
@@ -312,7 +319,7 @@ struct gro_rx {
 	struct iovec iov[GRO_BUFS];
 	union wg_sockaddr src[GRO_BUFS];
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[WG_RECV_CMSG_SPACE];
 		struct cmsghdr align;
 	} ctl[GRO_BUFS];
 };
@@ -342,7 +349,8 @@ static unsigned int gro_size(struct msghdr *m, unsigned int len)
  * batches; returns the batch still being filled. */
 static struct batch *cut_run(struct wg_device *dev, struct batch *b,
 			     const uint8_t *data, unsigned int len,
-			     unsigned int size, const union wg_sockaddr *src)
+			     unsigned int size, const union wg_sockaddr *src,
+			     const struct wg_src *dst)
 {
 	unsigned int off, seg;
 	struct packet *p;
@@ -357,6 +365,7 @@ static struct batch *cut_run(struct wg_device *dev, struct batch *b,
 		p->len = seg <= WG_SLOT_SIZE ? seg : 0;
 		memcpy(p->buf, data + off, p->len);
 		p->src = *src;
+		p->dst = *dst;
 		if (b->count == dev->pool.batch_size) {
 			submit_rx(dev, b);
 			b = NULL;
@@ -386,14 +395,16 @@ static void udp_gro_burst(struct wg_device *dev, int fd, struct gro_rx *rx)
 	got = wg_socket_recv_burst(fd, rx->msgs, GRO_BUFS);
 	for (i = 0; got > 0 && i < (unsigned int)got; i++) {
 		struct msghdr *m = &rx->msgs[i].msg_hdr;
+		struct wg_src dst;
 
+		wg_src_from_cmsg(&dst, m);
 		len = rx->msgs[i].msg_len;
 		if (m->msg_flags & MSG_TRUNC || !len) {
 			wg_stat_add(dev, drop_bad_packet, 1);
 			continue;
 		}
 		b = cut_run(dev, b, rx->iov[i].iov_base, len, gro_size(m, len),
-			    &rx->src[i]);
+			    &rx->src[i], &dst);
 	}
 	if (b && b->count)
 		submit_rx(dev, b);

@@ -56,6 +56,7 @@ static void copy_datagram(struct packet *to, const struct packet *from)
 	memcpy(to->buf, from->buf, from->len);
 	to->len = from->len;
 	to->src = from->src;
+	to->dst = from->dst;
 }
 
 /* Set on UDP reader threads: where they write a small batch they open
@@ -245,7 +246,7 @@ struct rx_summary {
 	uint64_t bytes;
 	unsigned int authenticated;
 	bool data;
-	const union wg_sockaddr *last_src;
+	const struct packet *last; /* its sender is the endpoint now */
 };
 
 /* The packets of one batch that passed every check, to be written. */
@@ -277,7 +278,7 @@ static void deliver(struct wg_peer *peer, struct batch *b, struct packet *p,
 	}
 	s->authenticated++;
 	s->bytes += p->len + WG_MESSAGE_MINIMUM_LENGTH;
-	s->last_src = &p->src;
+	s->last = p;
 	if (!p->len)
 		return; /* keepalive */
 	s->data = true;
@@ -380,13 +381,16 @@ static void received(struct wg_peer *peer, struct wg_keypair *kp,
 {
 	uint64_t now = wg_now_ns();
 	union wg_sockaddr ep;
+	struct wg_src src;
 	bool rekey, confirmed;
 
 	__atomic_fetch_add(&peer->rx_bytes, s->bytes, __ATOMIC_RELAXED);
 	confirmed = wg_peer_received_with_keypair(peer, kp);
-	wg_peer_get_endpoint(peer, &ep);
-	if (memcmp(&ep, s->last_src, sizeof(ep)))
-		wg_peer_set_endpoint(peer, s->last_src);
+	/* Roaming: the endpoint follows the latest authenticated packet. */
+	wg_peer_get_endpoint(peer, &ep, &src);
+	if (memcmp(&ep, &s->last->src, sizeof(ep)) ||
+	    memcmp(&src, &s->last->dst, sizeof(src)))
+		wg_peer_set_endpoint(peer, &s->last->src, &s->last->dst);
 
 	pthread_mutex_lock(&peer->timers_lock);
 	if (confirmed) {
@@ -503,7 +507,7 @@ static bool begin_session(struct wg_peer *peer, uint64_t now)
 static void authenticated(struct wg_peer *peer, const struct packet *p,
 			  uint64_t now)
 {
-	wg_peer_set_endpoint(peer, &p->src);
+	wg_peer_set_endpoint(peer, &p->src, &p->dst);
 	pthread_mutex_lock(&peer->timers_lock);
 	wg_timers_any_authenticated_packet_received(&peer->timers);
 	wg_timers_any_authenticated_packet_traversal(&peer->timers, now);
@@ -539,7 +543,7 @@ static void consume_initiation(struct wg_device *dev, struct packet *p,
 		return;
 	authenticated(peer, p, now);
 	wg_cookie_add_mac_to_packet(&resp, sizeof(resp), &peer->cookie, now);
-	wg_device_send_one(dev, &p->src, &resp, sizeof(resp));
+	wg_device_send_one(dev, &p->src, &p->dst, &resp, sizeof(resp));
 	pthread_mutex_lock(&peer->timers_lock);
 	wg_timers_any_authenticated_packet_sent(&peer->timers);
 	pthread_mutex_unlock(&peer->timers_lock);
@@ -632,7 +636,7 @@ static bool admit(struct wg_device *dev, struct packet *p, uint64_t now)
 	if (state == VALID_MAC_BUT_NO_COOKIE) {
 		wg_cookie_message_create(&reply, p->buf, p->len, sender_index(p),
 					 &dev->cookie_checker, &p->src, now);
-		wg_device_send_one(dev, &p->src, &reply, sizeof(reply));
+		wg_device_send_one(dev, &p->src, &p->dst, &reply, sizeof(reply));
 		wg_stat_add(dev, handshake_cookies_sent, 1);
 		return false;
 	}

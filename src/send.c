@@ -209,11 +209,24 @@ void wg_send_staged(struct wg_peer *peer)
 		wg_send_batch(peer, b);
 }
 
+/* One message to the peer from its sticky source; forgets a source the
+ * kernel no longer takes. */
+static void send_from(struct wg_peer *peer, const union wg_sockaddr *ep,
+		      struct wg_src *src, const void *buf, size_t len)
+{
+	bool had = src->family != 0;
+
+	wg_device_send_one(peer->dev, ep, src, buf, len);
+	if (had && !src->family)
+		wg_peer_clear_src(peer);
+}
+
 void wg_send_handshake_initiation(struct wg_peer *peer, bool is_retry)
 {
 	struct wg_device *dev = peer->dev;
 	struct message_handshake_initiation msg;
 	union wg_sockaddr ep;
+	struct wg_src src;
 	uint64_t now = wg_now_ns();
 	uint32_t index;
 	bool ok;
@@ -235,11 +248,11 @@ void wg_send_handshake_initiation(struct wg_peer *peer, bool is_retry)
 	if (!ok)
 		return;
 	wg_cookie_add_mac_to_packet(&msg, sizeof(msg), &peer->cookie, now);
-	wg_peer_get_endpoint(peer, &ep);
+	wg_peer_get_endpoint(peer, &ep, &src);
 	log_debug("peer %llu: sending handshake initiation",
 		  (unsigned long long)peer->id);
 	if (ep.sa.sa_family)
-		wg_device_send_one(dev, &ep, &msg, sizeof(msg));
+		send_from(peer, &ep, &src, &msg, sizeof(msg));
 
 	pthread_mutex_lock(&peer->timers_lock);
 	wg_timers_any_authenticated_packet_traversal(&peer->timers, now);
@@ -272,8 +285,8 @@ void wg_send_encrypt_batch(struct wg_device *dev, struct batch *b)
 /* Sends one finished batch; true when it carried data (not only a
  * keepalive). */
 static void send_one_batch(struct wg_peer *peer, struct batch *b,
-			   const union wg_sockaddr *ep, uint64_t *bytes,
-			   bool *data)
+			   const union wg_sockaddr *ep, struct wg_src *src,
+			   uint64_t *bytes, bool *data)
 {
 	struct wg_device *dev = peer->dev;
 	struct iovec iov[WG_BATCH_MAX];
@@ -289,7 +302,7 @@ static void send_one_batch(struct wg_peer *peer, struct batch *b,
 		if (b->pkts[i].len > WG_MESSAGE_MINIMUM_LENGTH)
 			*data = true;
 	}
-	wg_device_send(dev, ep, iov, b->count, &sent);
+	wg_device_send(dev, ep, src, iov, b->count, &sent);
 	for (i = 0; i < sent; i++)
 		*bytes += b->pkts[i].len;
 	if (sent < b->count)
@@ -317,8 +330,9 @@ void wg_send_flush_peer(struct wg_peer *peer)
 {
 	struct batch *b, *next;
 	union wg_sockaddr ep;
+	struct wg_src src;
 	uint64_t bytes;
-	bool data;
+	bool data, had;
 
 	if (!wg_ordered_queue_begin_drain(&peer->tx_queue))
 		return;
@@ -326,14 +340,17 @@ void wg_send_flush_peer(struct wg_peer *peer)
 		b = wg_ordered_queue_pop_finished(&peer->tx_queue);
 		bytes = 0;
 		data = false;
-		wg_peer_get_endpoint(peer, &ep);
+		wg_peer_get_endpoint(peer, &ep, &src);
+		had = src.family != 0;
 		rcu_read_lock();
 		for (; b; b = next) {
 			next = b->next;
-			send_one_batch(peer, b, &ep, &bytes, &data);
+			send_one_batch(peer, b, &ep, &src, &bytes, &data);
 			wg_batch_release(peer->dev, b);
 		}
 		rcu_read_unlock();
+		if (had && !src.family)
+			wg_peer_clear_src(peer);
 		sent_batches(peer, bytes, data);
 	} while (!wg_ordered_queue_end_drain(&peer->tx_queue));
 }

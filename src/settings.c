@@ -87,7 +87,7 @@ static int peer_info(struct wg_device *dev, struct wg_peer *peer,
 	pthread_mutex_lock(&peer->handshake.lock);
 	memcpy(info->preshared_key, peer->handshake.preshared_key, WG_KEY_LEN);
 	pthread_mutex_unlock(&peer->handshake.lock);
-	wg_peer_get_endpoint(peer, &info->endpoint);
+	wg_peer_get_endpoint(peer, &info->endpoint, NULL);
 	info->has_endpoint = info->endpoint.sa.sa_family != 0;
 	info->last_handshake_sec = (int64_t)(hs / 1000000000ULL);
 	info->last_handshake_nsec = (int64_t)(hs % 1000000000ULL);
@@ -208,7 +208,7 @@ static int apply_peer(struct wg_device *dev, const struct wg_uapi_peer *p)
 	if (p->has_preshared_key)
 		wg_noise_set_preshared_key(&peer->handshake, p->preshared_key);
 	if (p->has_endpoint)
-		wg_peer_set_endpoint(peer, &p->endpoint);
+		wg_peer_set_endpoint(peer, &p->endpoint, NULL);
 	apply_allowedips(dev, peer, p);
 	if (p->has_persistent_keepalive)
 		apply_keepalive(peer, p->persistent_keepalive_interval);

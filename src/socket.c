@@ -92,6 +92,11 @@ static int set_options(int fd, int family, uint32_t fwmark, enum reuse reuse,
 	*what = "SO_MARK";
 	if (fwmark && set_int(fd, SOL_SOCKET, SO_MARK, (int)fwmark))
 		return -errno;
+	/* Learn where each datagram was sent, to answer from there. */
+	*what = family == AF_INET ? "IP_PKTINFO" : "IPV6_RECVPKTINFO";
+	if (family == AF_INET ? set_int(fd, IPPROTO_IP, IP_PKTINFO, 1)
+			      : set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1))
+		return -errno;
 	set_buffers(fd);
 	return 0;
 }
@@ -354,42 +359,86 @@ static unsigned int gso_run(const struct iovec *iov, unsigned int n)
 	return k;
 }
 
-struct gso_msg {
+/* Room for a UDP_SEGMENT size and a source address. */
+struct send_ctl {
 	union {
-		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		char buf[CMSG_SPACE(sizeof(uint16_t)) +
+			 CMSG_SPACE(sizeof(struct in6_pktinfo))];
 		struct cmsghdr align;
 	} ctl;
 };
 
-/* Fills msgs with up to SEND_CHUNK messages from iov; returns how many
- * messages, and in counts[] how many datagrams each carries. */
-static unsigned int build_gso(struct mmsghdr *msgs, struct gso_msg *ctl,
-			      unsigned int *counts, struct iovec *iov,
-			      unsigned int n, union wg_sockaddr *to,
-			      socklen_t tolen)
+static struct cmsghdr *next_cmsg(struct msghdr *m, struct cmsghdr *c,
+				 int level, int type, size_t len)
+{
+	c = c ? (struct cmsghdr *)((char *)c + CMSG_SPACE(c->cmsg_len -
+							  CMSG_LEN(0)))
+	      : (struct cmsghdr *)m->msg_control;
+	c->cmsg_level = level;
+	c->cmsg_type = type;
+	c->cmsg_len = CMSG_LEN(len);
+	m->msg_controllen += CMSG_SPACE(len);
+	return c;
+}
+
+/* The control messages of one send: a GSO size (0: none) and the source
+ * address to send from (NULL or family 0: the kernel's choice). */
+static void add_cmsgs(struct msghdr *m, struct send_ctl *ctl, uint16_t gso,
+		      const struct wg_src *src, int family)
+{
+	struct cmsghdr *c = NULL;
+
+	m->msg_control = ctl->ctl.buf;
+	m->msg_controllen = 0;
+	if (gso) {
+		c = next_cmsg(m, c, SOL_UDP, UDP_SEGMENT, sizeof(gso));
+		memcpy(CMSG_DATA(c), &gso, sizeof(gso));
+	}
+	if (src && src->family == AF_INET && family == AF_INET) {
+		struct in_pktinfo pi = {.ipi_spec_dst = src->v4};
+
+		c = next_cmsg(m, c, IPPROTO_IP, IP_PKTINFO, sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+	} else if (src && src->family == AF_INET6 && family == AF_INET6) {
+		struct in6_pktinfo pi = {.ipi6_addr = src->v6,
+					 .ipi6_ifindex = (unsigned)src->ifindex};
+
+		c = next_cmsg(m, c, IPPROTO_IPV6, IPV6_PKTINFO, sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+	}
+	if (!m->msg_controllen)
+		m->msg_control = NULL;
+}
+
+struct send_job {
+	const struct wg_socket_set *s;
+	int fd;
+	union wg_sockaddr to;
+	socklen_t tolen;
+	const struct wg_src *src;
+	bool gso;
+};
+
+/* Fills msgs with up to SEND_CHUNK messages from iov (GSO runs where
+ * on); returns how many messages, and in counts[] how many datagrams
+ * each carries. */
+static unsigned int build(struct send_job *j, struct mmsghdr *msgs,
+			  struct send_ctl *ctl, unsigned int *counts,
+			  struct iovec *iov, unsigned int n)
 {
 	unsigned int m = 0, off = 0, k;
-	struct cmsghdr *c;
 
 	while (off < n && m < SEND_CHUNK) {
-		k = gso_run(&iov[off], n - off);
+		k = j->gso ? gso_run(&iov[off], n - off) : 1;
 		msgs[m] = (struct mmsghdr){
-			.msg_hdr = {.msg_name = to,
-				    .msg_namelen = tolen,
+			.msg_hdr = {.msg_name = &j->to,
+				    .msg_namelen = j->tolen,
 				    .msg_iov = &iov[off],
 				    .msg_iovlen = k},
 		};
-		if (k > 1) {
-			uint16_t size = (uint16_t)iov[off].iov_len;
-
-			msgs[m].msg_hdr.msg_control = ctl[m].ctl.buf;
-			msgs[m].msg_hdr.msg_controllen = sizeof(ctl[m].ctl.buf);
-			c = CMSG_FIRSTHDR(&msgs[m].msg_hdr);
-			c->cmsg_level = SOL_UDP;
-			c->cmsg_type = UDP_SEGMENT;
-			c->cmsg_len = CMSG_LEN(sizeof(size));
-			memcpy(CMSG_DATA(c), &size, sizeof(size));
-		}
+		add_cmsgs(&msgs[m].msg_hdr, &ctl[m],
+			  k > 1 ? (uint16_t)iov[off].iov_len : 0, j->src,
+			  j->to.sa.sa_family);
 		counts[m++] = k;
 		off += k;
 	}
@@ -398,87 +447,65 @@ static unsigned int build_gso(struct mmsghdr *msgs, struct gso_msg *ctl,
 
 /* The kernel refuses GSO on this route (no checksum offload, say):
  * turn it off for good. */
-static bool gso_refused(const struct wg_socket_set *s, int err)
+static bool gso_refused(struct send_job *j, int err)
 {
-	if (err != EIO && err != EINVAL && err != ENOPROTOOPT)
+	if (!j->gso || (err != EIO && err != EINVAL && err != ENOPROTOOPT))
 		return false;
-	if (__atomic_exchange_n((int *)&s->gso, 0, __ATOMIC_RELAXED))
+	if (__atomic_exchange_n((int *)&j->s->gso, 0, __ATOMIC_RELAXED))
 		log_info("UDP: UDP_SEGMENT failed (%s); sending datagrams "
 			 "one by one from now on", strerror(err));
+	j->gso = false;
 	return true;
 }
 
-static int send_gso(const struct wg_socket_set *s, int fd,
-		    union wg_sockaddr *to, socklen_t tolen, struct iovec *iov,
-		    unsigned int n, unsigned int *sent)
+static int send_all(struct send_job *j, struct iovec *iov, unsigned int n,
+		    unsigned int *sent)
 {
 	struct mmsghdr msgs[SEND_CHUNK];
-	struct gso_msg ctl[SEND_CHUNK];
+	struct send_ctl ctl[SEND_CHUNK];
 	unsigned int counts[SEND_CHUNK], m, i;
 	bool waited = false;
 	int r;
 
 	while (*sent < n) {
-		m = build_gso(msgs, ctl, counts, &iov[*sent], n - *sent, to,
-			      tolen);
-		r = sendmmsg(fd, msgs, m, MSG_DONTWAIT);
+		m = build(j, msgs, ctl, counts, &iov[*sent], n - *sent);
+		r = sendmmsg(j->fd, msgs, m, MSG_DONTWAIT);
 		if (r > 0) {
 			for (i = 0; i < (unsigned int)r; i++)
 				*sent += counts[i];
 			waited = false;
 		} else if (r < 0 && errno == EAGAIN && !waited) {
-			wait_writable(fd);
+			wait_writable(j->fd);
 			waited = true;
-		} else if (r < 0 && gso_refused(s, errno)) {
-			return 1; /* the caller goes on without GSO */
+		} else if (r < 0 && gso_refused(j, errno)) {
+			continue; /* again, one datagram per message */
 		} else if (r == 0 || errno != EINTR) {
 			return r < 0 ? -errno : -EIO;
 		}
 	}
 	return 0;
+}
+
+int wg_socket_send_burst_from(const struct wg_socket_set *s,
+			      const union wg_sockaddr *dst,
+			      const struct wg_src *src, struct iovec *iov,
+			      unsigned int n, unsigned int *sent)
+{
+	struct send_job j = {.s = s, .src = src};
+
+	*sent = 0;
+	j.fd = socket_for(s, dst, &j.to, &j.tolen);
+	if (j.fd < 0)
+		return j.fd;
+	j.gso = n > 1 && __atomic_load_n(&s->gso, __ATOMIC_RELAXED);
+	return send_all(&j, iov, n, sent);
 }
 
 int wg_socket_send_burst(const struct wg_socket_set *s,
 			 const union wg_sockaddr *dst, struct iovec *iov,
 			 unsigned int n, unsigned int *sent)
 {
-	struct mmsghdr msgs[SEND_CHUNK];
-	union wg_sockaddr to;
-	socklen_t tolen;
-	bool waited = false;
-	unsigned int i, k;
-	int fd, r;
-
-	*sent = 0;
-	fd = socket_for(s, dst, &to, &tolen);
-	if (fd < 0)
-		return fd;
-	if (n > 1 && __atomic_load_n(&s->gso, __ATOMIC_RELAXED)) {
-		r = send_gso(s, fd, &to, tolen, iov, n, sent);
-		if (r <= 0)
-			return r;
-	}
-	while (*sent < n) {
-		k = n - *sent < SEND_CHUNK ? n - *sent : SEND_CHUNK;
-		for (i = 0; i < k; i++)
-			msgs[i] = (struct mmsghdr){
-			    .msg_hdr = {.msg_name = &to,
-					.msg_namelen = tolen,
-					.msg_iov = &iov[*sent + i],
-					.msg_iovlen = 1},
-			};
-		r = sendmmsg(fd, msgs, k, MSG_DONTWAIT);
-		if (r > 0) {
-			*sent += (unsigned int)r;
-			waited = false;
-		} else if (r < 0 && errno == EAGAIN && !waited) {
-			wait_writable(fd);
-			waited = true;
-		} else if (r == 0 || errno != EINTR) {
-			return r < 0 ? -errno : -EIO;
-		}
-	}
-	return 0;
+	return wg_socket_send_burst_from(s, dst, NULL, iov, n, sent);
 }
 
 int wg_socket_send_one(const struct wg_socket_set *s,
@@ -489,6 +516,35 @@ int wg_socket_send_one(const struct wg_socket_set *s,
 	unsigned int sent;
 
 	return wg_socket_send_burst(s, dst, &iov, 1, &sent);
+}
+
+bool wg_src_from_cmsg(struct wg_src *src, struct msghdr *m)
+{
+	struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			*src = (struct wg_src){.family = AF_INET,
+					       .ifindex = pi.ipi_ifindex,
+					       .v4 = pi.ipi_addr};
+			return true;
+		}
+		if (c->cmsg_level == IPPROTO_IPV6 &&
+		    c->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			*src = (struct wg_src){.family = AF_INET6,
+					       .ifindex = (int)pi.ipi6_ifindex,
+					       .v6 = pi.ipi6_addr};
+			return true;
+		}
+	}
+	src->family = 0;
+	return false;
 }
 
 void wg_sockaddr_unmap(union wg_sockaddr *a)

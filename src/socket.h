@@ -75,6 +75,17 @@ int wg_socket_recv_burst(int fd, struct mmsghdr *msgs, unsigned int n);
 int wg_socket_send_burst(const struct wg_socket_set *s,
 			 const union wg_sockaddr *dst, struct iovec *iov,
 			 unsigned int n, unsigned int *sent);
+/* The same, leaving from our address src (NULL: the kernel's choice).
+ * A source no longer ours gives -EINVAL or -EADDRNOTAVAIL. */
+int wg_socket_send_burst_from(const struct wg_socket_set *s,
+			      const union wg_sockaddr *dst,
+			      const struct wg_src *src, struct iovec *iov,
+			      unsigned int n, unsigned int *sent);
+/* Reads IP_PKTINFO / IPV6_PKTINFO from a received message's control
+ * data: where it was sent to. False (and src->family 0) without one. */
+bool wg_src_from_cmsg(struct wg_src *src, struct msghdr *m);
+/* Control room a receiver needs for UDP_GRO and the packet info. */
+enum { WG_RECV_CMSG_SPACE = 128 };
 int wg_socket_send_one(const struct wg_socket_set *s,
 		       const union wg_sockaddr *dst, const void *buf,
 		       size_t len);
