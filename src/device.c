@@ -58,6 +58,15 @@ static int init_queues(struct wg_device *dev)
 	return ret;
 }
 
+static void destroy_queues(struct wg_device *dev)
+{
+	wg_ring_destroy(&dev->crypt_ring);
+	wg_ring_destroy(&dev->handshake_ring);
+	wg_ring_destroy(&dev->udp_writer_ring);
+	wg_ring_destroy(&dev->tun_writer_ring);
+	wg_batch_pool_destroy(&dev->pool);
+}
+
 static void init_state(struct wg_device *dev)
 {
 	pthread_mutex_init(&dev->config_lock, NULL);
@@ -144,11 +153,7 @@ int wg_device_create(struct wg_device **out, const char *name,
 err_close_tun:
 	wg_tun_close(&dev->tun);
 err_queues:
-	wg_ring_destroy(&dev->crypt_ring);
-	wg_ring_destroy(&dev->handshake_ring);
-	wg_ring_destroy(&dev->udp_writer_ring);
-	wg_ring_destroy(&dev->tun_writer_ring);
-	wg_batch_pool_destroy(&dev->pool);
+	destroy_queues(dev);
 	wg_ratelimiter_uninit(&dev->ratelimiter);
 err_close_stop:
 	close(dev->stop_fd);
@@ -259,11 +264,7 @@ void wg_device_destroy(struct wg_device *dev)
 	wg_socket_set_close(dev->sockets);
 	free(dev->sockets);
 	wg_tun_close(&dev->tun);
-	wg_ring_destroy(&dev->crypt_ring);
-	wg_ring_destroy(&dev->handshake_ring);
-	wg_ring_destroy(&dev->udp_writer_ring);
-	wg_ring_destroy(&dev->tun_writer_ring);
-	wg_batch_pool_destroy(&dev->pool);
+	destroy_queues(dev);
 	wg_ratelimiter_uninit(&dev->ratelimiter);
 	wg_cookie_checker_destroy(&dev->cookie_checker);
 	close(dev->stop_fd);

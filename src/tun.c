@@ -274,6 +274,7 @@ int wg_tun_writev(int fd, const struct iovec *iov, int n, size_t len)
 	for (;;) {
 		ssize_t w = writev(fd, iov, n);
 
+		/* TUN takes a packet whole or not at all. */
 		if (w >= 0)
 			return (size_t)w == len ? 0 : -EMSGSIZE;
 		if (errno == EINTR)
@@ -342,19 +343,7 @@ int wg_tun_read_burst(int fd, struct iovec *bufs, unsigned int n, size_t *lens,
 
 int wg_tun_write(int fd, const void *pkt, size_t len)
 {
-	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-	unsigned int tries = 0;
+	struct iovec iov = {.iov_base = (void *)pkt, .iov_len = len};
 
-	for (;;) {
-		ssize_t w = write(fd, pkt, len);
-
-		/* TUN takes a packet whole or not at all. */
-		if (w >= 0)
-			return (size_t)w == len ? 0 : -EMSGSIZE;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN || tries++ == TUN_WRITE_RETRIES)
-			return -errno;
-		poll(&pfd, 1, TUN_WRITE_WAIT_MS);
-	}
+	return wg_tun_writev(fd, &iov, 1, len);
 }
