@@ -27,6 +27,7 @@
 #include "device.h"
 #include "log.h"
 #include "options.h"
+#include "privs.h"
 #include "uapi.h"
 
 static void usage(FILE *out)
@@ -318,6 +319,12 @@ int main(int argc, char **argv)
 			 ifname, strerror(-ret));
 		log_err("%s", msg);
 		report_ready(1, msg);
+		return 1;
+	}
+	/* The TUN device and the UDP sockets exist; no thread does yet. */
+	if (wg_privs_drop()) {
+		report_ready(1, "cannot drop privileges (see the log)");
+		wg_device_destroy(dev);
 		return 1;
 	}
 	ret = wg_device_start(dev);

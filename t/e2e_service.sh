@@ -6,14 +6,20 @@
 # %i the interface), a clean environment plus its Environment= lines, and
 # its CapabilityBoundingSet= and NoNewPrivileges= applied with setpriv(1),
 # in a network namespace of its own. Checks that
-#   - the interface and the UAPI socket come up, and the daemon holds
-#     exactly the unit's capabilities;
+#   - the interface and the UAPI socket come up, and every thread of the
+#     daemon holds exactly the unit's capabilities, which are the ones
+#     wgpipe(8) (PRIVILEGES) says the daemon keeps;
 #   - with only those, wg(8) can still move it to a port below 1024 and
 #     set a fwmark;
 #   - SIGHUP and SIGUSR1 each log every counter that wgpipe(8) lists, as
 #     "counter NAME VALUE" on standard error, and the counters move;
 #   - SIGTERM ends it with status 0, leaving no interface, no socket and
-#     no process; so do removing the socket and deleting the interface.
+#     no process; so do removing the socket and deleting the interface;
+#   - started as plain root, with every capability, every thread of the
+#     daemon keeps only those (effective, permitted and bounding sets; no
+#     inheritable or ambient one; no_new_privs), also after wg(8) has
+#     changed the port and the fwmark and added and removed a peer (which
+#     start threads), and it still exits cleanly on SIGTERM.
 #
 # Environment: WGPIPE (default $abs_top_builddir/src/wgpipe, else
 # src/wgpipe in the current directory), CI=true to fail where this would
@@ -162,6 +168,7 @@ for cap in $caps; do
 done
 SETPRIV=(setpriv "--bounding-set=$setpriv_caps" --inh-caps=-all)
 [ "$(unit_value NoNewPrivileges)" = yes ] && SETPRIV+=(--no-new-privs)
+LAUNCH=("${SETPRIV[@]}" --) # what start_unit runs the daemon under
 say_unit="ExecStart=$exec_start${UNIT_ENV[*]:+ Environment=${UNIT_ENV[*]}} caps: $caps"
 echo "# unit: $say_unit"
 
@@ -170,6 +177,20 @@ mapfile -t DOC_COUNTERS < <(awk '/^\.S[SH]/ { on = ($0 == ".SS Counters"); next 
 	on && prev == ".TP" && /^\.B [a-z0-9_]+$/ { print $2 }
 	{ prev = $0 }' "$PAGE" | sort)
 [ ${#DOC_COUNTERS[@]} -gt 0 ] || fail "found no counter in $PAGE, SS Counters"
+
+# The capabilities the daemon keeps after set-up: under PRIVILEGES, each
+# a ".TP" then ".B CAP_NAME". The unit must grant exactly these.
+mapfile -t DOC_KEPT < <(awk '/^\.SH/ { on = ($0 == ".SH PRIVILEGES"); next }
+	on && prev == ".TP" && /^\.B CAP_[A-Z_]+$/ { print $2 }
+	{ prev = $0 }' "$PAGE" | sort)
+[ ${#DOC_KEPT[@]} -gt 0 ] || fail "found no capability in $PAGE, SH PRIVILEGES"
+kept_mask=0
+for cap in "${DOC_KEPT[@]}"; do
+	[ -n "${CAP_BIT[$cap]:-}" ] || fail "unknown capability $cap (teach this test its bit)"
+	kept_mask=$((kept_mask | 1 << ${CAP_BIT[$cap]}))
+done
+[ "$kept_mask" = "$cap_mask" ] ||
+	fail "the unit allows $caps; wgpipe(8) says the daemon keeps ${DOC_KEPT[*]}"
 
 NS="wgp-svc-$$"
 ip netns add "$NS" || fail "ip netns add $NS"
@@ -185,7 +206,7 @@ start_unit()
 	for arg in "${UNIT_ARGV[@]:1}"; do
 		args+=("${arg//%i/$ifname}")
 	done
-	ip netns exec "$NS" "${SETPRIV[@]}" -- \
+	ip netns exec "$NS" "${LAUNCH[@]}" \
 		env -i PATH="$SERVICE_PATH" "${UNIT_ENV[@]}" \
 		"$WGPIPE" "${args[@]}" </dev/null >"$LOG" 2>&1 &
 	PID=$!
@@ -235,6 +256,31 @@ gone()
 	pass "$what: status 0, no interface, no socket, no process"
 }
 
+# check_threads PID MASK WHAT: every thread of PID has MASK as its
+# effective, permitted and bounding sets, no inheritable or ambient
+# capability, and no_new_privs; NTHREADS is how many it has.
+check_threads()
+{
+	local pid=$1 want zero=0000000000000000 what=$3 task have field
+	want=$(printf '%016x' "$2")
+	NTHREADS=0
+	for task in /proc/"$pid"/task/*; do
+		[ -r "$task/status" ] || continue
+		NTHREADS=$((NTHREADS + 1))
+		for field in CapEff:$want CapPrm:$want CapBnd:$want CapInh:$zero \
+			CapAmb:$zero NoNewPrivs:1; do
+			have=$(awk -v f="${field%%:*}:" '$1 == f { print $2 }' \
+				"$task/status" 2>/dev/null)
+			[ "$have" = "${field#*:}" ] || [ ! -e "$task" ] ||
+				fail "$what: thread $(cat "$task/comm" 2>/dev/null)" \
+					"(${task##*/}) has ${field%%:*} $have, want ${field#*:}"
+		done
+	done
+	# The UAPI server and the pipeline run on threads of their own.
+	[ "$NTHREADS" -ge 3 ] ||
+		fail "$what: only $NTHREADS thread(s) in /proc/$pid/task"
+}
+
 # counter_lines: the "counter NAME VALUE" lines logged so far. VALUE is
 # a number, but for crypto, the name of the AEAD implementation.
 counter_lines()
@@ -267,13 +313,8 @@ IF1="wgsvc$$"
 start_unit "$IF1"
 pass "the unit's command brings up $IF1 and $UAPI_DIR/$IF1.sock"
 
-want=$(printf '%016x' "$cap_mask")
-for set in CapEff CapPrm CapBnd; do
-	have=$(awk -v s="$set:" '$1 == s { print $2 }' "/proc/$PID/status")
-	[ "$have" = "$want" ] ||
-		fail "the daemon's $set is $have; the unit allows $want ($caps)"
-done
-pass "the daemon holds exactly $caps"
+check_threads "$PID" "$cap_mask" "under the unit's limits"
+pass "each of the daemon's $NTHREADS threads holds exactly $caps"
 
 wgx() { timeout -k 2 10 ip netns exec "$NS" wg "$@"; }
 wgx set "$IF1" listen-port 443 fwmark 0x51 ||
@@ -323,4 +364,38 @@ start_unit "$IF3"
 ip -n "$NS" link del "$IF3" || fail "ip link del $IF3"
 wait_exit 10
 gone "$IF3" "ip link del $IF3"
+
+# --- 4: started as plain root ------------------------------------------
+
+LAUNCH=()
+IF4="wgsvr$$"
+start_unit "$IF4"
+check_threads "$PID" "$kept_mask" "started as root"
+pass "started as root: each of its $NTHREADS threads keeps only ${DOC_KEPT[*]}," \
+	"no inheritable or ambient capability, no_new_privs"
+kept_line=$(grep -E '(^|: )privileges: keeping ' "$LOG")
+mapfile -t logged < <(grep -oE 'CAP_[A-Z_]+' <<<"${kept_line%%(*}" | sort)
+[ "${logged[*]}" = "${DOC_KEPT[*]}" ] ||
+	fail "started as root, the daemon logged '$kept_line'; want ${DOC_KEPT[*]}"
+pass "its log says so: ${kept_line##*: privileges: }"
+
+peer=$(wg genkey | wg pubkey) || fail "wg genkey | wg pubkey"
+wgx set "$IF4" listen-port 443 fwmark 0x51 private-key <(wg genkey) \
+	peer "$peer" allowed-ips 10.78.0.2/32 endpoint 127.0.0.1:9 ||
+	fail "as root, after the drop: wg set $IF4 listen-port 443 fwmark 0x51 peer ... failed"
+[ "$(wgx show "$IF4" listen-port)" = 443 ] && [ "$(wgx show "$IF4" fwmark)" = 0x51 ] &&
+	[ "$(wgx show "$IF4" peers)" = "$peer" ] ||
+	fail "wg show $IF4: port $(wgx show "$IF4" listen-port)," \
+		"fwmark $(wgx show "$IF4" fwmark), peers $(wgx show "$IF4" peers)"
+wgx set "$IF4" listen-port 80 peer "$peer" remove ||
+	fail "as root, after the drop: wg set $IF4 listen-port 80 peer ... remove failed"
+[ "$(wgx show "$IF4" listen-port)" = 80 ] && [ -z "$(wgx show "$IF4" peers)" ] ||
+	fail "wg show $IF4: port $(wgx show "$IF4" listen-port), peers $(wgx show "$IF4" peers)"
+check_threads "$PID" "$kept_mask" "started as root, after wg set"
+pass "after ports 443 and 80, fwmark 0x51 and a peer added and removed:" \
+	"each of its $NTHREADS threads still keeps only ${DOC_KEPT[*]}"
+
+kill -TERM "$PID"
+wait_exit 10
+gone "$IF4" "as root, SIGTERM"
 exit 0
