@@ -376,21 +376,28 @@ static void write_coalesced(struct wg_device *dev, struct wg_tun_writer *w,
 		wg_stat_add(dev, drop_send_error, fail);
 }
 
-static void received(struct wg_peer *peer, struct wg_keypair *kp,
-		     struct rx_summary *s)
+/* Roaming: the endpoint follows the latest authenticated packet. Done
+ * before the packets reach the TUN device, so that an answer to them
+ * already goes to where they came from. */
+static void roam(struct wg_peer *peer, const struct rx_summary *s)
 {
-	uint64_t now = wg_now_ns();
 	union wg_sockaddr ep;
 	struct wg_src src;
-	bool rekey, confirmed;
 
-	__atomic_fetch_add(&peer->rx_bytes, s->bytes, __ATOMIC_RELAXED);
-	confirmed = wg_peer_received_with_keypair(peer, kp);
-	/* Roaming: the endpoint follows the latest authenticated packet. */
 	wg_peer_get_endpoint(peer, &ep, &src);
 	if (memcmp(&ep, &s->last->src, sizeof(ep)) ||
 	    memcmp(&src, &s->last->dst, sizeof(src)))
 		wg_peer_set_endpoint(peer, &s->last->src, &s->last->dst);
+}
+
+static void received(struct wg_peer *peer, struct wg_keypair *kp,
+		     struct rx_summary *s)
+{
+	uint64_t now = wg_now_ns();
+	bool rekey, confirmed;
+
+	__atomic_fetch_add(&peer->rx_bytes, s->bytes, __ATOMIC_RELAXED);
+	confirmed = wg_peer_received_with_keypair(peer, kp);
 
 	pthread_mutex_lock(&peer->timers_lock);
 	if (confirmed) {
@@ -433,6 +440,8 @@ void wg_receive_flush_peer(struct wg_peer *peer, struct wg_tun_writer *w)
 			if (wg_batch_get_state(b) != BATCH_DEAD)
 				for (i = 0; i < b->count; i++)
 					deliver(peer, b, &b->pkts[i], &out, &s);
+			if (s.authenticated)
+				roam(peer, &s);
 			if (out.n > 1 && w->gro)
 				write_coalesced(dev, w, &out);
 			else if (out.n)
