@@ -18,6 +18,9 @@
 #                  after a failure it is kept unless E2E_KEEP=0
 #   E2E_SERIAL=0   do not wait for other end-to-end tests (see t_lock)
 #   CI=true        what would be a skip (not root, a tool missing) fails
+#   ASAN_OPTIONS, UBSAN_OPTIONS, TSAN_OPTIONS  for a daemon built with
+#                  --enable-asan or --enable-tsan: ours come after these
+#                  (see san_init); a report fails the test
 #
 # Exit status follows automake: 0 pass, 1 fail, 77 skip.
 #
@@ -192,6 +195,50 @@ t_lock()
 	done
 }
 
+# --- sanitizers -------------------------------------------------------
+
+# san_init: a daemon (or helper) built with a sanitizer writes its
+# reports into $T_TMP/san.PID instead of its log, stops at the first
+# error, and exits non-zero; t_cleanup fails the test if one appeared.
+# Builds without a sanitizer ignore these variables.
+san_init()
+{
+	local common="log_path=$T_TMP/san:halt_on_error=1:print_stacktrace=1"
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}$common:detect_leaks=1"
+	export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}$common"
+	export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}$common:second_deadlock_stack=1"
+	[ -f "$T_SRCDIR/lsan.supp" ] &&
+		export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$T_SRCDIR/lsan.supp"
+	[ -f "$T_SRCDIR/tsan.supp" ] &&
+		export TSAN_OPTIONS="$TSAN_OPTIONS:suppressions=$T_SRCDIR/tsan.supp"
+	return 0
+}
+
+# san_reports: prints every sanitizer report of this test (report files,
+# and reports in daemon logs, in case a log_path could not be opened);
+# false if there was none.
+san_reports()
+{
+	local f found=1
+	[ -n "$T_TMP" ] || return 1
+	for f in "$T_TMP"/san.*; do
+		[ -s "$f" ] || continue
+		echo "---- sanitizer report $f"
+		head -n 60 "$f"
+		found=0
+	done
+	for f in "$T_TMP"/daemon-*.log; do
+		[ -f "$f" ] || continue
+		grep -qE 'ERROR: (Address|Leak|Thread)Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$f" ||
+			continue
+		echo "---- sanitizer report in $f"
+		grep -E -A 40 'ERROR: (Address|Leak|Thread)Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$f" |
+			head -n 60
+		found=0
+	done
+	return $found
+}
+
 # t_init: requirements common to every test, lock, temp folder, trap.
 t_init()
 {
@@ -205,6 +252,7 @@ t_init()
 	trap t_cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM HUP
+	san_init
 	XFER=$(tool xfer) || exit 1
 }
 
@@ -225,10 +273,12 @@ t_watchdog()
 track() { T_PIDS+=("$@"); }
 
 # stop_pid PID [SECONDS]: SIGTERM, then SIGKILL if it outlives SECONDS
-# (default 5). Returns 1 if it needed SIGKILL.
+# (default 5). Returns 1 if it needed SIGKILL. STOP_STATUS holds the
+# exit status of a child of ours (empty if it had already ended).
 stop_pid()
 {
 	local pid=$1 i n=$((${2:-5} * 10))
+	STOP_STATUS=""
 	kill -TERM "$pid" 2>/dev/null || return 0
 	for ((i = 0; i < n; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
@@ -240,6 +290,7 @@ stop_pid()
 		return 1
 	fi
 	wait "$pid" 2>/dev/null
+	STOP_STATUS=$?
 	return 0
 }
 
@@ -266,6 +317,11 @@ t_cleanup()
 		for s in "${T_IFNAMES[@]}"; do
 			rm -f "$UAPI_DIR/$s.sock"
 		done
+		# Every process we started has ended: their reports are written.
+		if san_reports >&2; then
+			echo "FAIL $T_NAME: a sanitizer reported an error (above)" >&2
+			[ $rc = 0 ] || [ $rc = 77 ] && rc=1
+		fi
 		if [ -n "$T_TMP" ]; then
 			if [ "${E2E_KEEP:-0}" = 1 ] || { [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ "${E2E_KEEP:-}" != 0 ]; }; then
 				echo "# logs kept in $T_TMP" >&2
@@ -375,6 +431,11 @@ daemon_stop()
 	stop_pid "${PID[$side]}" 5 ||
 		fail "$(impl_name "${IMPL[$side]}") on host $side ignored SIGTERM for 5 s"
 	PID[$side]=""
+	# wgpipe exits 0 on SIGTERM; a sanitizer that found an error or a
+	# leak at exit makes it non-zero.
+	is_wggo "${IMPL[$side]}" || [ "${STOP_STATUS:-0}" = 0 ] ||
+		fail "$(impl_name "${IMPL[$side]}") on host $side exited with" \
+			"status $STOP_STATUS on SIGTERM"
 }
 
 # wg_ SIDE ARGS...: wg(8) on SIDE's interface, bounded in time.
