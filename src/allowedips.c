@@ -128,12 +128,14 @@ static struct allowedips_node *node_new(const uint64_t key[2], uint8_t cidr,
 
 static void free_node_rcu(struct rcu_head *head)
 {
+	wg_rcu_callback(head);
 	free(caa_container_of(head, struct allowedips_node, rcu));
+	wg_rcu_callback_done();
 }
 
 static void free_node_later(struct allowedips_node *node)
 {
-	urcu_memb_call_rcu(&node->rcu, free_node_rcu);
+	call_rcu(&node->rcu, free_node_rcu);
 }
 
 static void set_owner(struct allowedips_node *node,

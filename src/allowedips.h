@@ -7,7 +7,7 @@
  * membarrier flavour (<urcu/urcu-memb.h>, which declares only the
  * urcu_memb_* names), and never lock. Writers are serialised by the
  * caller's device config lock and run on a thread registered with RCU
- * (they call urcu_memb_call_rcu); removed nodes are freed after a grace
+ * (they call call_rcu()); removed nodes are freed after a grace
  * period.
  * Addresses are in network byte order: 4 bytes for AF_INET, 16 for
  * AF_INET6.

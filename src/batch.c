@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "batch.h"
+#include "tsan.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -69,11 +70,17 @@ void wg_batch_pool_destroy(struct batch_pool *pool)
 struct batch *wg_batch_get(struct batch_pool *pool, enum batch_dir dir)
 {
 	struct batch *b;
+	bool ok;
 
-	if (!ck_ring_dequeue_mpmc(&pool->ring, pool->ring_buf, &b)) {
+	wg_tsan_ignore_begin();
+	ok = ck_ring_dequeue_mpmc(&pool->ring, pool->ring_buf, &b);
+	wg_tsan_ignore_end();
+	if (!ok) {
 		__atomic_fetch_add(&pool->empty_events, 1, __ATOMIC_RELAXED);
 		return NULL;
 	}
+	/* Ordered after the last user's wg_batch_put() (see tsan.h). */
+	wg_tsan_takeover(b);
 	b->next = NULL;
 	b->state = BATCH_PENDING;
 	b->dir = dir;
@@ -87,5 +94,8 @@ struct batch *wg_batch_get(struct batch_pool *pool, enum batch_dir dir)
 void wg_batch_put(struct batch_pool *pool, struct batch *b)
 {
 	/* The ring holds every batch, so it cannot be full. */
+	wg_tsan_handoff(b);
+	wg_tsan_ignore_begin();
 	ck_ring_enqueue_mpmc(&pool->ring, pool->ring_buf, b);
+	wg_tsan_ignore_end();
 }

@@ -73,6 +73,7 @@ static void peer_free_rcu(struct rcu_head *head)
 {
 	struct wg_peer *peer = caa_container_of(head, struct wg_peer, rcu);
 
+	wg_rcu_callback(head);
 	wg_noise_handshake_destroy(&peer->handshake);
 	wg_cookie_destroy(&peer->cookie);
 	pthread_mutex_destroy(&peer->keypairs_lock);
@@ -127,15 +128,18 @@ void wg_peer_remove(struct wg_peer *peer)
 	wg_peer_purge_staged(peer);
 	log_debug("peer %llu removed", (unsigned long long)peer->id);
 	wg_peer_put(peer);
+	wg_rcu_callback_done();
 }
 
 static void keypair_free_rcu(struct rcu_head *head)
 {
 	struct wg_keypair *kp = caa_container_of(head, struct wg_keypair, rcu);
 
+	wg_rcu_callback(head);
 	wg_noise_keypair_clear(&kp->noise);
 	sodium_memzero(kp, sizeof(*kp));
 	free(kp);
+	wg_rcu_callback_done();
 }
 
 struct wg_keypair *wg_keypair_get_unless_zero(struct wg_keypair *kp)

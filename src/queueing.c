@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "queueing.h"
+#include "tsan.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -63,7 +64,13 @@ void wg_ring_destroy(struct wg_ring *r)
 
 bool wg_ring_push(struct wg_ring *r, void *item)
 {
-	if (!ck_ring_enqueue_mpmc(&r->ring, r->buf, item))
+	bool ok;
+
+	wg_tsan_handoff(item);
+	wg_tsan_ignore_begin();
+	ok = ck_ring_enqueue_mpmc(&r->ring, r->buf, item);
+	wg_tsan_ignore_end();
+	if (!ok)
 		return false;
 	wg_waitq_wake(&r->wait);
 	return true;
@@ -72,9 +79,14 @@ bool wg_ring_push(struct wg_ring *r, void *item)
 void *wg_ring_pop(struct wg_ring *r)
 {
 	void *b;
+	bool ok;
 
-	if (!ck_ring_dequeue_mpmc(&r->ring, r->buf, &b))
+	wg_tsan_ignore_begin();
+	ok = ck_ring_dequeue_mpmc(&r->ring, r->buf, &b);
+	wg_tsan_ignore_end();
+	if (!ok)
 		return NULL;
+	wg_tsan_takeover(b);
 	return b;
 }
 

@@ -22,22 +22,22 @@ static void setup(void)
 {
 	int i;
 
-	urcu_memb_register_thread();
+	rcu_register_thread();
 	for (i = 0; i < OWNERS; i++)
 		wg_allowedips_owner_init(&owners[i]);
 }
 
 static void teardown(void)
 {
-	urcu_memb_barrier();
-	urcu_memb_unregister_thread();
+	rcu_barrier();
+	rcu_unregister_thread();
 }
 
 /* Frees the table and waits until every node has really been freed. */
 static void table_destroy(struct allowedips *t)
 {
 	wg_allowedips_free(t);
-	urcu_memb_barrier();
+	rcu_barrier();
 }
 
 static int owner_index(const struct allowedips_owner *o)
@@ -61,9 +61,9 @@ static struct allowedips_owner *lookup(struct allowedips *t, int family,
 {
 	struct allowedips_owner *o;
 
-	urcu_memb_read_lock();
+	rcu_read_lock();
 	o = wg_allowedips_lookup(t, family, ip);
-	urcu_memb_read_unlock();
+	rcu_read_unlock();
 	return o;
 }
 
@@ -621,7 +621,7 @@ static void churn_round(struct allowedips *t, uint64_t *seed)
 		wg_allowedips_remove(t, families[i], ips[i], cidrs[i],
 				     &owners[1]);
 	wg_allowedips_remove_by_owner(t, &owners[1]);
-	urcu_memb_barrier();
+	rcu_barrier();
 }
 
 START_TEST(test_churn_memory)
@@ -677,11 +677,11 @@ static void *reader(void *arg)
 	uint8_t ip[16];
 	int family;
 
-	urcu_memb_register_thread();
+	rcu_register_thread();
 	while (!atomic_load(&s->stop)) {
 		test_random_bytes(&seed, ip, 16);
 		family = ip[15] & 1 ? AF_INET6 : AF_INET;
-		urcu_memb_read_lock();
+		rcu_read_lock();
 		o = wg_allowedips_lookup(s->t, family, ip);
 		if (o && (o < owners || o >= owners + OWNERS))
 			atomic_fetch_add(&s->bad_owner, 1);
@@ -690,11 +690,11 @@ static void *reader(void *arg)
 		o = wg_allowedips_lookup(s->t, family, ip);
 		if (o != &owners[SENTINEL])
 			atomic_fetch_add(&s->sentinel_missed, 1);
-		urcu_memb_read_unlock();
+		rcu_read_unlock();
 		n++;
 	}
 	atomic_fetch_add(&s->lookups, n);
-	urcu_memb_unregister_thread();
+	rcu_unregister_thread();
 	return NULL;
 }
 

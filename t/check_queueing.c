@@ -142,6 +142,17 @@ struct order_test {
 	int done;
 };
 
+/* q->len belongs to q->lock (the drainer changes it under the lock). */
+static unsigned int queue_len(struct wg_ordered_queue *q)
+{
+	unsigned int len;
+
+	pthread_spin_lock(&q->lock);
+	len = q->len;
+	pthread_spin_unlock(&q->lock);
+	return len;
+}
+
 static void drain(struct order_test *t)
 {
 	struct batch *b, *next;
@@ -153,7 +164,10 @@ static void drain(struct order_test *t)
 			__atomic_store_n(&t->overlap, 1, __ATOMIC_SEQ_CST);
 		for (b = wg_ordered_queue_pop_finished(&t->q); b; b = next) {
 			next = b->next;
-			t->seen[t->nseen++] = (unsigned int)b->pkts[0].counter;
+			t->seen[t->nseen] = (unsigned int)b->pkts[0].counter;
+			/* The main thread polls nseen without the drain. */
+			__atomic_store_n(&t->nseen, t->nseen + 1,
+					 __ATOMIC_RELEASE);
 			free(b);
 		}
 		__atomic_fetch_sub(&t->in_drain, 1, __ATOMIC_SEQ_CST);
@@ -201,8 +215,7 @@ START_TEST(test_parallel_workers_keep_order)
 		pthread_spin_unlock(&t.q.lock);
 		ck_assert(wg_ring_push(&t.work, b));
 	}
-	while (__atomic_load_n(&t.q.len, __ATOMIC_ACQUIRE) ||
-	       wg_ring_len(&t.work))
+	while (queue_len(&t.q) || wg_ring_len(&t.work))
 		sched_yield();
 	/* A drain may still be finishing its last batch. */
 	while (__atomic_load_n(&t.nseen, __ATOMIC_ACQUIRE) < NBATCHES &&
