@@ -173,8 +173,12 @@ int wg_device_start(struct wg_device *dev)
 			WG_UAPI_SOCKET_DIR, dev->name, strerror(-ret));
 		return ret;
 	}
+	/* The UAPI server already takes requests: a new listen-port
+	 * restarts the UDP readers, so it must wait until they exist. */
+	pthread_mutex_lock(&dev->config_lock);
 	ret = wg_pipeline_start(dev);
 	if (ret) {
+		pthread_mutex_unlock(&dev->config_lock);
 		wg_device_request_stop(dev, 1);
 		return ret;
 	}
@@ -185,6 +189,7 @@ int wg_device_start(struct wg_device *dev)
 		 dev->opt.udp_readers, dev->opt.crypto_workers,
 		 dev->opt.tun_writers, dev->opt.udp_writers,
 		 dev->opt.batch_size);
+	pthread_mutex_unlock(&dev->config_lock);
 	return 0;
 }
 
