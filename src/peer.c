@@ -296,6 +296,14 @@ void wg_batch_release(struct wg_device *dev, struct batch *b)
 	wg_waitq_wake(&dev->pool_wait);
 }
 
+/* Under staged_lock. The senders peek at the count without the lock
+ * (wg_send_staged), so every change is an atomic store. */
+static void staged_count_add(struct wg_peer *peer, int n)
+{
+	__atomic_store_n(&peer->staged_count, peer->staged_count + n,
+			 __ATOMIC_RELAXED);
+}
+
 void wg_peer_stage_batch(struct wg_peer *peer, struct batch *b)
 {
 	struct batch *dropped = NULL;
@@ -308,7 +316,7 @@ void wg_peer_stage_batch(struct wg_peer *peer, struct batch *b)
 		peer->staged_head = dropped->next;
 		if (!peer->staged_head)
 			peer->staged_tail = NULL;
-		peer->staged_count--;
+		staged_count_add(peer, -1);
 	}
 	b->next = NULL;
 	if (peer->staged_tail)
@@ -316,7 +324,7 @@ void wg_peer_stage_batch(struct wg_peer *peer, struct batch *b)
 	else
 		peer->staged_head = b;
 	peer->staged_tail = b;
-	peer->staged_count++;
+	staged_count_add(peer, 1);
 	pthread_mutex_unlock(&peer->staged_lock);
 	if (dropped) {
 		wg_stat_add(peer->dev, drop_staged, dropped->count);
@@ -334,7 +342,7 @@ struct batch *wg_peer_take_staged(struct wg_peer *peer)
 		peer->staged_head = b->next;
 		if (!peer->staged_head)
 			peer->staged_tail = NULL;
-		peer->staged_count--;
+		staged_count_add(peer, -1);
 		b->next = NULL;
 	}
 	pthread_mutex_unlock(&peer->staged_lock);

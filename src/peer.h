@@ -77,7 +77,7 @@ struct wg_peer {
 
 	pthread_mutex_t staged_lock;
 	struct batch *staged_head, *staged_tail;
-	unsigned int staged_count;
+	unsigned int staged_count; /* atomic stores under staged_lock */
 
 	uint64_t rx_bytes, tx_bytes; /* atomic */
 	uint64_t last_handshake_realtime_ns; /* atomic; 0: never */
