@@ -207,8 +207,6 @@ san_init()
 	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}$common:detect_leaks=1"
 	export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}$common"
 	export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}$common:second_deadlock_stack=1"
-	[ -f "$T_SRCDIR/lsan.supp" ] &&
-		export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$T_SRCDIR/lsan.supp"
 	[ -f "$T_SRCDIR/tsan.supp" ] &&
 		export TSAN_OPTIONS="$TSAN_OPTIONS:suppressions=$T_SRCDIR/tsan.supp"
 	return 0
