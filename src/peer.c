@@ -84,6 +84,7 @@ static void peer_free_rcu(struct rcu_head *head)
 	wg_ordered_queue_destroy(&peer->rx_queue);
 	sodium_memzero(peer, sizeof(*peer));
 	free(peer);
+	wg_rcu_callback_done();
 }
 
 struct wg_peer *wg_peer_get(struct wg_peer *peer)
@@ -128,7 +129,6 @@ void wg_peer_remove(struct wg_peer *peer)
 	wg_peer_purge_staged(peer);
 	log_debug("peer %llu removed", (unsigned long long)peer->id);
 	wg_peer_put(peer);
-	wg_rcu_callback_done();
 }
 
 static void keypair_free_rcu(struct rcu_head *head)
