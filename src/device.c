@@ -19,6 +19,7 @@
 #include "log.h"
 #include "peer.h"
 #include "pipeline.h"
+#include "secmem.h"
 #include "send.h"
 #include "uapi.h"
 
@@ -117,7 +118,7 @@ static int open_tun(struct wg_device *dev, const char *name)
 int wg_device_create(struct wg_device **out, const char *name,
 		     const struct wg_options *opt)
 {
-	struct wg_device *dev = calloc(1, sizeof(*dev));
+	struct wg_device *dev = wg_secmem_alloc(sizeof(*dev));
 	int ret;
 
 	if (!dev)
@@ -158,7 +159,7 @@ err_queues:
 err_close_stop:
 	close(dev->stop_fd);
 err_free:
-	free(dev);
+	wg_secmem_free(dev, sizeof(*dev));
 	return ret;
 }
 
@@ -268,8 +269,8 @@ void wg_device_destroy(struct wg_device *dev)
 	wg_ratelimiter_uninit(&dev->ratelimiter);
 	wg_cookie_checker_destroy(&dev->cookie_checker);
 	close(dev->stop_fd);
-	sodium_memzero(&dev->identity, sizeof(dev->identity));
-	free(dev);
+	/* Wipes the identity and the cookie secrets with the rest. */
+	wg_secmem_free(dev, sizeof(*dev));
 }
 
 static bool src_refused(int ret)
