@@ -41,6 +41,7 @@
 
 #include <sodium.h>
 
+#include "crypto.h"
 #include "log.h"
 
 /* ------------------------------------------------------------------ */
@@ -1049,6 +1050,9 @@ static void serve_client(struct wg_uapi_server *s, int fd)
 		sodium_memzero(c.buf, c.cap);
 		free(c.buf);
 	}
+	/* Copies of keys pass through vector registers, and would sit
+	 * there, in any core dump, until the next client. */
+	wg_crypto_wipe_registers();
 	close(fd);
 }
 
