@@ -442,6 +442,7 @@ static uint64_t fill(uint64_t packets, uint64_t batches)
 int wg_device_format_stats(struct wg_device *dev, char **out, size_t *len)
 {
 	const struct wg_stats *st = &dev->stats;
+	struct wg_secmem_stats sm;
 	struct wg_socket_set *s;
 	FILE *f = open_memstream(out, len);
 	size_t i;
@@ -460,6 +461,10 @@ int wg_device_format_stats(struct wg_device *dev, char **out, size_t *len)
 	fprintf(f, "inflight_tx=%u\ninflight_rx=%u\n",
 		__atomic_load_n(&dev->inflight[BATCH_TX].packets, __ATOMIC_RELAXED),
 		__atomic_load_n(&dev->inflight[BATCH_RX].packets, __ATOMIC_RELAXED));
+	wg_secmem_get_stats(&sm);
+	fprintf(f, "key_memory_kib=%llu\nkey_memory_lock_failures=%llu\n",
+		(unsigned long long)sm.bytes_mapped / 1024,
+		(unsigned long long)sm.lock_failures);
 	rcu_read_lock();
 	s = rcu_dereference(dev->sockets);
 	fprintf(f, "offload_tun_vnet_hdr=%d\noffload_tun_tso=%d\n"

@@ -117,7 +117,15 @@ read -r dd lo dd_kb < <(awk '
 	END { print dd + 0, lo + 0, kb + 0 }' "/proc/$PID_A/smaps")
 [ "$dd" -gt 0 ] || fail "(c) no region of the daemon is marked dd"
 [ "$dd" = "$lo" ] || fail "(c) $dd regions marked dd, only $lo of them locked"
-pass "(c) VmLck $vmlck kB; $dd dd regions ($dd_kb kB), all locked"
+# The daemon's own account: all of its key memory locked, and nothing
+# else locked (VmLck is exactly that memory).
+timeout -k 2 10 ip netns exec "${NS[A]}" "$WGPIPE" show "${WGIF[A]}" >"$T_TMP/show" ||
+	fail "(c) wgpipe show failed"
+kib=$(awk '$1 == "key_memory_kib" { print $2 }' "$T_TMP/show")
+nolock=$(awk '$1 == "key_memory_lock_failures" { print $2 }' "$T_TMP/show")
+[ "$nolock" = 0 ] || fail "(c) key_memory_lock_failures is '$nolock'"
+[ "$kib" = "$vmlck" ] || fail "(c) key_memory_kib $kib, VmLck $vmlck kB"
+pass "(c) VmLck $vmlck kB = key_memory_kib; $dd dd regions ($dd_kb kB), all locked"
 
 # --- (d) only root may talk to the daemon ---------------------------------
 SOCK="$UAPI_DIR/${WGIF[A]}.sock"
