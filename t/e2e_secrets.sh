@@ -35,6 +35,7 @@ UAPICLIENT=$(tool uapiclient) || exit 1
 # hex_of FILE: the 32 bytes a base64 key file holds, in lowercase hex.
 hex_of() { base64 -d <"$1" | od -An -v -tx1 | tr -d ' \n'; }
 # pcre_of HEX: the bytes as a PCRE of \xNN escapes, for grep -P.
+# shellcheck disable=SC2001 # pairs of digits: no parameter expansion does it
 pcre_of() { sed 's/../\\x&/g' <<<"$1"; }
 # in_core PATTERN: grep -P over the core's bytes; the number of matches.
 in_core() { LC_ALL=C grep -c -a -P "$1" "$CORE"; }
