@@ -19,6 +19,7 @@
 #include "log.h"
 #include "peer.h"
 #include "pipeline.h"
+#include "secmem.h"
 #include "send.h"
 #include "uapi.h"
 
@@ -117,7 +118,7 @@ static int open_tun(struct wg_device *dev, const char *name)
 int wg_device_create(struct wg_device **out, const char *name,
 		     const struct wg_options *opt)
 {
-	struct wg_device *dev = calloc(1, sizeof(*dev));
+	struct wg_device *dev = wg_secmem_alloc(sizeof(*dev));
 	int ret;
 
 	if (!dev)
@@ -158,7 +159,7 @@ err_queues:
 err_close_stop:
 	close(dev->stop_fd);
 err_free:
-	free(dev);
+	wg_secmem_free(dev, sizeof(*dev));
 	return ret;
 }
 
@@ -268,8 +269,8 @@ void wg_device_destroy(struct wg_device *dev)
 	wg_ratelimiter_uninit(&dev->ratelimiter);
 	wg_cookie_checker_destroy(&dev->cookie_checker);
 	close(dev->stop_fd);
-	sodium_memzero(&dev->identity, sizeof(dev->identity));
-	free(dev);
+	/* Wipes the identity and the cookie secrets with the rest. */
+	wg_secmem_free(dev, sizeof(*dev));
 }
 
 static bool src_refused(int ret)
@@ -441,6 +442,7 @@ static uint64_t fill(uint64_t packets, uint64_t batches)
 int wg_device_format_stats(struct wg_device *dev, char **out, size_t *len)
 {
 	const struct wg_stats *st = &dev->stats;
+	struct wg_secmem_stats sm;
 	struct wg_socket_set *s;
 	FILE *f = open_memstream(out, len);
 	size_t i;
@@ -459,6 +461,10 @@ int wg_device_format_stats(struct wg_device *dev, char **out, size_t *len)
 	fprintf(f, "inflight_tx=%u\ninflight_rx=%u\n",
 		__atomic_load_n(&dev->inflight[BATCH_TX].packets, __ATOMIC_RELAXED),
 		__atomic_load_n(&dev->inflight[BATCH_RX].packets, __ATOMIC_RELAXED));
+	wg_secmem_get_stats(&sm);
+	fprintf(f, "key_memory_kib=%llu\nkey_memory_lock_failures=%llu\n",
+		(unsigned long long)sm.bytes_mapped / 1024,
+		(unsigned long long)sm.lock_failures);
 	rcu_read_lock();
 	s = rcu_dereference(dev->sockets);
 	fprintf(f, "offload_tun_vnet_hdr=%d\noffload_tun_tso=%d\n"

@@ -12,6 +12,7 @@
 
 #include "device.h"
 #include "log.h"
+#include "secmem.h"
 
 static uint64_t clock_ns(clockid_t clock)
 {
@@ -40,7 +41,7 @@ int wg_peer_create(struct wg_device *dev,
 		   const uint8_t public_key[static WG_KEY_LEN],
 		   struct wg_peer **out)
 {
-	struct wg_peer *peer = calloc(1, sizeof(*peer));
+	struct wg_peer *peer = wg_secmem_alloc(sizeof(*peer));
 
 	if (!peer)
 		return -ENOMEM;
@@ -81,8 +82,7 @@ static void peer_free_rcu(struct rcu_head *head)
 	pthread_mutex_destroy(&peer->staged_lock);
 	wg_ordered_queue_destroy(&peer->tx_queue);
 	wg_ordered_queue_destroy(&peer->rx_queue);
-	sodium_memzero(peer, sizeof(*peer));
-	free(peer);
+	wg_secmem_free(peer, sizeof(*peer));
 }
 
 struct wg_peer *wg_peer_get(struct wg_peer *peer)
@@ -134,8 +134,7 @@ static void keypair_free_rcu(struct rcu_head *head)
 	struct wg_keypair *kp = caa_container_of(head, struct wg_keypair, rcu);
 
 	wg_noise_keypair_clear(&kp->noise);
-	sodium_memzero(kp, sizeof(*kp));
-	free(kp);
+	wg_secmem_free(kp, sizeof(*kp));
 }
 
 struct wg_keypair *wg_keypair_get_unless_zero(struct wg_keypair *kp)

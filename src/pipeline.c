@@ -21,6 +21,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "crypto.h"
 #include "device.h"
 #include "offload.h"
 #include "log.h"
@@ -504,6 +505,8 @@ static void *crypto_worker(void *arg)
 		notify_writer(tx ? &dev->udp_writer_ring : &dev->tun_writer_ring,
 			      peer);
 		wg_peer_put(peer);
+		/* No session key left in the cipher's registers. */
+		wg_crypto_wipe_registers();
 	}
 	rcu_unregister_thread();
 	return NULL;
@@ -561,6 +564,7 @@ static void *handshake_worker(void *arg)
 			continue;
 		wg_receive_handshake_batch(dev, b);
 		wg_batch_release(dev, b);
+		wg_crypto_wipe_registers();
 	}
 	rcu_unregister_thread();
 	return NULL;
@@ -636,6 +640,8 @@ static void *timer_thread(void *arg)
 			housekeeping(dev, now);
 			last_housekeeping = now;
 		}
+		/* Initiations sent above used the static keys. */
+		wg_crypto_wipe_registers();
 		now = wg_now_ns();
 		wg_waitq_wait(&dev->timer_wait, seq,
 			      next > now ? (unsigned int)((next - now) / 1000000 + 1)

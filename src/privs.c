@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -121,6 +122,24 @@ static int fail(const char *step, int ret)
 	return ret;
 }
 
+/* Key memory is locked (secmem.c) as peers and keypairs come and go,
+ * long after CAP_IPC_LOCK is gone; from then on the kernel holds us to
+ * RLIMIT_MEMLOCK (8 MiB on Debian, a few thousand peers). Lift it while
+ * CAP_SYS_RESOURCE still allows; otherwise raise the soft limit to the
+ * hard one. Failing leaves locking best effort, as it always is. */
+static void raise_memlock(void)
+{
+	struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
+
+	if (!setrlimit(RLIMIT_MEMLOCK, &rl))
+		return;
+	if (getrlimit(RLIMIT_MEMLOCK, &rl))
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_MEMLOCK, &rl))
+		log_debug("cannot raise RLIMIT_MEMLOCK: %s", strerror(errno));
+}
+
 int wg_privs_drop(void)
 {
 	struct cap_sets c = {0};
@@ -130,6 +149,7 @@ int wg_privs_drop(void)
 
 	if (threads_now() != 1)
 		return fail("more than one thread is running", -EBUSY);
+	raise_memlock();
 	ret = get_caps(&c);
 	if (ret)
 		return fail("capget", ret);

@@ -12,6 +12,7 @@
 #include "offload.h"
 #include "log.h"
 #include "peer.h"
+#include "secmem.h"
 #include "send.h"
 
 static uint32_t message_type(const struct packet *p)
@@ -479,7 +480,7 @@ static struct noise_handshake *lookup_index(void *ctx, uint32_t index)
 
 static struct wg_keypair *keypair_new(struct wg_peer *peer)
 {
-	struct wg_keypair *kp = calloc(1, sizeof(*kp));
+	struct wg_keypair *kp = wg_secmem_alloc(sizeof(*kp));
 
 	if (!kp)
 		return NULL;
@@ -501,7 +502,7 @@ static bool begin_session(struct wg_peer *peer, uint64_t now)
 		return false;
 	if (!wg_noise_handshake_begin_session(&peer->handshake, &kp->noise,
 					      now)) {
-		free(kp);
+		wg_secmem_free(kp, sizeof(*kp));
 		return false;
 	}
 	wg_index_table_replace(&dev->index_table, &peer->handshake_entry,
