@@ -25,13 +25,17 @@
 #define CAP_BIT(cap) (UINT64_C(1) << (cap))
 
 /* What later `wg set` may need: SO_MARK and SO_{RCV,SND}BUFFORCE on
- * reopened sockets; a listen port below 1024. */
+ * reopened sockets; a listen port below 1024. And what key memory needs:
+ * secmem.c locks a chunk whenever peers and keypairs outgrow the last
+ * one, and without CAP_IPC_LOCK RLIMIT_MEMLOCK (8 MiB on Debian, which
+ * root may not be allowed to lift) would stop that at ~1,600 peers. */
 static const struct {
 	int cap;
 	const char *name;
 } kept_caps[] = {
     {CAP_NET_ADMIN, "CAP_NET_ADMIN"},
     {CAP_NET_BIND_SERVICE, "CAP_NET_BIND_SERVICE"},
+    {CAP_IPC_LOCK, "CAP_IPC_LOCK"},
 };
 
 struct cap_sets {
@@ -122,11 +126,11 @@ static int fail(const char *step, int ret)
 	return ret;
 }
 
-/* Key memory is locked (secmem.c) as peers and keypairs come and go,
- * long after CAP_IPC_LOCK is gone; from then on the kernel holds us to
- * RLIMIT_MEMLOCK (8 MiB on Debian, a few thousand peers). Lift it while
- * CAP_SYS_RESOURCE still allows; otherwise raise the soft limit to the
- * hard one. Failing leaves locking best effort, as it always is. */
+/* Key memory is locked (secmem.c) as peers and keypairs come and go.
+ * CAP_IPC_LOCK, kept if we have it, ignores RLIMIT_MEMLOCK; for a daemon
+ * started without it, lift the limit while CAP_SYS_RESOURCE still
+ * allows, else raise the soft limit to the hard one. Failing leaves
+ * locking best effort, as it always is. */
 static void raise_memlock(void)
 {
 	struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
