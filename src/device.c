@@ -199,7 +199,13 @@ void wg_device_request_stop(struct wg_device *dev, int status)
 	dev->exit_status = status;
 	/* Never read: stays readable so every poller sees it. */
 	if (write(dev->stop_fd, &one, sizeof(one)) < 0)
-		return;
+		log_debug("stop eventfd: %s", strerror(errno));
+	/* Threads asleep on a wait queue (the timer thread for up to a
+	 * second) would otherwise see the stop only at their timeout. */
+	wg_waitq_wake_all(&dev->timer_wait);
+	wg_waitq_wake_all(&dev->pool_wait);
+	wg_waitq_wake_all(&dev->inflight[BATCH_TX].room);
+	wg_waitq_wake_all(&dev->inflight[BATCH_RX].room);
 }
 
 bool wg_device_stopping(struct wg_device *dev)
