@@ -34,7 +34,7 @@
 
 . "$(dirname "$0")/netns.sh"
 
-: "${E2E_FAULTS_CASES:=restart-pipe restart-go remove tundel ring ring16}"
+: "${E2E_FAULTS_CASES:=restart-pipe restart-go remove remove-go tundel ring ring16}"
 : "${E2E_FAULTS_EXIT_S:=5}"
 
 t_init
@@ -200,12 +200,14 @@ readd()
 		fail "wg set: re-adding peer B failed"
 }
 
+# run_remove N B_IMPL
 run_remove()
 {
-	local pid_a i n t0 lost
+	local impl=$2 pid_a i n t0 lost name
 	subtest_begin "$1"
-	say "---- remove: A's peer B removed and re-added during a transfer"
-	pair_up "$WGPIPE" "$WGPIPE" init=both
+	name=$(impl_name "$impl")
+	say "---- remove: A's peer B ($name) removed and re-added during a transfer"
+	pair_up "$WGPIPE" "$impl" init=both
 	ping_ok A "${TUN4[B]}" || fail "ping A -> B before the removal"
 	pid_a=${PID[A]}
 	xfer_bg A B "${TUN4[B]}" 40 -t 10
@@ -224,19 +226,20 @@ run_remove()
 		sleep 2
 	done
 	xfer_end 60
-	pass "remove: the transfer across 3 removals completed, checksums" \
+	pass "remove-$name: the transfer across 3 removals completed, checksums" \
 		"equal ($BG_BYTES bytes, longest pause $BG_GAP_MS ms)"
 	same_daemon A "$pid_a" || fail "A's daemon is not pid $pid_a any more"
 	wait_idle A 1
-	pass "remove: A idle again: $(idle_line A)"
+	pass "remove-$name: A idle again: $(idle_line A)"
 	lost=$(value A drop_staged)
 	ping_ok A "${TUN4[B]}" || fail "ping A -> B after the removals"
 	xfer_check A B "${TUN4[B]}" 20000000
-	pass "remove: a new transfer after: $XFER_BYTES bytes, checksums equal"
+	pass "remove-$name: a new transfer after: $XFER_BYTES bytes, checksums equal"
 
-	echo "remove|TCP A->B full speed; 3x remove+re-add on A|drop_no_peer $(value A drop_no_peer), drop_staged $lost pkts; pause $BG_GAP_MS ms|no crash; idle: $(idle_line A | tr -d '\n')" \
+	echo "remove B=$name|TCP A->B full speed; 3x remove+re-add on A|drop_no_peer $(value A drop_no_peer), drop_staged $lost pkts; pause $BG_GAP_MS ms|no crash; idle: $(idle_line A | tr -d '\n')" \
 		>>"$T_TMP/table"
 	pair_down
+	is_wggo "$impl" && return 0
 
 	# Stop A right after a removal while its queues are full: whatever
 	# the removed peer still holds must come back at teardown.
@@ -258,12 +261,12 @@ run_remove()
 
 # --- TUN deleted --------------------------------------------------------
 
-# tundel IMPL: sets DEL_RC, DEL_MS.
+# tundel IMPL [FLAGS]: sets DEL_RC, DEL_MS.
 tundel()
 {
-	local impl=$1 name sock ppid t0
+	local impl=$1 flags=${2:-} name sock ppid t0
 	name=$(impl_name "$impl")
-	pair_up "$impl" "$WGPIPE" init=both
+	pair_up "$impl" "$WGPIPE" init=both flagsA="$flags"
 	ping_ok A "${TUN4[B]}" || fail "ping A -> B before the deletion"
 	ip netns exec "${NS[A]}" ping -n -q -i 0.05 "${TUN4[B]}" >/dev/null 2>&1 &
 	ppid=$!
@@ -287,7 +290,7 @@ tundel()
 
 run_tundel()
 {
-	local go_rc go_ms n line
+	local go_rc go_ms n line flags
 	subtest_begin "$1"
 	say "---- tundel: the TUN device deleted under a running daemon"
 	tundel "$WIREGUARD_GO"
@@ -295,22 +298,24 @@ run_tundel()
 	go_ms=$DEL_MS
 	pass "tundel-wireguard-go: exits with status $go_rc after $go_ms ms," \
 		"socket gone ($(grep -ciE 'shut|down|clos' "$DEL_LOG") shutdown lines)"
-	tundel "$WGPIPE"
-	[ "$DEL_RC" = "$go_rc" ] ||
-		fail "tundel: wgpipe exited $DEL_RC, wireguard-go $go_rc"
-	[ "$DEL_RC" = 0 ] || fail "tundel: wgpipe exited $DEL_RC, not 0"
-	n=$(grep -cE 'TUN device .* (is gone|was deleted); shutting down' "$DEL_LOG")
-	[ "$n" = 1 ] || fail "tundel: wgpipe logged $n lines about the removed" \
-		"device, not 1: $(tail -n 20 "$DEL_LOG")"
-	line=$(grep -E 'TUN device .* (is gone|was deleted)' "$DEL_LOG")
-	pass "tundel-wgpipe: exits with status $DEL_RC after $DEL_MS ms, socket" \
-		"gone, one line: $line"
-	no_leak_lines A || fail "tundel: wgpipe's teardown reported a leak"
-	n=$(grep -c 'TUN' "$DEL_LOG")
-	[ "$n" -le 4 ] || fail "tundel: $n log lines about the TUN device" \
-		"(an error loop?): $(grep TUN "$DEL_LOG" | tail -n 5)"
-	echo "tundel|ip link del under ping -i 0.05|the ping|wgpipe rc $DEL_RC in $DEL_MS ms (wireguard-go rc $go_rc in $go_ms ms); log: ${line#*] }" \
-		>>"$T_TMP/table"
+	for flags in "" "--no-offload all"; do
+		tundel "$WGPIPE" "$flags"
+		[ "$DEL_RC" = "$go_rc" ] ||
+			fail "tundel: wgpipe $flags exited $DEL_RC, wireguard-go $go_rc"
+		[ "$DEL_RC" = 0 ] || fail "tundel: wgpipe $flags exited $DEL_RC, not 0"
+		n=$(grep -cE "interface ${WGIF[A]} was deleted.*; shutting down" "$DEL_LOG")
+		[ "$n" = 1 ] || fail "tundel: wgpipe $flags logged $n lines about the" \
+			"deleted interface, not 1: $(tail -n 20 "$DEL_LOG")"
+		line=$(grep -E "interface ${WGIF[A]} was deleted" "$DEL_LOG")
+		n=$(grep -c 'TUN' "$DEL_LOG")
+		[ "$n" -le 4 ] || fail "tundel: $n log lines about the TUN device" \
+			"(an error loop?): $(grep TUN "$DEL_LOG" | tail -n 5)"
+		no_leak_lines A || fail "tundel: wgpipe's teardown reported a leak"
+		pass "tundel-wgpipe${flags:+ $flags}: exits with status $DEL_RC after" \
+			"$DEL_MS ms, socket gone, one line: $line"
+		echo "tundel wgpipe${flags:+ $flags}|ip link del under ping -i 0.05|the ping|rc $DEL_RC in $DEL_MS ms (wireguard-go rc $go_rc in $go_ms ms); log: ${line#*: *: }" \
+			>>"$T_TMP/table"
+	done
 }
 
 # --- full ring ----------------------------------------------------------
@@ -439,7 +444,8 @@ for c in $E2E_FAULTS_CASES; do
 	case $c in
 	restart-pipe) (run_restart $n "$WGPIPE") || status=1 ;;
 	restart-go) (run_restart $n "$WIREGUARD_GO") || status=1 ;;
-	remove) (run_remove $n) || status=1 ;;
+	remove) (run_remove $n "$WGPIPE") || status=1 ;;
+	remove-go) (run_remove $n "$WIREGUARD_GO") || status=1 ;;
 	tundel) (run_tundel $n) || status=1 ;;
 	ring) (run_ring $n "--batches 16 --batch-size 1 --max-inflight 64" no) || status=1 ;;
 	ring16) (run_ring $n "--batches 16 --batch-size 16 --max-inflight 256" yes) || status=1 ;;
