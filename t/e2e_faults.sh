@@ -11,23 +11,32 @@
 #       and the transfer ends with equal checksums: Linux keeps B's TCP
 #       socket while B's tunnel address is gone, and the address is back
 #       a moment later. A new transfer follows.
-#   remove  A's peer B is removed and added again (wg set ... remove,
-#       then allowed-ips and endpoint) three times during a TCP transfer
-#       A -> B at full speed: the transfer completes with equal
-#       checksums, and once idle the pool is full again, nothing is in
-#       flight and only one peer is held (the removed ones were freed,
-#       their batches given back). Then B is removed mid-transfer and A
-#       stopped at once: its teardown must account for every batch.
+#   remove, remove-go  A's peer B (wgpipe, then wireguard-go) is removed
+#       and added again (wg set ... remove, then allowed-ips and
+#       endpoint) three times during a TCP transfer A -> B at full speed:
+#       the transfer completes with equal checksums, and once idle the
+#       pool is full again (pool_free = pool_batches), nothing is in
+#       flight and one peer is held (peers_held: the removed ones were
+#       freed, their batches given back). Then, three times, A's peer is
+#       removed mid-transfer and A stopped at once: its teardown must
+#       account for every batch and peer (it logs any it cannot).
 #   tundel  the TUN device is deleted from outside (ip link del), under
-#       a ping, with wireguard-go first, then wgpipe: both exit by
-#       themselves within E2E_FAULTS_EXIT_S seconds with the same status
-#       (0), their UAPI socket gone; wgpipe says why in one log line.
-#   ring  tiny pools (--batches 16 --batch-size 1 --max-inflight 64, the
-#       smallest the flags allow) on both hosts, flooded with UDP
-#       (iperf3 -b 2G) and four TCP streams at once: the shortage is
-#       counted, wgpipe show and ping answer during the flood, and
-#       afterwards the counters come back to idle and a TCP transfer
-#       completes with equal checksums.
+#       a ping: wireguard-go, then wgpipe, then wgpipe --no-offload all
+#       (the plain read path) all exit by themselves within
+#       E2E_FAULTS_EXIT_S seconds with the same status (0), their UAPI
+#       socket gone; wgpipe says why in one log line.
+#   ring, ring16  tiny pools on both hosts (--batches 16 --max-inflight
+#       64 --batch-size 1, the smallest the flags allow; then
+#       --batch-size 16 --max-inflight 256), flooded with UDP (iperf3
+#       -b 2G) and four TCP streams at once for 10 s: wgpipe show and
+#       ping answer during the flood; every datagram iperf3 lost is
+#       counted somewhere (A's TUN tx_dropped, B's UDP RcvbufErrors, the
+#       daemons' drop_ counters); with --batch-size 16 the pool runs dry
+#       and that is counted (pool_empty_events); afterwards the counters
+#       come back to idle and a TCP transfer completes with equal
+#       checksums. (With --batch-size 1 every batch is sealed inline by
+#       the reader, so one batch is in flight and the pool never runs
+#       dry: the overload stays in the kernel's queues.)
 #
 # Environment: E2E_FAULTS_CASES (default all of the above),
 # E2E_FAULTS_EXIT_S (default 5).
