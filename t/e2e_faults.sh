@@ -359,6 +359,13 @@ kernel_drops()
 	ip -n "${NS[$1]}" -s link show "$2" | awk '/TX:/ { getline; print $4 }'
 }
 
+# link_drops SIDE IF: packets IF dropped, received and sent.
+link_drops()
+{
+	ip -n "${NS[$1]}" -s link show "$2" |
+		awk '/RX:|TX:/ { getline; n += $4 } END { print n + 0 }'
+}
+
 # drops SIDE: the sum of SIDE's drop_* counters (from its latest show).
 drops() { awk '$1 ~ /^drop_/ { n += $2 } END { print n + 0 }' "$T_TMP/show-$1"; }
 
@@ -370,7 +377,7 @@ udp_rcvbuf_errors()
 run_ring()
 {
 	local flags=$2 dry=$3
-	local pid_u pid_t pe pb fe dt lost total rb line s counted port
+	local pid_u pid_t pe pb fe dt ld lost total rb line s counted port
 	subtest_begin "$1"
 	say "---- ring: $flags on both hosts, flooded"
 	pair_up "$WGPIPE" "$WGPIPE" init=both flagsA="$flags" flagsB="$flags"
@@ -417,9 +424,12 @@ run_ring()
 	fe=$(value A inflight_full_events_tx)
 	dt=$(kernel_drops A "${WGIF[A]}")
 	rb=$(udp_rcvbuf_errors B)
-	counted=$((dt + rb + $(drops A) + $(drops B)))
-	say "kernel: TUN tx_dropped on A $dt, UDP RcvbufErrors on B $rb;" \
-		"drop_* on A $(drops A), on B $(drops B); iperf3 UDP lost $lost"
+	ld=$(($(link_drops A "${WGIF[A]}") - dt + $(link_drops A ul0) +
+		$(link_drops B ul0) + $(link_drops B "${WGIF[B]}")))
+	counted=$((dt + rb + ld + $(drops A) + $(drops B)))
+	say "kernel: TUN tx_dropped on A $dt, UDP RcvbufErrors on B $rb, other" \
+		"link drops $ld; drop_* on A $(drops A), on B $(drops B);" \
+		"iperf3 UDP lost $lost"
 	[ -n "$lost" ] && [ "$lost" -le "$counted" ] ||
 		fail "ring: iperf3 lost [$lost] datagrams but only $counted drops" \
 			"were counted (kernel and daemon): a silent loss"
