@@ -90,3 +90,8 @@ void wg_batch_put(struct batch_pool *pool, struct batch *b)
 	/* The ring holds every batch, so it cannot be full. */
 	ck_ring_enqueue_mpmc(&pool->ring, pool->ring_buf, b);
 }
+
+unsigned int wg_batch_pool_free(struct batch_pool *pool)
+{
+	return ck_ring_size(&pool->ring);
+}

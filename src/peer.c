@@ -66,6 +66,7 @@ int wg_peer_create(struct wg_device *dev,
 	wg_peer_table_add(&dev->peer_table, peer);
 	cds_list_add_tail_rcu(&peer->list, &dev->peers);
 	dev->peer_count++;
+	__atomic_fetch_add(&dev->peers_held, 1, __ATOMIC_RELAXED);
 	*out = peer;
 	return 0;
 }
@@ -73,7 +74,14 @@ int wg_peer_create(struct wg_device *dev,
 static void peer_free_rcu(struct rcu_head *head)
 {
 	struct wg_peer *peer = caa_container_of(head, struct wg_peer, rcu);
+	struct wg_device *dev = peer->dev;
 
+	if (peer->dead) {
+		pthread_mutex_lock(&dev->removed_lock);
+		cds_list_del(&peer->removed);
+		pthread_mutex_unlock(&dev->removed_lock);
+	}
+	__atomic_fetch_sub(&dev->peers_held, 1, __ATOMIC_RELAXED);
 	wg_noise_handshake_destroy(&peer->handshake);
 	wg_cookie_destroy(&peer->cookie);
 	pthread_mutex_destroy(&peer->keypairs_lock);
@@ -125,6 +133,9 @@ void wg_peer_remove(struct wg_peer *peer)
 	pthread_mutex_unlock(&peer->timers_lock);
 	wg_peer_zero_keys(peer);
 	wg_peer_purge_staged(peer);
+	pthread_mutex_lock(&dev->removed_lock);
+	cds_list_add_tail(&peer->removed, &dev->removed_peers);
+	pthread_mutex_unlock(&dev->removed_lock);
 	log_debug("peer %llu removed", (unsigned long long)peer->id);
 	wg_peer_put(peer);
 }
@@ -317,6 +328,12 @@ void wg_peer_stage_batch(struct wg_peer *peer, struct batch *b)
 		wg_stat_add(peer->dev, drop_staged, dropped->count);
 		wg_batch_release(peer->dev, dropped);
 	}
+	/* A sender that found the peer before its removal may stage after
+	 * wg_peer_remove() purged: nothing would ever send or free that
+	 * batch, nor the peer it holds. The remover marks the peer dead
+	 * before it purges under staged_lock, so one of us sees the other. */
+	if (__atomic_load_n(&peer->dead, __ATOMIC_ACQUIRE))
+		wg_peer_purge_staged(peer);
 }
 
 struct batch *wg_peer_take_staged(struct wg_peer *peer)

@@ -33,7 +33,7 @@
 #define UDP_GRO 104
 #endif
 
-enum { POLL_MS = 200 };
+enum { POLL_MS = 200, TUN_ERROR_PAUSE_MS = 10 };
 
 struct thread_arg {
 	struct wg_device *dev;
@@ -94,12 +94,21 @@ static void submit_tx(struct wg_device *dev, struct batch *b)
 	wg_send_route_batch(dev, b);
 }
 
+/* A read error: the end when the device was deleted (wg-quick down
+ * does that), else a counted-down complaint and a pause, so that an
+ * error that persists cannot spin the reader. */
 static void tun_gone(struct wg_device *dev, int ret)
 {
-	if (ret && wg_tun_error_is_gone(ret)) {
-		log_err("TUN device %s is gone; shutting down", dev->name);
+	if (!ret)
+		return;
+	if (wg_tun_read_error_is_gone(ret)) {
+		log_info("interface %s was deleted (TUN read: %s); shutting down",
+			 dev->name, strerror(-ret));
 		wg_device_request_stop(dev, 0);
+		return;
 	}
+	wg_log_ratelimited(WG_LOG_ERROR, "TUN read: %s", strerror(-ret));
+	poll(NULL, 0, TUN_ERROR_PAUSE_MS);
 }
 
 /* Plain packets: read straight into the slots. */
@@ -609,7 +618,7 @@ static void housekeeping(struct wg_device *dev, uint64_t now)
 	if (!wg_tun_get_mtu(&dev->tun, &mtu))
 		__atomic_store_n(&dev->mtu, mtu, __ATOMIC_RELAXED);
 	else if (!wg_tun_exists(&dev->tun)) {
-		log_err("TUN device %s was deleted; shutting down", dev->name);
+		log_info("interface %s was deleted; shutting down", dev->name);
 		wg_device_request_stop(dev, 0);
 	}
 }

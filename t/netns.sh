@@ -341,7 +341,8 @@ daemon_start()
 	local side=$1 impl=$2 ifname log i rc
 	shift 2
 	T_SEQ=$((T_SEQ + 1))
-	ifname="wg${side,,}${T_SEQ}p$$"
+	# DAEMON_IFNAME=NAME daemon_start ...: that name again (a restart).
+	ifname=${DAEMON_IFNAME:-wg${side,,}${T_SEQ}p$$}
 	T_IFNAMES+=("$ifname")
 	log="$T_TMP/daemon-$ifname.log"
 	WGIF[$side]=$ifname
