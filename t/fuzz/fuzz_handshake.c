@@ -312,6 +312,9 @@ static void initiation(struct run *run, struct message_handshake_initiation *m)
 		pending_hs = &st.hs_a;
 		FUZZ_ASSERT(wg_noise_handshake_begin_session(&a3, &kp_i, 1));
 		FUZZ_ASSERT(wg_noise_handshake_begin_session(&b, &kp_r, 1));
+		/* B answers to the sender index the initiation named. */
+		FUZZ_ASSERT(kp_r.remote_index == le32toh(m->sender_index));
+		kp_r.remote_index = IDX_A3;
 		same_session(&kp_i, &kp_r);
 		pthread_mutex_destroy(&b.lock);
 		pthread_mutex_destroy(&a3.lock);
