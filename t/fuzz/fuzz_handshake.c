@@ -47,7 +47,7 @@ enum {
 	FLAG_FIX_MAC1 = 1 << 0,	 /* recompute MAC1 of handshake messages */
 	FLAG_FIX_MAC2 = 1 << 1,	 /* and MAC2 from the cookie A holds */
 	FLAG_LOAD = 1 << 2,	 /* B is under load: MAC2 required */
-	FLAG_BATCH = 1 << 3,	 /* open data with wg_noise_open_batch */
+	FLAG_BATCH = 1 << 3,	 /* open all data in one wg_noise_open_batch */
 	FLAG_AEAD_SHIFT = 4,	 /* 2 bits: which ChaCha20-Poly1305 */
 	FLAG_OTHER_SOURCE = 1 << 6, /* from an address without a cookie */
 	MAX_MSGS = 8,
@@ -370,38 +370,17 @@ static void cookie_reply(struct run *run,
 			    WG_COOKIE_LEN));
 }
 
-static bool open_one(struct run *run, uint8_t *buf, size_t len,
-		     size_t *plain)
+/* A data message that opened: it must be one A sealed, with its
+ * plaintext; the replay window then takes each counter once. orig is
+ * the message as it came, buf as opened in place. */
+static void opened(struct run *run, const uint8_t *orig, const uint8_t *buf,
+		   size_t len, size_t plain)
 {
-	uint8_t *bufs[1] = {buf};
-	bool ok[1];
-
-	if (!(run->flags & FLAG_BATCH))
-		return wg_noise_open_data(buf, len, &st.kp_b, plain);
-	*plain = len;
-	wg_noise_open_batch(bufs, plain, ok, 1, &st.kp_b);
-	FUZZ_ASSERT(ok[0] || !*plain);
-	return ok[0];
-}
-
-static void data(struct run *run, uint8_t *buf, size_t len)
-{
-	const struct message_data *m = (const void *)buf;
-	struct replay_counter before = st.kp_b.receiving_counter;
-	uint8_t copy[1 << 16];
-	size_t plain;
+	const struct message_data *m = (const void *)orig;
 	int i;
 
-	if (le32toh(m->key_idx) != st.kp_b.local_index)
-		return; /* unknown index */
-	memcpy(copy, buf, len);
-	if (!open_one(run, buf, len, &plain)) {
-		FUZZ_ASSERT(!memcmp(&before, &st.kp_b.receiving_counter,
-				    sizeof(before)));
-		return;
-	}
 	for (i = 0; i < NDATA; i++)
-		if (data_len[i] == len && !memcmp(copy, data_msg[i], len))
+		if (data_len[i] == len && !memcmp(orig, data_msg[i], len))
 			break;
 	FUZZ_ASSERT(i < NDATA);
 	FUZZ_ASSERT(plain == len - WG_MESSAGE_MINIMUM_LENGTH);
@@ -414,9 +393,68 @@ static void data(struct run *run, uint8_t *buf, size_t len)
 	run->took_d[i] = true;
 }
 
+static void data(struct run *run, uint8_t *buf, size_t len)
+{
+	const struct message_data *m = (const void *)buf;
+	struct replay_counter before = st.kp_b.receiving_counter;
+	uint8_t *copy;
+	size_t plain;
+
+	if (le32toh(m->key_idx) != st.kp_b.local_index)
+		return; /* unknown index */
+	copy = malloc(len);
+	FUZZ_ASSERT(copy);
+	memcpy(copy, buf, len);
+	if (wg_noise_open_data(buf, len, &st.kp_b, &plain))
+		opened(run, copy, buf, len, plain);
+	else
+		FUZZ_ASSERT(!memcmp(&before, &st.kp_b.receiving_counter,
+				    sizeof(before)));
+	free(copy);
+}
+
+/* FLAG_BATCH: every data message of the input, whatever its index, in
+ * one wg_noise_open_batch call, as a crypto worker opens a batch. */
+struct data_batch {
+	uint8_t *bufs[MAX_MSGS], *orig[MAX_MSGS];
+	size_t lens[MAX_MSGS], n;
+};
+
+static void batch_add(struct data_batch *b, const uint8_t *buf, size_t len)
+{
+	b->bufs[b->n] = malloc(len);
+	b->orig[b->n] = malloc(len);
+	FUZZ_ASSERT(b->bufs[b->n] && b->orig[b->n]);
+	memcpy(b->bufs[b->n], buf, len);
+	memcpy(b->orig[b->n], buf, len);
+	b->lens[b->n++] = len;
+}
+
+static void batch_open(struct run *run, struct data_batch *b)
+{
+	struct replay_counter before = st.kp_b.receiving_counter;
+	size_t lens[MAX_MSGS], i;
+	bool ok[MAX_MSGS];
+
+	memcpy(lens, b->lens, sizeof(lens));
+	wg_noise_open_batch(b->bufs, lens, ok, b->n, &st.kp_b);
+	FUZZ_ASSERT(!memcmp(&before, &st.kp_b.receiving_counter,
+			    sizeof(before)));
+	for (i = 0; i < b->n; i++) {
+		/* The contract: the plaintext length, 0 when not ok. */
+		if (ok[i])
+			opened(run, b->orig[i], b->bufs[i], b->lens[i], lens[i]);
+		else
+			FUZZ_ASSERT(lens[i] == 0);
+		free(b->bufs[i]);
+		free(b->orig[i]);
+	}
+}
+
 /* receive.c's sorting: data by length and index, handshake messages by
  * exact length, anything else dropped. */
-static void dispatch(struct run *run, uint8_t *buf, size_t len)
+static void dispatch(struct run *run, struct data_batch *b, uint8_t *buf,
+		     size_t len)
 {
 	uint32_t type;
 
@@ -425,7 +463,11 @@ static void dispatch(struct run *run, uint8_t *buf, size_t len)
 	memcpy(&type, buf, 4);
 	switch (le32toh(type)) {
 	case WG_MSG_DATA:
-		if (len >= WG_MESSAGE_MINIMUM_LENGTH)
+		if (len < WG_MESSAGE_MINIMUM_LENGTH)
+			break;
+		if (run->flags & FLAG_BATCH)
+			batch_add(b, buf, len);
+		else
 			data(run, buf, len);
 		break;
 	case WG_MSG_HANDSHAKE_INITIATION:
@@ -453,6 +495,7 @@ static void select_aead(unsigned int i)
 static void run_input(const uint8_t *input, size_t size, struct run *run)
 {
 	struct fuzz_in in = {input, size};
+	struct data_batch b = {.n = 0};
 	uint8_t *buf;
 	size_t len;
 	int i;
@@ -471,9 +514,11 @@ static void run_input(const uint8_t *input, size_t size, struct run *run)
 		buf = malloc(len ? len : 1);
 		FUZZ_ASSERT(buf);
 		fuzz_bytes(&in, buf, len);
-		dispatch(run, buf, len);
+		dispatch(run, &b, buf, len);
 		free(buf);
 	}
+	if (b.n)
+		batch_open(run, &b);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
@@ -547,6 +592,16 @@ void fuzz_seeds(fuzz_emit_fn emit, void *ctx)
 	for (i = 0; i < NDATA; i++)
 		seed_add(&s, data_msg[i], data_len[i]);
 	emit(ctx, "data-batch-portable", s.buf, s.len);
+	seed_start(&s, FLAG_BATCH | 3 << FLAG_AEAD_SHIFT);
+	for (i = 0; i < NDATA; i++) {
+		uint8_t bad[sizeof(data_msg[0])];
+
+		seed_add(&s, data_msg[i], data_len[i]);
+		memcpy(bad, data_msg[i], data_len[i]);
+		bad[i % 2 ? 4 : data_len[i] - 1] ^= 1; /* index, or tag */
+		seed_add(&s, bad, data_len[i]);
+	}
+	emit(ctx, "data-batch-avx512-bad", s.buf, s.len);
 	seed_start(&s, FLAG_FIX_MAC1 | 2 << FLAG_AEAD_SHIFT);
 	seed_add(&s, &bare, sizeof(bare));
 	seed_add(&s, &msg_r2, sizeof(msg_r2));
@@ -577,6 +632,7 @@ static void expect_seed(void *ctx, const char *name, const void *buf,
 		{"cookie-twice", false, false, true, false},
 		{"data", false, false, false, true},
 		{"data-batch-portable", false, false, false, true},
+		{"data-batch-avx512-bad", false, false, false, true},
 		{"all", true, true, true, false},
 		{"short", false, false, false, false},
 	};
