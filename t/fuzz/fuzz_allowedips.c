@@ -370,8 +370,8 @@ void fuzz_seeds(fuzz_emit_fn emit, void *ctx)
 	p = buf;
 	put_insert(&p, 0, 0, 0, 0, 0);
 	put_insert(&p, 2, 0, 0, 1, 0);
-	put_insert(&p, 0, 0, 0, 1, 0); /* moves to owner 1 */
-	put_insert(&p, 0, 0, 0, 4, 8); /* no owner: -EINVAL */
+	put_insert(&p, 0, 0, 0, 1, 0);	  /* moves to owner 1 */
+	put_insert(&p, 0, 0, 0, 4, 8);	  /* no owner: -EINVAL */
 	put_insert(&p, 0, 0, 0, 0, 0xf1); /* cidr 33: -EINVAL */
 	memcpy(p, lookups, sizeof(lookups));
 	p += sizeof(lookups);

@@ -45,9 +45,9 @@ static const char *rng_name(void)
 }
 
 static randombytes_implementation fixed_rng = {
-	.implementation_name = rng_name,
-	.random = rng_random,
-	.buf = rng_buf,
+    .implementation_name = rng_name,
+    .random = rng_random,
+    .buf = rng_buf,
 };
 
 struct seed_dir {
@@ -55,8 +55,7 @@ struct seed_dir {
 	int written;
 };
 
-static void write_seed(void *ctx, const char *name, const void *buf,
-		       size_t len)
+static void write_seed(void *ctx, const char *name, const void *buf, size_t len)
 {
 	struct seed_dir *sd = ctx;
 	char path[4096];
@@ -65,7 +64,8 @@ static void write_seed(void *ctx, const char *name, const void *buf,
 	snprintf(path, sizeof(path), "%s/seed-%s", sd->dir, name);
 	f = fopen(path, "wb");
 	if (!f || fwrite(buf, 1, len, f) != len || fclose(f)) {
-		fprintf(stderr, "%s: cannot write: %s\n", path, strerror(errno));
+		fprintf(stderr, "%s: cannot write: %s\n", path,
+			strerror(errno));
 		exit(1);
 	}
 	sd->written++;

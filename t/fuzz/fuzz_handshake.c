@@ -44,17 +44,20 @@
 #define NOW_FUZZ (NOW0 + 20 * NSEC)
 
 enum {
-	FLAG_FIX_MAC1 = 1 << 0,	 /* recompute MAC1 of handshake messages */
-	FLAG_FIX_MAC2 = 1 << 1,	 /* and MAC2 from the cookie A holds */
-	FLAG_LOAD = 1 << 2,	 /* B is under load: MAC2 required */
-	FLAG_BATCH = 1 << 3,	 /* open all data in one wg_noise_open_batch */
-	FLAG_AEAD_SHIFT = 4,	 /* 2 bits: which ChaCha20-Poly1305 */
+	FLAG_FIX_MAC1 = 1 << 0, /* recompute MAC1 of handshake messages */
+	FLAG_FIX_MAC2 = 1 << 1, /* and MAC2 from the cookie A holds */
+	FLAG_LOAD = 1 << 2,	/* B is under load: MAC2 required */
+	FLAG_BATCH = 1 << 3,	/* open all data in one wg_noise_open_batch */
+	FLAG_AEAD_SHIFT = 4,	/* 2 bits: which ChaCha20-Poly1305 */
 	FLAG_OTHER_SOURCE = 1 << 6, /* from an address without a cookie */
 	MAX_MSGS = 8,
 	NDATA = 4,
-	IDX_A1 = 0x11111111, IDX_B1 = 0x22222222,
-	IDX_A2 = 0x33333333, IDX_B2 = 0x44444444,
-	IDX_A3 = 0x55555555, IDX_B3 = 0x66666666,
+	IDX_A1 = 0x11111111,
+	IDX_B1 = 0x22222222,
+	IDX_A2 = 0x33333333,
+	IDX_B2 = 0x44444444,
+	IDX_A3 = 0x55555555,
+	IDX_B3 = 0x66666666,
 	MTU = 1420,
 };
 
@@ -66,7 +69,7 @@ struct state {
 };
 
 static struct noise_static_identity id_a, id_b;
-static struct noise_handshake hs_a3; /* A's copy that made I3 */
+static struct noise_handshake hs_a3;  /* A's copy that made I3 */
 static struct cookie cookie_fresh;    /* A's, holding B's cookie */
 static struct cookie cookie_none;     /* A's, holding none */
 static struct cookie_checker checker; /* B's */
@@ -80,8 +83,7 @@ static size_t data_len[NDATA];
 static uint8_t data_plain[NDATA][1500];
 static const size_t plain_len[NDATA] = {0, 1, 100, 1380};
 static union wg_sockaddr src_cookie, src_other;
-static const char *aead_names[4] = {"libsodium", "portable", "avx2",
-				    "avx512"};
+static const char *aead_names[4] = {"libsodium", "portable", "avx2", "avx512"};
 
 static void self_check(void);
 
@@ -124,7 +126,7 @@ static void answer(const struct message_handshake_initiation *m,
 		   uint64_t now)
 {
 	FUZZ_ASSERT(wg_noise_handshake_consume_initiation(
-			    m, &id_b, lookup_static, NULL, now) == &st.hs_b);
+			m, &id_b, lookup_static, NULL, now) == &st.hs_b);
 	FUZZ_ASSERT(wg_noise_handshake_create_response(r, &st.hs_b, b_index));
 }
 
@@ -174,8 +176,8 @@ static void init_state(void)
 	make_sockaddr(&src_other, "192.0.2.2", 51820);
 
 	/* Handshake 1. */
-	FUZZ_ASSERT(wg_noise_handshake_create_initiation(&m, &st.hs_a, IDX_A1,
-							 REAL0));
+	FUZZ_ASSERT(
+	    wg_noise_handshake_create_initiation(&m, &st.hs_a, IDX_A1, REAL0));
 	answer(&m, &r, IDX_B1, NOW0);
 	pending_index = IDX_A1;
 	pending_hs = &st.hs_a;
@@ -188,25 +190,26 @@ static void init_state(void)
 
 	/* I2, with MACs; B's cookie for src_cookie twice: once taken by
 	 * cookie_fresh, once (C) left for the fuzzer. */
-	FUZZ_ASSERT(wg_noise_handshake_create_initiation(
-		&m, &st.hs_a, IDX_A2, REAL0 + 10 * NSEC));
+	FUZZ_ASSERT(wg_noise_handshake_create_initiation(&m, &st.hs_a, IDX_A2,
+							 REAL0 + 10 * NSEC));
 	wg_cookie_add_mac_to_packet(&m, sizeof(m), &cookie_fresh, NOW0);
 	wg_cookie_message_create(&c, &m, sizeof(m), IDX_A2, &checker,
 				 &src_cookie, NOW0 + 10 * NSEC);
-	FUZZ_ASSERT(wg_cookie_message_consume(&c, &cookie_fresh,
-					      NOW0 + 10 * NSEC));
+	FUZZ_ASSERT(
+	    wg_cookie_message_consume(&c, &cookie_fresh, NOW0 + 10 * NSEC));
 	wg_cookie_add_mac_to_packet(&m, sizeof(m), &st.cookie_pending, NOW0);
 	wg_cookie_message_create(&msg_c, &m, sizeof(m), IDX_A2, &checker,
 				 &src_cookie, NOW0 + 10 * NSEC);
 	answer(&m, &msg_r2, IDX_B2, NOW0 + 10 * NSEC);
-	wg_cookie_add_mac_to_packet(&msg_r2, sizeof(msg_r2), &cookie_none, NOW0);
+	wg_cookie_add_mac_to_packet(&msg_r2, sizeof(msg_r2), &cookie_none,
+				    NOW0);
 	/* B's side of R2, to compare A's keys with. */
 	FUZZ_ASSERT(wg_noise_handshake_begin_session(&st.hs_b, &kp_b2,
 						     NOW0 + 10 * NSEC));
 
 	/* I3, from a copy of A's handshake, not yet seen by B. */
 	FUZZ_ASSERT(wg_noise_handshake_create_initiation(
-		&msg_i3, &hs_a3, IDX_A3, REAL0 + 20 * NSEC));
+	    &msg_i3, &hs_a3, IDX_A3, REAL0 + 20 * NSEC));
 	wg_cookie_add_mac_to_packet(&msg_i3, sizeof(msg_i3), &cookie_none,
 				    NOW0);
 
@@ -245,8 +248,7 @@ static void fix_macs(struct run *run, void *m, size_t len)
 
 /* The handshake worker's admission: MAC1, under load MAC2 (or a cookie
  * reply, which must then be well formed). */
-static bool admit(struct run *run, const void *m, size_t len,
-		  uint32_t sender)
+static bool admit(struct run *run, const void *m, size_t len, uint32_t sender)
 {
 	bool load = run->flags & FLAG_LOAD;
 	struct message_handshake_cookie reply;
@@ -307,7 +309,7 @@ static void initiation(struct run *run, struct message_handshake_initiation *m)
 		pending_index = IDX_A3;
 		pending_hs = &a3;
 		FUZZ_ASSERT(wg_noise_handshake_consume_response(
-				    &r, &id_a, lookup_index, NULL) == &a3);
+				&r, &id_a, lookup_index, NULL) == &a3);
 		pending_index = IDX_A2;
 		pending_hs = &st.hs_a;
 		FUZZ_ASSERT(wg_noise_handshake_begin_session(&a3, &kp_i, 1));
@@ -356,7 +358,8 @@ static void cookie_reply(struct run *run,
 	/* The daemon finds the cookie by receiver index. */
 	if (le32toh(m->receiver_index) != IDX_A2 ||
 	    !wg_cookie_message_consume(m, &st.cookie_pending, NOW_FUZZ)) {
-		FUZZ_ASSERT(!memcmp(&before, &st.cookie_pending, sizeof(before)));
+		FUZZ_ASSERT(
+		    !memcmp(&before, &st.cookie_pending, sizeof(before)));
 		return;
 	}
 	FUZZ_ASSERT(!run->took_c);
@@ -438,12 +441,13 @@ static void batch_open(struct run *run, struct data_batch *b)
 
 	memcpy(lens, b->lens, sizeof(lens));
 	wg_noise_open_batch(b->bufs, lens, ok, b->n, &st.kp_b);
-	FUZZ_ASSERT(!memcmp(&before, &st.kp_b.receiving_counter,
-			    sizeof(before)));
+	FUZZ_ASSERT(
+	    !memcmp(&before, &st.kp_b.receiving_counter, sizeof(before)));
 	for (i = 0; i < b->n; i++) {
 		/* The contract: the plaintext length, 0 when not ok. */
 		if (ok[i])
-			opened(run, b->orig[i], b->bufs[i], b->lens[i], lens[i]);
+			opened(run, b->orig[i], b->bufs[i], b->lens[i],
+			       lens[i]);
 		else
 			FUZZ_ASSERT(lens[i] == 0);
 		free(b->bufs[i]);
@@ -572,7 +576,7 @@ void fuzz_seeds(fuzz_emit_fn emit, void *ctx)
 	seed_add(&s, &bare, sizeof(bare));
 	emit(ctx, "initiation-load-nocookie", s.buf, s.len);
 	seed_start(&s, FLAG_FIX_MAC1 | FLAG_FIX_MAC2 | FLAG_LOAD |
-			       FLAG_OTHER_SOURCE);
+			   FLAG_OTHER_SOURCE);
 	seed_add(&s, &bare, sizeof(bare));
 	emit(ctx, "initiation-load-othersource", s.buf, s.len);
 	seed_start(&s, 0);
@@ -623,18 +627,18 @@ static void expect_seed(void *ctx, const char *name, const void *buf,
 		const char *name;
 		bool i3, r2, c, d;
 	} want[] = {
-		{"initiation", true, false, false, false},
-		{"initiation-fixmac-twice", true, false, false, false},
-		{"initiation-load-cookie", true, false, false, false},
-		{"initiation-load-nocookie", false, false, false, false},
-		{"initiation-load-othersource", false, false, false, false},
-		{"response-twice", false, true, false, false},
-		{"cookie-twice", false, false, true, false},
-		{"data", false, false, false, true},
-		{"data-batch-portable", false, false, false, true},
-		{"data-batch-avx512-bad", false, false, false, true},
-		{"all", true, true, true, false},
-		{"short", false, false, false, false},
+	    {"initiation", true, false, false, false},
+	    {"initiation-fixmac-twice", true, false, false, false},
+	    {"initiation-load-cookie", true, false, false, false},
+	    {"initiation-load-nocookie", false, false, false, false},
+	    {"initiation-load-othersource", false, false, false, false},
+	    {"response-twice", false, true, false, false},
+	    {"cookie-twice", false, false, true, false},
+	    {"data", false, false, false, true},
+	    {"data-batch-portable", false, false, false, true},
+	    {"data-batch-avx512-bad", false, false, false, true},
+	    {"all", true, true, true, false},
+	    {"short", false, false, false, false},
 	};
 	struct run run;
 	size_t i;

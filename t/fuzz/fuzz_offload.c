@@ -187,14 +187,15 @@ static size_t csum_field(const struct pkt_info *pi)
 
 static bool l4_csum_ok(const uint8_t *p, size_t len, const struct pkt_info *pi)
 {
-	return ref_fold(pseudo(p, pi, len) + ref_sum(p + pi->l4, len - pi->l4)) ==
-	       0xffff;
+	return ref_fold(pseudo(p, pi, len) +
+			ref_sum(p + pi->l4, len - pi->l4)) == 0xffff;
 }
 
 static bool ip_ok(const uint8_t *p, size_t len, const struct pkt_info *pi)
 {
 	if (pi->ipv == 4)
-		return get16(p + 2) == len && ref_fold(ref_sum(p, pi->l4)) == 0xffff;
+		return get16(p + 2) == len &&
+		       ref_fold(ref_sum(p, pi->l4)) == 0xffff;
 	return (size_t)get16(p + 4) + 40 == len;
 }
 
@@ -271,11 +272,12 @@ static void check_segments(const struct virtio_net_hdr *h, const uint8_t *pkt,
 		plen = lens[i] - pi.hdrlen;
 		FUZZ_ASSERT(plen <= h->gso_size);
 		FUZZ_ASSERT(plen == h->gso_size || i == nout - 1);
-		FUZZ_ASSERT(!memcmp(outs[i] + pi.hdrlen, pkt + in.hdrlen + payload,
-				    plen));
+		FUZZ_ASSERT(!memcmp(outs[i] + pi.hdrlen,
+				    pkt + in.hdrlen + payload, plen));
 		if (tcp)
-			FUZZ_ASSERT(get32(outs[i] + pi.l4 + 4) ==
-				    (uint32_t)(get32(pkt + in.l4 + 4) + payload));
+			FUZZ_ASSERT(
+			    get32(outs[i] + pi.l4 + 4) ==
+			    (uint32_t)(get32(pkt + in.l4 + 4) + payload));
 		else
 			FUZZ_ASSERT(get16(outs[i] + pi.l4 + 4) ==
 				    lens[i] - pi.l4);
@@ -286,8 +288,8 @@ static void check_segments(const struct virtio_net_hdr *h, const uint8_t *pkt,
 
 static void fuzz_split(struct fuzz_in *in)
 {
-	static const size_t caps[8] = {1500, 9000, WG_OFFLOAD_MAX_PACKET, 60,
-				       1280, 576, 100, 2000};
+	static const size_t caps[8] = {
+	    1500, 9000, WG_OFFLOAD_MAX_PACKET, 60, 1280, 576, 100, 2000};
 	struct virtio_net_hdr h;
 	size_t out_cap, lens[MAX_OUT], len, i;
 	unsigned int max_out, nout = 12345;
@@ -354,9 +356,10 @@ static bool same_packet(const uint8_t *seg, size_t seg_len, const uint8_t *p,
 	return true;
 }
 
-static void check_super(const struct wg_gro_item *it, const uint8_t *const *pkts,
-			const size_t *lens, unsigned int n, bool *used,
-			size_t buf_cap, unsigned int nbufs)
+static void check_super(const struct wg_gro_item *it,
+			const uint8_t *const *pkts, const size_t *lens,
+			unsigned int n, bool *used, size_t buf_cap,
+			unsigned int nbufs)
 {
 	size_t seg_lens[MAX_OUT];
 	unsigned int nout, s, j, last = 0, k;
@@ -367,7 +370,8 @@ static void check_super(const struct wg_gro_item *it, const uint8_t *const *pkts
 		if (it->pkt == bufs[k] + VH)
 			in_buf = true;
 	FUZZ_ASSERT(in_buf);
-	FUZZ_ASSERT(VH + it->len <= buf_cap && it->len <= WG_OFFLOAD_MAX_PACKET);
+	FUZZ_ASSERT(VH + it->len <= buf_cap &&
+		    it->len <= WG_OFFLOAD_MAX_PACKET);
 	FUZZ_ASSERT(!memcmp(it->pkt - VH, &it->hdr, VH));
 	FUZZ_ASSERT(it->hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
 	FUZZ_ASSERT(it->count <= MAX_OUT);
@@ -496,7 +500,8 @@ static size_t make_packet(uint8_t *p, int ipv, bool tcp, uint32_t seq,
 	set16(p + l4, 40000);
 	set16(p + l4 + 2, 5201);
 	if (tcp) {
-		p[l4 + 4] = (uint8_t)(seq >> 24), p[l4 + 5] = (uint8_t)(seq >> 16);
+		p[l4 + 4] = (uint8_t)(seq >> 24),
+		       p[l4 + 5] = (uint8_t)(seq >> 16);
 		p[l4 + 6] = (uint8_t)(seq >> 8), p[l4 + 7] = (uint8_t)seq;
 		p[l4 + 11] = 1;
 		p[l4 + 12] = 5 << 4;
@@ -519,16 +524,17 @@ static void seed_flow(fuzz_emit_fn emit, void *ctx, const char *name, int ipv,
 	s.len = 0;
 	put(&s, (uint8_t[]){MODE_GRO, (uint8_t)flags, NBUFS}, 3);
 	for (i = 0; i < npkts; i++) {
-		len = make_packet(p, ipv, tcp, 1000 + 100 * i, (uint16_t)(7 + i),
-				  i == npkts - 1 ? 40 : 100, (uint8_t)i);
+		len =
+		    make_packet(p, ipv, tcp, 1000 + 100 * i, (uint16_t)(7 + i),
+				i == npkts - 1 ? 40 : 100, (uint8_t)i);
 		put16le(&s, len);
 		put(&s, p, len);
 	}
 	emit(ctx, name, s.buf, s.len);
 }
 
-static void seed_split(fuzz_emit_fn emit, void *ctx, const char *name,
-		       int ipv, bool tcp)
+static void seed_split(fuzz_emit_fn emit, void *ctx, const char *name, int ipv,
+		       bool tcp)
 {
 	static struct seed s;
 	uint8_t p[1500];
@@ -570,8 +576,8 @@ static void expect_seed(void *ctx, const char *name, const void *buf,
 	(void)ctx;
 	LLVMFuzzerTestOneInput(buf, len);
 	if (!strncmp(name, "gro-", 4) ? last_supers != 1 : last_nout < 2) {
-		fprintf(stderr, "seed %s: %u super-packets, %u packets\n",
-			name, last_supers, last_nout);
+		fprintf(stderr, "seed %s: %u super-packets, %u packets\n", name,
+			last_supers, last_nout);
 		abort();
 	}
 }

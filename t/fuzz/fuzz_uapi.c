@@ -97,11 +97,13 @@ static void to_info(const struct wg_uapi_set *s, struct wg_uapi_device_info *d)
 		    p->persistent_keepalive_interval;
 		q->last_handshake_sec = (int64_t)i;
 		q->rx_bytes = i;
-		q->allowedips = calloc(p->n_allowedips + 1, sizeof(*q->allowedips));
+		q->allowedips =
+		    calloc(p->n_allowedips + 1, sizeof(*q->allowedips));
 		FUZZ_ASSERT(q->allowedips);
 		for (j = 0; j < p->n_allowedips; j++)
 			if (!p->allowedips[j].remove)
-				q->allowedips[q->n_allowedips++] = p->allowedips[j];
+				q->allowedips[q->n_allowedips++] =
+				    p->allowedips[j];
 	}
 }
 
@@ -165,7 +167,8 @@ static void same_device(const struct wg_uapi_device_info *d,
 
 	FUZZ_ASSERT(s->has_private_key == d->has_private_key);
 	if (d->has_private_key)
-		FUZZ_ASSERT(!memcmp(s->private_key, d->private_key, WG_KEY_LEN));
+		FUZZ_ASSERT(
+		    !memcmp(s->private_key, d->private_key, WG_KEY_LEN));
 	FUZZ_ASSERT(s->has_listen_port == (d->listen_port != 0));
 	FUZZ_ASSERT(s->listen_port == d->listen_port);
 	FUZZ_ASSERT(s->has_fwmark == (d->fwmark != 0));
@@ -178,8 +181,8 @@ static void same_device(const struct wg_uapi_device_info *d,
 
 		FUZZ_ASSERT(!memcmp(a->public_key, b->public_key, WG_KEY_LEN));
 		FUZZ_ASSERT(b->has_preshared_key);
-		FUZZ_ASSERT(!memcmp(a->preshared_key, b->preshared_key,
-				    WG_KEY_LEN));
+		FUZZ_ASSERT(
+		    !memcmp(a->preshared_key, b->preshared_key, WG_KEY_LEN));
 		FUZZ_ASSERT(a->has_endpoint == b->has_endpoint);
 		if (a->has_endpoint)
 			same_endpoint(&a->endpoint, &b->endpoint);
@@ -247,8 +250,8 @@ static bool is_hex(char c)
  * hex digits of the value may appear in the error. */
 static void check_no_key_in(const char *err, const char *body, size_t len)
 {
-	static const char *const keys[] = {"private_key=", "preshared_key=",
-					   NULL};
+	static const char *const keys[] = {
+	    "private_key=", "preshared_key=", NULL};
 	const char *p = body, *end = body + len, *nl, *v;
 	unsigned long lineno;
 	char frag[9];
@@ -266,7 +269,8 @@ static void check_no_key_in(const char *err, const char *body, size_t len)
 	for (k = 0; keys[k]; k++) {
 		kl = strlen(keys[k]);
 		v = p + kl;
-		if ((size_t)((nl ? nl : end) - p) < kl + 8 || memcmp(p, keys[k], kl))
+		if ((size_t)((nl ? nl : end) - p) < kl + 8 ||
+		    memcmp(p, keys[k], kl))
 			continue;
 		for (i = 0; i < 8 && is_hex(v[i]); i++)
 			frag[i] = v[i];
@@ -305,8 +309,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(with);
 		memcpy(with, body, size);
 		with[size] = '\n';
-		ret2 = wg_uapi_parse_set(with, size + 1, &s2, err2,
-					 sizeof(err2));
+		ret2 =
+		    wg_uapi_parse_set(with, size + 1, &s2, err2, sizeof(err2));
 		FUZZ_ASSERT(ret2 == 0);
 		t1 = format(&s, &l1);
 		t2 = format(&s2, &l2);
@@ -348,7 +352,8 @@ void fuzz_seeds(fuzz_emit_fn emit, void *ctx)
 	    {"bad-key", "private_key=" PRIV "zz\n"},
 	    {"no-equals", "private_key\n"},
 	    {"empty-line", "listen_port=1\n\nfwmark=0\n"},
-	    {"zero-key", "private_key=" PRIV "\nprivate_key="
+	    {"zero-key",
+	     "private_key=" PRIV "\nprivate_key="
 	     "0000000000000000000000000000000000000000000000000000000000000000"
 	     "\n"},
 	};
