@@ -303,7 +303,8 @@ int wg_allowedips_remove(struct allowedips *t, int family, const void *ip,
 	struct allowedips_node **pslot, **slot;
 	uint64_t key[2];
 
-	if (!root || cidr > bitlen)
+	/* A NULL owner would match a branch node, which owns nothing. */
+	if (!root || cidr > bitlen || !owner)
 		return -EINVAL;
 	load_key(key, ip, bitlen);
 	slot = descend(root, key, cidr, &pslot);

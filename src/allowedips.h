@@ -44,7 +44,7 @@ void wg_allowedips_free(struct allowedips *t);
 int wg_allowedips_insert(struct allowedips *t, int family, const void *ip,
 			 uint8_t cidr, struct allowedips_owner *owner);
 /* Removes ip/cidr only if owner holds it: 0, -ENOENT, or -EINVAL for a
- * bad family or cidr. Must hold the device's config lock. */
+ * bad family or cidr or a NULL owner. Must hold the device's config lock. */
 int wg_allowedips_remove(struct allowedips *t, int family, const void *ip,
 			 uint8_t cidr, struct allowedips_owner *owner);
 /* Must hold the device's config lock. */
