@@ -77,6 +77,7 @@ static void init_state(struct wg_device *dev)
 	wg_peer_table_init(&dev->peer_table);
 	wg_index_table_init(&dev->index_table);
 	CDS_INIT_LIST_HEAD(&dev->peers);
+	CDS_INIT_LIST_HEAD(&dev->spare_peers);
 	dev->mtu = WG_DEFAULT_MTU;
 	dev->stop_fd = -1;
 }
@@ -258,6 +259,7 @@ void wg_device_destroy(struct wg_device *dev)
 	pthread_mutex_lock(&dev->config_lock);
 	release_in_flight(dev);
 	remove_all_peers(dev);
+	wg_peer_unreserve(dev);
 	wg_allowedips_free(&dev->allowedips);
 	pthread_mutex_unlock(&dev->config_lock);
 	rcu_barrier();

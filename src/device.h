@@ -95,6 +95,7 @@ struct wg_device {
 	struct cds_list_head peers; /* RCU list; written under config_lock */
 	unsigned int peer_count;
 	uint64_t next_peer_id;
+	struct cds_list_head spare_peers; /* wg_peer_reserve(); config_lock */
 
 	struct wg_socket_set *sockets; /* RCU pointer */
 	uint16_t listen_port;
