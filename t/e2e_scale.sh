@@ -247,8 +247,15 @@ for h in "${HS[@]}"; do
 	echo "link set ${BIF[$h]} up"
 	echo "route add $A_ADDR4/32 dev ${BIF[$h]} metric $k"
 done >"$T_TMP/B.ipbatch"
-ip -n "${NS[B]}" -batch "$T_TMP/B.ipbatch" ||
-	fail "cannot address the $LIVE interfaces on B"
+# Every daemon on B hears the netlink events of all 100 interfaces;
+# wireguard-go exits when its netlink socket overflows (ENOBUFS), so the
+# changes go in slices of ten interfaces, with time to read between.
+split -l 40 "$T_TMP/B.ipbatch" "$T_TMP/B.ipbatch."
+for f in "$T_TMP"/B.ipbatch.*; do
+	ip -n "${NS[B]}" -batch "$f" ||
+		fail "cannot address the $LIVE interfaces on B"
+	sleep 0.2
+done
 
 # All pings at once: 100 first packets, 100 handshakes.
 declare -A PING_PID=()
