@@ -80,6 +80,7 @@ static void init_state(struct wg_device *dev)
 	CDS_INIT_LIST_HEAD(&dev->peers);
 	pthread_mutex_init(&dev->removed_lock, NULL);
 	CDS_INIT_LIST_HEAD(&dev->removed_peers);
+	CDS_INIT_LIST_HEAD(&dev->spare_peers);
 	dev->mtu = WG_DEFAULT_MTU;
 	dev->stop_fd = -1;
 }
@@ -296,6 +297,7 @@ void wg_device_destroy(struct wg_device *dev)
 	pthread_mutex_lock(&dev->config_lock);
 	release_in_flight(dev);
 	remove_all_peers(dev);
+	wg_peer_unreserve(dev);
 	wg_allowedips_free(&dev->allowedips);
 	pthread_mutex_unlock(&dev->config_lock);
 	rcu_barrier();

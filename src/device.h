@@ -100,6 +100,7 @@ struct wg_device {
 	pthread_mutex_t removed_lock;
 	struct cds_list_head removed_peers;
 	unsigned int peers_held; /* atomic: allocated and not yet freed */
+	struct cds_list_head spare_peers; /* wg_peer_reserve(); config_lock */
 
 	struct wg_socket_set *sockets; /* RCU pointer */
 	uint16_t listen_port;

@@ -37,11 +37,51 @@ uint32_t wg_random_u32(void)
 	return randombytes_random();
 }
 
+/* Reserved peers wait on dev->spare_peers, linked through ->list. */
+int wg_peer_reserve(struct wg_device *dev, size_t n)
+{
+	struct wg_peer *peer;
+	struct cds_list_head *pos;
+	size_t have = 0;
+
+	cds_list_for_each(pos, &dev->spare_peers)
+		have++;
+	for (; have < n; have++) {
+		peer = wg_secmem_alloc(sizeof(*peer));
+		if (!peer)
+			return -ENOMEM;
+		cds_list_add(&peer->list, &dev->spare_peers);
+	}
+	return 0;
+}
+
+void wg_peer_unreserve(struct wg_device *dev)
+{
+	struct wg_peer *peer, *tmp;
+
+	cds_list_for_each_entry_safe(peer, tmp, &dev->spare_peers, list) {
+		cds_list_del(&peer->list);
+		wg_secmem_free(peer, sizeof(*peer));
+	}
+}
+
+static struct wg_peer *peer_alloc(struct wg_device *dev)
+{
+	struct wg_peer *peer;
+
+	if (cds_list_empty(&dev->spare_peers))
+		return wg_secmem_alloc(sizeof(struct wg_peer));
+	peer = cds_list_first_entry(&dev->spare_peers, struct wg_peer, list);
+	cds_list_del(&peer->list);
+	memset(peer, 0, sizeof(*peer));
+	return peer;
+}
+
 int wg_peer_create(struct wg_device *dev,
 		   const uint8_t public_key[static WG_KEY_LEN],
 		   struct wg_peer **out)
 {
-	struct wg_peer *peer = wg_secmem_alloc(sizeof(*peer));
+	struct wg_peer *peer = peer_alloc(dev);
 
 	if (!peer)
 		return -ENOMEM;

@@ -87,9 +87,16 @@ struct wg_peer {
 };
 
 /* Must hold dev->config_lock. */
+/* Must hold dev->config_lock. 0, or -ENOMEM when nothing is reserved. */
 int wg_peer_create(struct wg_device *dev,
 		   const uint8_t public_key[static WG_KEY_LEN],
 		   struct wg_peer **out);
+/* Sets memory aside so that the next n wg_peer_create() cannot fail: a
+ * request is applied whole or not at all. 0 or -ENOMEM (what was set
+ * aside stays). wg_peer_unreserve() frees what is left. Both must hold
+ * dev->config_lock. */
+int wg_peer_reserve(struct wg_device *dev, size_t n);
+void wg_peer_unreserve(struct wg_device *dev);
 void wg_peer_remove(struct wg_peer *peer);
 
 struct wg_peer *wg_peer_get(struct wg_peer *peer);
