@@ -238,8 +238,10 @@ k=0
 for h in "${HS[@]}"; do
 	k=$((k + 1))
 	read -r _ _ ip4 ip6 < <(awk -v h="$h" '$1 == h' "$T_TMP/expected")
+	# Each keeps the random port it started with: a fixed one could be
+	# one another daemon here drew at random.
 	wg_ B set "${BIF[$h]}" private-key "${LIVE_KEY[$h]}" \
-		listen-port $((52000 + k)) peer "${PUB[A]}" \
+		peer "${PUB[A]}" \
 		allowed-ips "$A_ADDR4/32,$A_ADDR6/128" \
 		endpoint "${UL4[A]}:${PORT[A]}" || fail "wg set ${BIF[$h]} on B"
 	echo "addr add $ip4 dev ${BIF[$h]}"
