@@ -467,6 +467,7 @@ static const struct {
 	STAT_LINE(drop_decrypt),      STAT_LINE(drop_replay),
 	STAT_LINE(drop_source),	      STAT_LINE(drop_pool_empty),
 	STAT_LINE(drop_handshake),    STAT_LINE(handshake_cookies_sent),
+	STAT_LINE(handshake_ratelimited),
 };
 
 static uint64_t stat_value(struct wg_device *dev, size_t i)

@@ -68,6 +68,7 @@ struct wg_stats {
 	uint64_t drop_bad_packet, drop_unknown_index, drop_decrypt;
 	uint64_t drop_replay, drop_source, drop_pool_empty;
 	uint64_t drop_handshake, handshake_cookies_sent;
+	uint64_t handshake_ratelimited;
 };
 
 #define wg_stat_add(dev, field, n)                                            \

@@ -129,10 +129,24 @@ static void split_keypair(struct wg_device *dev, struct batch *b,
 	submit_rx(dev, nb);
 }
 
+/* Handshake messages may hold at most a quarter of the batch pool. The
+ * ring is as deep as the pool, and a flood of initiations arrives faster
+ * than workers can answer it even with cookies: without a cap it would
+ * take every batch and readers would wait for one, data and all. Under
+ * load begins at an eighth (see under_load()), well before the cap. */
+static bool handshake_ring_full(struct wg_device *dev)
+{
+	return wg_ring_len(&dev->handshake_ring) >= dev->pool.nbatches / 4;
+}
+
 static void to_handshake_ring(struct wg_device *dev, struct batch *b,
 			      struct packet *p, struct batch **hb)
 {
 	if (!*hb) {
+		if (handshake_ring_full(dev)) {
+			wg_stat_add(dev, drop_handshake, 1);
+			return;
+		}
 		*hb = wg_batch_get(&dev->pool, BATCH_HANDSHAKE);
 		if (!*hb) {
 			wg_stat_add(dev, drop_handshake, 1);
@@ -650,7 +664,11 @@ static bool admit(struct wg_device *dev, struct packet *p, uint64_t now)
 		wg_stat_add(dev, handshake_cookies_sent, 1);
 		return false;
 	}
-	return wg_ratelimiter_allow(&dev->ratelimiter, &p->src, now);
+	if (!wg_ratelimiter_allow(&dev->ratelimiter, &p->src, now)) {
+		wg_stat_add(dev, handshake_ratelimited, 1);
+		return false;
+	}
+	return true;
 }
 
 void wg_receive_handshake_batch(struct wg_device *dev, struct batch *b)
