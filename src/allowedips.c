@@ -111,11 +111,20 @@ static struct allowedips_node **root_of(struct allowedips *t, int family,
 	}
 }
 
-static struct allowedips_node *node_new(const uint64_t key[2], uint8_t cidr,
+/* From the reserve if there is one (see wg_allowedips_reserve()). */
+static struct allowedips_node *node_new(struct allowedips *t,
+					const uint64_t key[2], uint8_t cidr,
 					uint8_t bitlen)
 {
-	struct allowedips_node *node = calloc(1, sizeof(*node));
+	struct allowedips_node *node = t->spare;
 
+	if (node) {
+		t->spare = node->bit[0];
+		t->n_spare--;
+		memset(node, 0, sizeof(*node));
+	} else {
+		node = calloc(1, sizeof(*node));
+	}
 	if (!node)
 		return NULL;
 	memcpy(node->key, key, sizeof(node->key));
@@ -181,7 +190,8 @@ static bool is_exact(const struct allowedips_node *node, const uint64_t key[2],
  * new branch at their first differing bit. Returns the subtree to
  * publish, or NULL when out of memory.
  */
-static struct allowedips_node *join(struct allowedips_node *node,
+static struct allowedips_node *join(struct allowedips *t,
+				    struct allowedips_node *node,
 				    struct allowedips_node *leaf)
 {
 	unsigned int common = common_bits(node->key, leaf->key);
@@ -193,7 +203,7 @@ static struct allowedips_node *join(struct allowedips_node *node,
 		leaf->bit[bit_at(node->key, common)] = node;
 		return leaf;
 	}
-	branch = node_new(leaf->key, (uint8_t)common, leaf->bitlen);
+	branch = node_new(t, leaf->key, (uint8_t)common, leaf->bitlen);
 	if (!branch)
 		return NULL;
 	branch->bit[bit_at(node->key, common)] = node;
@@ -201,8 +211,8 @@ static struct allowedips_node *join(struct allowedips_node *node,
 	return branch;
 }
 
-static int insert_key(struct allowedips_node **root, const uint64_t key[2],
-		      uint8_t cidr, uint8_t bitlen,
+static int insert_key(struct allowedips *t, struct allowedips_node **root,
+		      const uint64_t key[2], uint8_t cidr, uint8_t bitlen,
 		      struct allowedips_owner *owner)
 {
 	struct allowedips_node **pslot, **slot, *node, *leaf, *top;
@@ -213,10 +223,10 @@ static int insert_key(struct allowedips_node **root, const uint64_t key[2],
 		set_owner(node, owner);
 		return 0;
 	}
-	leaf = node_new(key, cidr, bitlen);
+	leaf = node_new(t, key, cidr, bitlen);
 	if (!leaf)
 		return -ENOMEM;
-	top = node ? join(node, leaf) : leaf;
+	top = node ? join(t, node, leaf) : leaf;
 	if (!top) {
 		free(leaf);
 		return -ENOMEM;
@@ -260,6 +270,43 @@ void wg_allowedips_init(struct allowedips *t)
 {
 	t->root4 = NULL;
 	t->root6 = NULL;
+	t->spare = NULL;
+	t->n_spare = 0;
+}
+
+/* An insert takes at most two nodes: the prefix and a branch. */
+int wg_allowedips_reserve(struct allowedips *t, size_t inserts)
+{
+	struct allowedips_node *node;
+
+	if (inserts > SIZE_MAX / 2)
+		return -ENOMEM;
+	while (t->n_spare < 2 * inserts) {
+		node = malloc(sizeof(*node));
+		if (!node)
+			return -ENOMEM;
+		node->bit[0] = t->spare;
+		t->spare = node;
+		t->n_spare++;
+	}
+	return 0;
+}
+
+/* Never seen by a reader: freed at once. */
+void wg_allowedips_unreserve(struct allowedips *t)
+{
+	struct allowedips_node *node;
+
+	while ((node = t->spare)) {
+		t->spare = node->bit[0];
+		free(node);
+	}
+	t->n_spare = 0;
+}
+
+size_t wg_allowedips_spare(const struct allowedips *t)
+{
+	return t->n_spare;
 }
 
 /* Post-order, reading the children before the node is handed to
@@ -282,6 +329,7 @@ void wg_allowedips_free(struct allowedips *t)
 	rcu_assign_pointer(t->root6, NULL);
 	free_subtree(root4);
 	free_subtree(root6);
+	wg_allowedips_unreserve(t);
 }
 
 int wg_allowedips_insert(struct allowedips *t, int family, const void *ip,
@@ -294,7 +342,7 @@ int wg_allowedips_insert(struct allowedips *t, int family, const void *ip,
 	if (!root || cidr > bitlen || !owner)
 		return -EINVAL;
 	load_key(key, ip, bitlen);
-	return insert_key(root, key, cidr, (uint8_t)bitlen, owner);
+	return insert_key(t, root, key, cidr, (uint8_t)bitlen, owner);
 }
 
 int wg_allowedips_remove(struct allowedips *t, int family, const void *ip,
@@ -305,7 +353,8 @@ int wg_allowedips_remove(struct allowedips *t, int family, const void *ip,
 	struct allowedips_node **pslot, **slot;
 	uint64_t key[2];
 
-	if (!root || cidr > bitlen)
+	/* A NULL owner would match a branch node, which owns nothing. */
+	if (!root || cidr > bitlen || !owner)
 		return -EINVAL;
 	load_key(key, ip, bitlen);
 	slot = descend(root, key, cidr, &pslot);

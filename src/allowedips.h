@@ -28,6 +28,9 @@ struct allowedips_owner {
 
 struct allowedips {
 	struct allowedips_node *root4, *root6;
+	/* Writer side: nodes set aside by wg_allowedips_reserve(). */
+	struct allowedips_node *spare;
+	size_t n_spare;
 };
 
 void wg_allowedips_owner_init(struct allowedips_owner *owner);
@@ -44,9 +47,17 @@ void wg_allowedips_free(struct allowedips *t);
 int wg_allowedips_insert(struct allowedips *t, int family, const void *ip,
 			 uint8_t cidr, struct allowedips_owner *owner);
 /* Removes ip/cidr only if owner holds it: 0, -ENOENT, or -EINVAL for a
- * bad family or cidr. Must hold the device's config lock. */
+ * bad family or cidr or a NULL owner. Must hold the device's config lock. */
 int wg_allowedips_remove(struct allowedips *t, int family, const void *ip,
 			 uint8_t cidr, struct allowedips_owner *owner);
+/* Sets aside memory so that the next `inserts` inserts cannot fail with
+ * -ENOMEM: a request is applied whole or not at all. 0 or -ENOMEM (what
+ * was set aside stays for the next call). Must hold the config lock. */
+int wg_allowedips_reserve(struct allowedips *t, size_t inserts);
+/* Frees what is still set aside. Must hold the config lock. */
+void wg_allowedips_unreserve(struct allowedips *t);
+/* Nodes set aside now (for tests). */
+size_t wg_allowedips_spare(const struct allowedips *t);
 /* Must hold the device's config lock. */
 void wg_allowedips_remove_by_owner(struct allowedips *t,
 				   struct allowedips_owner *owner);

@@ -31,11 +31,12 @@ int wg_batch_pool_init(struct batch_pool *pool, unsigned int nbatches,
 	pool->batch_bytes = (pool->batch_bytes + 63) & ~(size_t)63;
 	pool->ring_buf = calloc(ring_size, sizeof(*pool->ring_buf));
 	pool->batches = aligned_alloc(64, pool->batch_bytes * nbatches);
-	/* Slots are touched only as traffic uses them: pages never used
-	 * stay out of the resident set. */
+	/* Populated now: the daemon takes the memory it will use at start,
+	 * and its resident set does not creep up later as the free ring
+	 * cycles through batches traffic has not used yet. */
 	pool->slots = mmap(NULL, (size_t)nbatches * batch_size * WG_SLOT_SIZE,
-			   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			   -1, 0);
+			   PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (!pool->ring_buf || !pool->batches || pool->slots == MAP_FAILED) {
 		if (pool->slots == MAP_FAILED)
 			pool->slots = NULL;
@@ -98,4 +99,9 @@ void wg_batch_put(struct batch_pool *pool, struct batch *b)
 	wg_tsan_ignore_begin();
 	ck_ring_enqueue_mpmc(&pool->ring, pool->ring_buf, b);
 	wg_tsan_ignore_end();
+}
+
+unsigned int wg_batch_pool_free(struct batch_pool *pool)
+{
+	return ck_ring_size(&pool->ring);
 }

@@ -86,6 +86,8 @@ int wg_batch_pool_init(struct batch_pool *pool, unsigned int nbatches,
 void wg_batch_pool_destroy(struct batch_pool *pool);
 /* NULL when the pool is empty (counted). */
 struct batch *wg_batch_get(struct batch_pool *pool, enum batch_dir dir);
+/* Batches in the pool now; a snapshot while others take and put. */
+unsigned int wg_batch_pool_free(struct batch_pool *pool);
 /* The batch must hold no references (see wg_batch_release in queueing). */
 void wg_batch_put(struct batch_pool *pool, struct batch *b);
 

@@ -16,6 +16,51 @@ int wg_crypto_init(void)
 	return sodium_init() < 0 ? -ENOSYS : 0;
 }
 
+#if defined(__x86_64__)
+/* VZEROALL clears YMM0-15, and on AVX-512 parts all of ZMM0-15 too;
+ * ZMM16-31 need their own stores. Without AVX, PXOR each XMM. No
+ * clobber list is needed for ZMM16-31: this is an out-of-line call, and
+ * every vector register is call-clobbered in the x86-64 ABI. */
+void wg_crypto_wipe_registers(void)
+{
+	if (__builtin_cpu_supports("avx512f"))
+		__asm__ volatile(
+		    "vpxord %%zmm16, %%zmm16, %%zmm16\n\t"
+		    "vpxord %%zmm17, %%zmm17, %%zmm17\n\t"
+		    "vpxord %%zmm18, %%zmm18, %%zmm18\n\t"
+		    "vpxord %%zmm19, %%zmm19, %%zmm19\n\t"
+		    "vpxord %%zmm20, %%zmm20, %%zmm20\n\t"
+		    "vpxord %%zmm21, %%zmm21, %%zmm21\n\t"
+		    "vpxord %%zmm22, %%zmm22, %%zmm22\n\t"
+		    "vpxord %%zmm23, %%zmm23, %%zmm23\n\t"
+		    "vpxord %%zmm24, %%zmm24, %%zmm24\n\t"
+		    "vpxord %%zmm25, %%zmm25, %%zmm25\n\t"
+		    "vpxord %%zmm26, %%zmm26, %%zmm26\n\t"
+		    "vpxord %%zmm27, %%zmm27, %%zmm27\n\t"
+		    "vpxord %%zmm28, %%zmm28, %%zmm28\n\t"
+		    "vpxord %%zmm29, %%zmm29, %%zmm29\n\t"
+		    "vpxord %%zmm30, %%zmm30, %%zmm30\n\t"
+		    "vpxord %%zmm31, %%zmm31, %%zmm31" ::: "memory");
+	if (__builtin_cpu_supports("avx")) {
+		__asm__ volatile("vzeroall" ::: "memory");
+		return;
+	}
+	__asm__ volatile("pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\t"
+			 "pxor %%xmm2, %%xmm2\n\tpxor %%xmm3, %%xmm3\n\t"
+			 "pxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\t"
+			 "pxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7\n\t"
+			 "pxor %%xmm8, %%xmm8\n\tpxor %%xmm9, %%xmm9\n\t"
+			 "pxor %%xmm10, %%xmm10\n\tpxor %%xmm11, %%xmm11\n\t"
+			 "pxor %%xmm12, %%xmm12\n\tpxor %%xmm13, %%xmm13\n\t"
+			 "pxor %%xmm14, %%xmm14\n\tpxor %%xmm15, %%xmm15" :::
+			     "memory");
+}
+#else
+void wg_crypto_wipe_registers(void)
+{
+}
+#endif
+
 /* 32 zero bits, then the counter little-endian. */
 static void make_nonce(uint8_t out[static WG_AEAD_NONCE_LEN], uint64_t counter)
 {

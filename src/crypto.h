@@ -62,6 +62,12 @@ bool wg_x25519_public(uint8_t pub[static WG_KEY_LEN],
 		      const uint8_t secret[static WG_KEY_LEN]);
 void wg_x25519_clamp(uint8_t secret[static WG_KEY_LEN]);
 
+/* Zeroes the calling thread's vector registers (x86-64: XMM/YMM/ZMM),
+ * which keep whatever a key copy or a cipher left in them until the
+ * thread next uses them, and which a core dump saves with the thread.
+ * Threads that handled keys call it before they go back to waiting. */
+void wg_crypto_wipe_registers(void);
+
 /* Constant-time comparison of n bytes: true when equal. */
 bool wg_crypto_equal(const void *a, const void *b, size_t n);
 bool wg_crypto_is_zero(const void *a, size_t n);

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "peer.h"
 #include "pipeline.h"
+#include "secmem.h"
 #include "send.h"
 #include "uapi.h"
 
@@ -77,6 +78,9 @@ static void init_state(struct wg_device *dev)
 	wg_peer_table_init(&dev->peer_table);
 	wg_index_table_init(&dev->index_table);
 	CDS_INIT_LIST_HEAD(&dev->peers);
+	pthread_mutex_init(&dev->removed_lock, NULL);
+	CDS_INIT_LIST_HEAD(&dev->removed_peers);
+	CDS_INIT_LIST_HEAD(&dev->spare_peers);
 	dev->mtu = WG_DEFAULT_MTU;
 	dev->stop_fd = -1;
 }
@@ -117,7 +121,7 @@ static int open_tun(struct wg_device *dev, const char *name)
 int wg_device_create(struct wg_device **out, const char *name,
 		     const struct wg_options *opt)
 {
-	struct wg_device *dev = calloc(1, sizeof(*dev));
+	struct wg_device *dev = wg_secmem_alloc(sizeof(*dev));
 	int ret;
 
 	if (!dev)
@@ -158,7 +162,7 @@ err_queues:
 err_close_stop:
 	close(dev->stop_fd);
 err_free:
-	free(dev);
+	wg_secmem_free(dev, sizeof(*dev));
 	return ret;
 }
 
@@ -202,7 +206,13 @@ void wg_device_request_stop(struct wg_device *dev, int status)
 	dev->exit_status = status;
 	/* Never read: stays readable so every poller sees it. */
 	if (write(dev->stop_fd, &one, sizeof(one)) < 0)
-		return;
+		log_debug("stop eventfd: %s", strerror(errno));
+	/* Threads asleep on a wait queue (the timer thread for up to a
+	 * second) would otherwise see the stop only at their timeout. */
+	wg_waitq_wake_all(&dev->timer_wait);
+	wg_waitq_wake_all(&dev->pool_wait);
+	wg_waitq_wake_all(&dev->inflight[BATCH_TX].room);
+	wg_waitq_wake_all(&dev->inflight[BATCH_RX].room);
 }
 
 bool wg_device_stopping(struct wg_device *dev)
@@ -230,12 +240,22 @@ static void drain_ring(struct wg_device *dev, struct wg_ring *r, bool peers)
 	}
 }
 
+static void release_queue(struct wg_device *dev, struct wg_ordered_queue *q)
+{
+	struct batch *b, *next;
+
+	for (b = wg_ordered_queue_take_all(q); b; b = next) {
+		next = b->next;
+		wg_batch_release(dev, b);
+	}
+}
+
 /* Releases the batches still queued: rings first, then each peer's
- * ordered queues (which hold the same in-flight batches). */
+ * ordered queues (which hold the same in-flight batches), removed peers'
+ * too: their batches are what keeps them alive. */
 static void release_in_flight(struct wg_device *dev)
 {
 	struct wg_peer *peer;
-	struct batch *b, *next;
 
 	while (wg_ring_pop(&dev->crypt_ring))
 		;
@@ -243,15 +263,34 @@ static void release_in_flight(struct wg_device *dev)
 	drain_ring(dev, &dev->udp_writer_ring, true);
 	drain_ring(dev, &dev->tun_writer_ring, true);
 	cds_list_for_each_entry(peer, &dev->peers, list) {
-		for (b = wg_ordered_queue_take_all(&peer->tx_queue); b; b = next) {
-			next = b->next;
-			wg_batch_release(dev, b);
-		}
-		for (b = wg_ordered_queue_take_all(&peer->rx_queue); b; b = next) {
-			next = b->next;
-			wg_batch_release(dev, b);
-		}
+		release_queue(dev, &peer->tx_queue);
+		release_queue(dev, &peer->rx_queue);
 	}
+	/* A release may hand a removed peer to call_rcu(), whose callback
+	 * waits for removed_lock before it unlinks and frees: the walk
+	 * stays safe. */
+	pthread_mutex_lock(&dev->removed_lock);
+	cds_list_for_each_entry(peer, &dev->removed_peers, removed) {
+		release_queue(dev, &peer->tx_queue);
+		release_queue(dev, &peer->rx_queue);
+		wg_peer_purge_staged(peer);
+	}
+	pthread_mutex_unlock(&dev->removed_lock);
+}
+
+/* After teardown every batch is back in the pool and every peer freed;
+ * anything else is a leak worth a line. */
+static void check_released(struct wg_device *dev)
+{
+	unsigned int free_batches = wg_batch_pool_free(&dev->pool);
+	unsigned int held = __atomic_load_n(&dev->peers_held, __ATOMIC_RELAXED);
+
+	if (free_batches != dev->pool.nbatches)
+		log_err("shutdown: %u of %u batches never came back to the pool",
+			dev->pool.nbatches - free_batches, dev->pool.nbatches);
+	if (held)
+		log_err("shutdown: %u peer%s still referenced", held,
+			held == 1 ? "" : "s");
 }
 
 void wg_device_destroy(struct wg_device *dev)
@@ -263,9 +302,12 @@ void wg_device_destroy(struct wg_device *dev)
 	pthread_mutex_lock(&dev->config_lock);
 	release_in_flight(dev);
 	remove_all_peers(dev);
+	wg_peer_unreserve(dev);
 	wg_allowedips_free(&dev->allowedips);
 	pthread_mutex_unlock(&dev->config_lock);
 	rcu_barrier();
+	check_released(dev);
+	pthread_mutex_destroy(&dev->removed_lock);
 	wg_socket_set_close(dev->sockets);
 	free(dev->sockets);
 	wg_tun_close(&dev->tun);
@@ -273,8 +315,8 @@ void wg_device_destroy(struct wg_device *dev)
 	wg_ratelimiter_uninit(&dev->ratelimiter);
 	wg_cookie_checker_destroy(&dev->cookie_checker);
 	close(dev->stop_fd);
-	sodium_memzero(&dev->identity, sizeof(dev->identity));
-	free(dev);
+	/* Wipes the identity and the cookie secrets with the rest. */
+	wg_secmem_free(dev, sizeof(*dev));
 }
 
 static bool src_refused(int ret)
@@ -396,6 +438,9 @@ void wg_inflight_wait(struct wg_device *dev, enum batch_dir dir)
 	struct wg_inflight *f = &dev->inflight[dir];
 	uint32_t seq;
 
+	if (__atomic_load_n(&f->packets, __ATOMIC_RELAXED) >=
+	    dev->opt.max_inflight)
+		__atomic_fetch_add(&f->full_events, 1, __ATOMIC_RELAXED);
 	while (__atomic_load_n(&f->packets, __ATOMIC_ACQUIRE) >=
 		       dev->opt.max_inflight &&
 	       !wg_device_stopping(dev)) {
@@ -427,6 +472,7 @@ static const struct {
 	STAT_LINE(drop_decrypt),      STAT_LINE(drop_replay),
 	STAT_LINE(drop_source),	      STAT_LINE(drop_pool_empty),
 	STAT_LINE(drop_handshake),    STAT_LINE(handshake_cookies_sent),
+	STAT_LINE(handshake_ratelimited),
 };
 
 static uint64_t stat_value(struct wg_device *dev, size_t i)
@@ -446,6 +492,7 @@ static uint64_t fill(uint64_t packets, uint64_t batches)
 int wg_device_format_stats(struct wg_device *dev, char **out, size_t *len)
 {
 	const struct wg_stats *st = &dev->stats;
+	struct wg_secmem_stats sm;
 	struct wg_socket_set *s;
 	FILE *f = open_memstream(out, len);
 	size_t i;
@@ -464,6 +511,18 @@ int wg_device_format_stats(struct wg_device *dev, char **out, size_t *len)
 	fprintf(f, "inflight_tx=%u\ninflight_rx=%u\n",
 		__atomic_load_n(&dev->inflight[BATCH_TX].packets, __ATOMIC_RELAXED),
 		__atomic_load_n(&dev->inflight[BATCH_RX].packets, __ATOMIC_RELAXED));
+	wg_secmem_get_stats(&sm);
+	fprintf(f, "key_memory_kib=%llu\nkey_memory_lock_failures=%llu\n",
+		(unsigned long long)sm.bytes_mapped / 1024,
+		(unsigned long long)sm.lock_failures);
+	fprintf(f, "inflight_full_events_tx=%llu\ninflight_full_events_rx=%llu\n",
+		(unsigned long long)__atomic_load_n(
+			&dev->inflight[BATCH_TX].full_events, __ATOMIC_RELAXED),
+		(unsigned long long)__atomic_load_n(
+			&dev->inflight[BATCH_RX].full_events, __ATOMIC_RELAXED));
+	fprintf(f, "pool_batches=%u\npool_free=%u\npeers_held=%u\n",
+		dev->pool.nbatches, wg_batch_pool_free(&dev->pool),
+		__atomic_load_n(&dev->peers_held, __ATOMIC_RELAXED));
 	rcu_read_lock();
 	s = rcu_dereference(dev->sockets);
 	fprintf(f, "offload_tun_vnet_hdr=%d\noffload_tun_tso=%d\n"

@@ -68,6 +68,7 @@ struct wg_stats {
 	uint64_t drop_bad_packet, drop_unknown_index, drop_decrypt;
 	uint64_t drop_replay, drop_source, drop_pool_empty;
 	uint64_t drop_handshake, handshake_cookies_sent;
+	uint64_t handshake_ratelimited;
 };
 
 #define wg_stat_add(dev, field, n)                                            \
@@ -95,6 +96,12 @@ struct wg_device {
 	struct cds_list_head peers; /* RCU list; written under config_lock */
 	unsigned int peer_count;
 	uint64_t next_peer_id;
+	/* Removed peers that batches in flight still hold (peer->removed),
+	 * so that shutdown can take those batches back too. */
+	pthread_mutex_t removed_lock;
+	struct cds_list_head removed_peers;
+	unsigned int peers_held; /* atomic: allocated and not yet freed */
+	struct cds_list_head spare_peers; /* wg_peer_reserve(); config_lock */
 
 	struct wg_socket_set *sockets; /* RCU pointer */
 	uint16_t listen_port;
@@ -113,6 +120,7 @@ struct wg_device {
 	 * kernel, where TCP sees it, instead of growing in here. */
 	struct wg_inflight {
 		unsigned int packets; /* atomic */
+		uint64_t full_events; /* atomic: a reader waited for room */
 		struct wg_waitq room;
 	} inflight[2]; /* BATCH_TX, BATCH_RX */
 

@@ -665,8 +665,10 @@ void wg_noise_open_batch(uint8_t *const bufs[], size_t lens[], bool ok[],
 			const struct message_data *msg = (const void *)bufs[start];
 
 			ok[start] = false;
-			if (!data_header_ok(bufs[start], lens[start], kp))
+			if (!data_header_ok(bufs[start], lens[start], kp)) {
+				lens[start] = 0; /* as promised: 0 when not ok */
 				continue;
+			}
 			idx[k] = start;
 			data[k] = bufs[start] + sizeof(*msg);
 			sizes[k] = lens[start] - sizeof(*msg);

@@ -555,13 +555,17 @@ static bool gro_join(struct gro *g, struct run *r, const struct seg *s)
 static void gro_finish(struct run *r)
 {
 	const struct seg *s = &r->head;
-	uint8_t *p = r->buf + VNET_HDR_LEN, *l4 = p + s->ip_hlen;
 	size_t l4len = r->len - s->ip_hlen;
 	struct wg_gro_item *it = r->item;
 	bool tcp = s->proto == IPPROTO_TCP;
+	uint8_t *p, *l4;
 
+	/* A run of one may have no buffer (r->buf NULL): no pointer
+	 * into it before this. */
 	if (r->nsegs < 2)
 		return;
+	p = r->buf + VNET_HDR_LEN;
+	l4 = p + s->ip_hlen;
 	if (s->ipv == 4) {
 		put16(p + 2, r->len);
 		ipv4_set_csum(p, IPV4_HLEN);

@@ -12,6 +12,7 @@
 
 #include "device.h"
 #include "log.h"
+#include "secmem.h"
 
 static uint64_t clock_ns(clockid_t clock)
 {
@@ -36,11 +37,51 @@ uint32_t wg_random_u32(void)
 	return randombytes_random();
 }
 
+/* Reserved peers wait on dev->spare_peers, linked through ->list. */
+int wg_peer_reserve(struct wg_device *dev, size_t n)
+{
+	struct wg_peer *peer;
+	struct cds_list_head *pos;
+	size_t have = 0;
+
+	cds_list_for_each(pos, &dev->spare_peers)
+		have++;
+	for (; have < n; have++) {
+		peer = wg_secmem_alloc(sizeof(*peer));
+		if (!peer)
+			return -ENOMEM;
+		cds_list_add(&peer->list, &dev->spare_peers);
+	}
+	return 0;
+}
+
+void wg_peer_unreserve(struct wg_device *dev)
+{
+	struct wg_peer *peer, *tmp;
+
+	cds_list_for_each_entry_safe(peer, tmp, &dev->spare_peers, list) {
+		cds_list_del(&peer->list);
+		wg_secmem_free(peer, sizeof(*peer));
+	}
+}
+
+static struct wg_peer *peer_alloc(struct wg_device *dev)
+{
+	struct wg_peer *peer;
+
+	if (cds_list_empty(&dev->spare_peers))
+		return wg_secmem_alloc(sizeof(struct wg_peer));
+	peer = cds_list_first_entry(&dev->spare_peers, struct wg_peer, list);
+	cds_list_del(&peer->list);
+	memset(peer, 0, sizeof(*peer));
+	return peer;
+}
+
 int wg_peer_create(struct wg_device *dev,
 		   const uint8_t public_key[static WG_KEY_LEN],
 		   struct wg_peer **out)
 {
-	struct wg_peer *peer = calloc(1, sizeof(*peer));
+	struct wg_peer *peer = peer_alloc(dev);
 
 	if (!peer)
 		return -ENOMEM;
@@ -65,6 +106,7 @@ int wg_peer_create(struct wg_device *dev,
 	wg_peer_table_add(&dev->peer_table, peer);
 	cds_list_add_tail_rcu(&peer->list, &dev->peers);
 	dev->peer_count++;
+	__atomic_fetch_add(&dev->peers_held, 1, __ATOMIC_RELAXED);
 	*out = peer;
 	return 0;
 }
@@ -72,8 +114,15 @@ int wg_peer_create(struct wg_device *dev,
 static void peer_free_rcu(struct rcu_head *head)
 {
 	struct wg_peer *peer = caa_container_of(head, struct wg_peer, rcu);
+	struct wg_device *dev = peer->dev;
 
 	wg_rcu_callback(head);
+	if (peer->dead) {
+		pthread_mutex_lock(&dev->removed_lock);
+		cds_list_del(&peer->removed);
+		pthread_mutex_unlock(&dev->removed_lock);
+	}
+	__atomic_fetch_sub(&dev->peers_held, 1, __ATOMIC_RELAXED);
 	wg_noise_handshake_destroy(&peer->handshake);
 	wg_cookie_destroy(&peer->cookie);
 	pthread_mutex_destroy(&peer->keypairs_lock);
@@ -82,8 +131,7 @@ static void peer_free_rcu(struct rcu_head *head)
 	pthread_mutex_destroy(&peer->staged_lock);
 	wg_ordered_queue_destroy(&peer->tx_queue);
 	wg_ordered_queue_destroy(&peer->rx_queue);
-	sodium_memzero(peer, sizeof(*peer));
-	free(peer);
+	wg_secmem_free(peer, sizeof(*peer));
 	wg_rcu_callback_done();
 }
 
@@ -127,6 +175,9 @@ void wg_peer_remove(struct wg_peer *peer)
 	pthread_mutex_unlock(&peer->timers_lock);
 	wg_peer_zero_keys(peer);
 	wg_peer_purge_staged(peer);
+	pthread_mutex_lock(&dev->removed_lock);
+	cds_list_add_tail(&peer->removed, &dev->removed_peers);
+	pthread_mutex_unlock(&dev->removed_lock);
 	log_debug("peer %llu removed", (unsigned long long)peer->id);
 	wg_peer_put(peer);
 }
@@ -137,8 +188,7 @@ static void keypair_free_rcu(struct rcu_head *head)
 
 	wg_rcu_callback(head);
 	wg_noise_keypair_clear(&kp->noise);
-	sodium_memzero(kp, sizeof(*kp));
-	free(kp);
+	wg_secmem_free(kp, sizeof(*kp));
 	wg_rcu_callback_done();
 }
 
@@ -330,6 +380,12 @@ void wg_peer_stage_batch(struct wg_peer *peer, struct batch *b)
 		wg_stat_add(peer->dev, drop_staged, dropped->count);
 		wg_batch_release(peer->dev, dropped);
 	}
+	/* A sender that found the peer before its removal may stage after
+	 * wg_peer_remove() purged: nothing would ever send or free that
+	 * batch, nor the peer it holds. The remover marks the peer dead
+	 * before it purges under staged_lock, so one of us sees the other. */
+	if (__atomic_load_n(&peer->dead, __ATOMIC_ACQUIRE))
+		wg_peer_purge_staged(peer);
 }
 
 struct batch *wg_peer_take_staged(struct wg_peer *peer)

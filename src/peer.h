@@ -5,8 +5,10 @@
  * Lifetime: a peer is created and removed by the UAPI thread under the
  * device's config lock. The device holds one reference; every batch in
  * flight holds one more. Removing a peer unpublishes it (peer table,
- * allowed-IPs, index table, device list), marks it dead and drops the
- * device's reference; the last put frees it after an RCU grace period.
+ * allowed-IPs, index table, device list), marks it dead, parks it on
+ * the device's removed list (so shutdown finds the batches it still has
+ * queued) and drops the device's reference; the last put frees it after
+ * an RCU grace period.
  *
  * Keypairs: current, previous and next are RCU pointers written under
  * keypairs_lock. The send path uses only current; the receive path finds
@@ -56,6 +58,7 @@ struct wg_peer {
 	uint8_t public_key[WG_KEY_LEN];
 	struct cds_hlist_node pubkey_node;
 	struct cds_list_head list; /* dev->peers, RCU */
+	struct cds_list_head removed; /* dev->removed_peers once dead */
 	struct allowedips_owner allowedips;
 
 	struct noise_handshake handshake;
@@ -84,9 +87,16 @@ struct wg_peer {
 };
 
 /* Must hold dev->config_lock. */
+/* Must hold dev->config_lock. 0, or -ENOMEM when nothing is reserved. */
 int wg_peer_create(struct wg_device *dev,
 		   const uint8_t public_key[static WG_KEY_LEN],
 		   struct wg_peer **out);
+/* Sets memory aside so that the next n wg_peer_create() cannot fail: a
+ * request is applied whole or not at all. 0 or -ENOMEM (what was set
+ * aside stays). wg_peer_unreserve() frees what is left. Both must hold
+ * dev->config_lock. */
+int wg_peer_reserve(struct wg_device *dev, size_t n);
+void wg_peer_unreserve(struct wg_device *dev);
 void wg_peer_remove(struct wg_peer *peer);
 
 struct wg_peer *wg_peer_get(struct wg_peer *peer);

@@ -10,7 +10,7 @@ static struct cds_hlist_head *index_bucket(struct index_table *t,
 					   uint32_t index)
 {
 	/* Indices are random, so their low bits spread well. */
-	return &t->buckets[index & (WG_TABLE_BUCKETS - 1)];
+	return &t->buckets[index & (WG_INDEX_BUCKETS - 1)];
 }
 
 void wg_index_table_init(struct index_table *t)
@@ -96,7 +96,7 @@ static struct cds_hlist_head *key_bucket(struct peer_table *t,
 	uint64_t h;
 
 	crypto_shorthash((uint8_t *)&h, key, WG_KEY_LEN, t->hash_key);
-	return &t->buckets[h & (WG_TABLE_BUCKETS - 1)];
+	return &t->buckets[h & (WG_PEER_BUCKETS - 1)];
 }
 
 void wg_peer_table_add(struct peer_table *t, struct wg_peer *peer)

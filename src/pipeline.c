@@ -21,6 +21,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "crypto.h"
 #include "device.h"
 #include "offload.h"
 #include "log.h"
@@ -32,7 +33,7 @@
 #define UDP_GRO 104
 #endif
 
-enum { POLL_MS = 200 };
+enum { POLL_MS = 200, TUN_ERROR_PAUSE_MS = 10 };
 
 struct thread_arg {
 	struct wg_device *dev;
@@ -93,12 +94,21 @@ static void submit_tx(struct wg_device *dev, struct batch *b)
 	wg_send_route_batch(dev, b);
 }
 
+/* A read error: the end when the device was deleted (wg-quick down
+ * does that), else a counted-down complaint and a pause, so that an
+ * error that persists cannot spin the reader. */
 static void tun_gone(struct wg_device *dev, int ret)
 {
-	if (ret && wg_tun_error_is_gone(ret)) {
-		log_err("TUN device %s is gone; shutting down", dev->name);
+	if (!ret)
+		return;
+	if (wg_tun_read_error_is_gone(ret)) {
+		log_info("interface %s was deleted (TUN read: %s); shutting down",
+			 dev->name, strerror(-ret));
 		wg_device_request_stop(dev, 0);
+		return;
 	}
+	wg_log_ratelimited(WG_LOG_ERROR, "TUN read: %s", strerror(-ret));
+	poll(NULL, 0, TUN_ERROR_PAUSE_MS);
 }
 
 /* Plain packets: read straight into the slots. */
@@ -504,6 +514,8 @@ static void *crypto_worker(void *arg)
 		notify_writer(tx ? &dev->udp_writer_ring : &dev->tun_writer_ring,
 			      peer);
 		wg_peer_put(peer);
+		/* No session key left in the cipher's registers. */
+		wg_crypto_wipe_registers();
 	}
 	rcu_unregister_thread();
 	return NULL;
@@ -561,6 +573,7 @@ static void *handshake_worker(void *arg)
 			continue;
 		wg_receive_handshake_batch(dev, b);
 		wg_batch_release(dev, b);
+		wg_crypto_wipe_registers();
 	}
 	rcu_unregister_thread();
 	return NULL;
@@ -605,7 +618,7 @@ static void housekeeping(struct wg_device *dev, uint64_t now)
 	if (!wg_tun_get_mtu(&dev->tun, &mtu))
 		__atomic_store_n(&dev->mtu, mtu, __ATOMIC_RELAXED);
 	else if (!wg_tun_exists(&dev->tun)) {
-		log_err("TUN device %s was deleted; shutting down", dev->name);
+		log_info("interface %s was deleted; shutting down", dev->name);
 		wg_device_request_stop(dev, 0);
 	}
 }
@@ -636,6 +649,8 @@ static void *timer_thread(void *arg)
 			housekeeping(dev, now);
 			last_housekeeping = now;
 		}
+		/* Initiations sent above used the static keys. */
+		wg_crypto_wipe_registers();
 		now = wg_now_ns();
 		wg_waitq_wait(&dev->timer_wait, seq,
 			      next > now ? (unsigned int)((next - now) / 1000000 + 1)

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -24,13 +25,17 @@
 #define CAP_BIT(cap) (UINT64_C(1) << (cap))
 
 /* What later `wg set` may need: SO_MARK and SO_{RCV,SND}BUFFORCE on
- * reopened sockets; a listen port below 1024. */
+ * reopened sockets; a listen port below 1024. And what key memory needs:
+ * secmem.c locks a chunk whenever peers and keypairs outgrow the last
+ * one, and without CAP_IPC_LOCK RLIMIT_MEMLOCK (8 MiB on Debian, which
+ * root may not be allowed to lift) would stop that at ~1,600 peers. */
 static const struct {
 	int cap;
 	const char *name;
 } kept_caps[] = {
     {CAP_NET_ADMIN, "CAP_NET_ADMIN"},
     {CAP_NET_BIND_SERVICE, "CAP_NET_BIND_SERVICE"},
+    {CAP_IPC_LOCK, "CAP_IPC_LOCK"},
 };
 
 struct cap_sets {
@@ -121,6 +126,24 @@ static int fail(const char *step, int ret)
 	return ret;
 }
 
+/* Key memory is locked (secmem.c) as peers and keypairs come and go.
+ * CAP_IPC_LOCK, kept if we have it, ignores RLIMIT_MEMLOCK; for a daemon
+ * started without it, lift the limit while CAP_SYS_RESOURCE still
+ * allows, else raise the soft limit to the hard one. Failing leaves
+ * locking best effort, as it always is. */
+static void raise_memlock(void)
+{
+	struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
+
+	if (!setrlimit(RLIMIT_MEMLOCK, &rl))
+		return;
+	if (getrlimit(RLIMIT_MEMLOCK, &rl))
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_MEMLOCK, &rl))
+		log_debug("cannot raise RLIMIT_MEMLOCK: %s", strerror(errno));
+}
+
 int wg_privs_drop(void)
 {
 	struct cap_sets c = {0};
@@ -130,6 +153,7 @@ int wg_privs_drop(void)
 
 	if (threads_now() != 1)
 		return fail("more than one thread is running", -EBUSY);
+	raise_memlock();
 	ret = get_caps(&c);
 	if (ret)
 		return fail("capget", ret);

@@ -23,6 +23,13 @@ void wg_waitq_wake(struct wg_waitq *wq)
 		futex(&wq->seq, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
 
+void wg_waitq_wake_all(struct wg_waitq *wq)
+{
+	__atomic_fetch_add(&wq->seq, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&wq->waiters, __ATOMIC_SEQ_CST))
+		futex(&wq->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+}
+
 uint32_t wg_waitq_prepare(struct wg_waitq *wq)
 {
 	uint32_t seq = __atomic_load_n(&wq->seq, __ATOMIC_SEQ_CST);

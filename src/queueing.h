@@ -32,6 +32,8 @@ struct wg_waitq {
 };
 
 void wg_waitq_wake(struct wg_waitq *wq);
+/* Wakes every sleeper: shutdown, so nobody waits out its timeout. */
+void wg_waitq_wake_all(struct wg_waitq *wq);
 /* Sleep until woken, at most timeout_ms; call after finding the queue
  * empty with the seq value read before looking (wg_waitq_prepare). */
 uint32_t wg_waitq_prepare(struct wg_waitq *wq);

@@ -12,6 +12,7 @@
 #include "offload.h"
 #include "log.h"
 #include "peer.h"
+#include "secmem.h"
 #include "send.h"
 
 static uint32_t message_type(const struct packet *p)
@@ -128,10 +129,24 @@ static void split_keypair(struct wg_device *dev, struct batch *b,
 	submit_rx(dev, nb);
 }
 
+/* Handshake messages may hold at most a quarter of the batch pool. The
+ * ring is as deep as the pool, and a flood of initiations arrives faster
+ * than workers can answer it even with cookies: without a cap it would
+ * take every batch and readers would wait for one, data and all. Under
+ * load begins at an eighth (see under_load()), well before the cap. */
+static bool handshake_ring_full(struct wg_device *dev)
+{
+	return wg_ring_len(&dev->handshake_ring) >= dev->pool.nbatches / 4;
+}
+
 static void to_handshake_ring(struct wg_device *dev, struct batch *b,
 			      struct packet *p, struct batch **hb)
 {
 	if (!*hb) {
+		if (handshake_ring_full(dev)) {
+			wg_stat_add(dev, drop_handshake, 1);
+			return;
+		}
 		*hb = wg_batch_get(&dev->pool, BATCH_HANDSHAKE);
 		if (!*hb) {
 			wg_stat_add(dev, drop_handshake, 1);
@@ -479,7 +494,7 @@ static struct noise_handshake *lookup_index(void *ctx, uint32_t index)
 
 static struct wg_keypair *keypair_new(struct wg_peer *peer)
 {
-	struct wg_keypair *kp = calloc(1, sizeof(*kp));
+	struct wg_keypair *kp = wg_secmem_alloc(sizeof(*kp));
 
 	if (!kp)
 		return NULL;
@@ -501,7 +516,7 @@ static bool begin_session(struct wg_peer *peer, uint64_t now)
 		return false;
 	if (!wg_noise_handshake_begin_session(&peer->handshake, &kp->noise,
 					      now)) {
-		free(kp);
+		wg_secmem_free(kp, sizeof(*kp));
 		return false;
 	}
 	wg_index_table_replace(&dev->index_table, &peer->handshake_entry,
@@ -649,7 +664,11 @@ static bool admit(struct wg_device *dev, struct packet *p, uint64_t now)
 		wg_stat_add(dev, handshake_cookies_sent, 1);
 		return false;
 	}
-	return wg_ratelimiter_allow(&dev->ratelimiter, &p->src, now);
+	if (!wg_ratelimiter_allow(&dev->ratelimiter, &p->src, now)) {
+		wg_stat_add(dev, handshake_ratelimited, 1);
+		return false;
+	}
+	return true;
 }
 
 void wg_receive_handshake_batch(struct wg_device *dev, struct batch *b)

@@ -91,10 +91,15 @@ void wg_send_route_batch(struct wg_device *dev, struct batch *b)
 	}
 	if (dropped)
 		wg_stat_add(dev, drop_no_peer, dropped);
-	/* Usually every packet goes to one peer; others get a copy each. */
-	for (i = 0; i < b->count; i++)
-		if (peers[i] && peers[i] != first)
-			submit_for(peers[i], split_off(dev, b, peers, peers[i]));
+	/* Usually every packet goes to one peer; others get a copy each.
+	 * split_off() clears peers[i], so the peer is read before it runs
+	 * (the order in which call arguments are evaluated is unspecified). */
+	for (i = 0; i < b->count; i++) {
+		struct wg_peer *peer = peers[i];
+
+		if (peer && peer != first)
+			submit_for(peer, split_off(dev, b, peers, peer));
+	}
 	for (i = 0; i < b->count; i++)
 		if (peers[i] == first) {
 			if (i != n)

@@ -278,6 +278,41 @@ static int apply_device(struct wg_device *dev, const struct wg_uapi_set *set,
 	return 0;
 }
 
+/*
+ * Sets aside the memory for every peer the request may create and every
+ * allowed IP it adds, before anything changes: with 10,000 peers in a
+ * request, running out of memory half way must not leave half a config
+ * (or none, after replace_peers). Counts high rather than low: a peer
+ * named twice, our own key, or any peer when the request removes some,
+ * costs a spare.
+ */
+static int reserve(struct wg_device *dev, const struct wg_uapi_set *set)
+{
+	size_t i, j, peers = 0, ips = 0;
+	bool removes = set->replace_peers;
+	int ret;
+
+	/* A peer removed earlier in the request is created anew. */
+	for (i = 0; i < set->n_peers; i++)
+		removes |= set->peers[i].remove;
+	for (i = 0; i < set->n_peers; i++) {
+		const struct wg_uapi_peer *p = &set->peers[i];
+		bool exists = !removes &&
+			      wg_peer_table_lookup(&dev->peer_table,
+						   p->public_key);
+
+		if (p->remove)
+			continue;
+		peers += !exists && !p->update_only;
+		for (j = 0; j < p->n_allowedips; j++)
+			ips += !p->allowedips[j].remove;
+	}
+	ret = wg_peer_reserve(dev, peers);
+	if (!ret)
+		ret = wg_allowedips_reserve(&dev->allowedips, ips);
+	return ret;
+}
+
 static int uapi_set(void *ctx, const struct wg_uapi_set *set, char *err,
 		    size_t errlen)
 {
@@ -287,6 +322,11 @@ static int uapi_set(void *ctx, const struct wg_uapi_set *set, char *err,
 
 	rcu_join();
 	pthread_mutex_lock(&dev->config_lock);
+	ret = reserve(dev, set);
+	if (ret) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
 	ret = apply_device(dev, set, err, errlen);
 	if (ret)
 		goto out;
@@ -297,6 +337,8 @@ static int uapi_set(void *ctx, const struct wg_uapi_set *set, char *err,
 	if (ret)
 		snprintf(err, errlen, "out of memory");
 out:
+	wg_peer_unreserve(dev);
+	wg_allowedips_unreserve(&dev->allowedips);
 	pthread_mutex_unlock(&dev->config_lock);
 	return ret;
 }

@@ -299,13 +299,9 @@ bool wg_tun_error_is_gone(int err)
 
 /* A read sees -EIO only while the device is being unregistered; a write
  * sees it whenever the device is down. */
-static int read_error(int err)
+bool wg_tun_read_error_is_gone(int err)
 {
-	if (wg_tun_error_is_gone(-err) || err == EIO)
-		log_err("TUN read: the device is gone (%s)", strerror(err));
-	else
-		log_err("TUN read: %s", strerror(err));
-	return -err;
+	return wg_tun_error_is_gone(err) || err == -EIO;
 }
 
 int wg_tun_read_burst(int fd, struct iovec *bufs, unsigned int n, size_t *lens,
@@ -324,7 +320,7 @@ int wg_tun_read_burst(int fd, struct iovec *bufs, unsigned int n, size_t *lens,
 			continue;
 		if (r < 0 && errno != EAGAIN && !i) {
 			*got = 0;
-			return read_error(errno);
+			return -errno;
 		}
 		if (r <= 0)
 			break;

@@ -60,10 +60,10 @@ void wg_tun_close(struct wg_tun *tun);
 /*
  * Reads up to n packets from one queue into bufs[i], their lengths into
  * lens[i], the count into *got; never waits. Returns 0 (also when
- * nothing was ready), or -errno on a fatal error, already logged:
- * -EBADFD, -EIO or -ENODEV mean the device is gone. An error met after
- * some packets were read is left for the next call. A packet longer than
- * its buffer is dropped, not truncated.
+ * nothing was ready), or -errno on an error, not logged (see
+ * wg_tun_read_error_is_gone()). An error met after some packets were
+ * read is left for the next call. A packet longer than its buffer is
+ * dropped, not truncated.
  */
 int wg_tun_read_burst(int fd, struct iovec *bufs, unsigned int n, size_t *lens,
 		      unsigned int *got);
@@ -79,5 +79,7 @@ int wg_tun_writev(int fd, const struct iovec *iov, int n, size_t len);
 /* True for the errors (-errno) that mean the device was deleted under
  * us: -EBADFD, -ENODEV. */
 bool wg_tun_error_is_gone(int err);
+/* The same for a read error, which the caller reports. */
+bool wg_tun_read_error_is_gone(int err);
 
 #endif

@@ -41,6 +41,7 @@
 
 #include <sodium.h>
 
+#include "crypto.h"
 #include "log.h"
 
 /* ------------------------------------------------------------------ */
@@ -1049,6 +1050,9 @@ static void serve_client(struct wg_uapi_server *s, int fd)
 		sodium_memzero(c.buf, c.cap);
 		free(c.buf);
 	}
+	/* Copies of keys pass through vector registers, and would sit
+	 * there, in any core dump, until the next client. */
+	wg_crypto_wipe_registers();
 	close(fd);
 }
 
@@ -1082,13 +1086,40 @@ static void drain_inotify(struct wg_uapi_server *s)
 	}
 }
 
+/* The socket file's 0600 mode is the first gate; this is the second, for
+ * a file whose mode was loosened and for an inherited listener
+ * (WG_UAPI_FD) whose file we never created. The credentials are the
+ * client's at connect(), as the kernel recorded them. */
+static bool client_allowed(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) ||
+	    len != sizeof(cred)) {
+		wg_log_ratelimited(WG_LOG_VERBOSE,
+				   "UAPI: refusing a client: no credentials: %s",
+				   strerror(errno));
+		return false;
+	}
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return true;
+	wg_log_ratelimited(WG_LOG_VERBOSE,
+			   "UAPI: refusing a client with uid %u (pid %d)",
+			   (unsigned int)cred.uid, (int)cred.pid);
+	return false;
+}
+
 static void accept_client(struct wg_uapi_server *s, int *backoff_ms)
 {
 	int fd =
 	    accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd >= 0) {
-		serve_client(s, fd);
+		if (client_allowed(fd))
+			serve_client(s, fd);
+		else
+			close(fd);
 		return;
 	}
 	if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED ||

@@ -654,6 +654,80 @@ START_TEST(test_churn_memory)
 }
 END_TEST
 
+/* Peer h's addresses, as e2e_scale gives them: 10.64.0.0 + h, fd00:64::h. */
+static void scale_ip(size_t h, int family, uint8_t ip[16])
+{
+	memset(ip, 0, 16);
+	if (family == AF_INET) {
+		ip[0] = 10;
+		ip[1] = (uint8_t)(64 + h / 65536);
+		ip[2] = (uint8_t)(h / 256);
+		ip[3] = (uint8_t)h;
+		return;
+	}
+	ip[0] = 0xfd;
+	ip[2] = 0;
+	ip[3] = 0x64;
+	ip[14] = (uint8_t)(h >> 8);
+	ip[15] = (uint8_t)h;
+}
+
+/*
+ * A request is applied whole or not at all: after wg_allowedips_reserve(n)
+ * the next n inserts take no memory from the heap (so cannot fail), here
+ * at the size of 10,000 peers with a /32 and a /128 each.
+ */
+START_TEST(test_reserve)
+{
+	enum { N = 10000 };
+	struct allowedips t;
+	size_t before, after, h;
+	uint8_t ip[16];
+
+	wg_allowedips_init(&t);
+	ck_assert_int_eq(wg_allowedips_reserve(&t, 2 * N), 0);
+	ck_assert_uint_eq(wg_allowedips_spare(&t), 4 * N);
+	before = mallinfo2().uordblks;
+	for (h = 1; h <= N; h++) {
+		scale_ip(h, AF_INET, ip);
+		ck_assert_int_eq(wg_allowedips_insert(&t, AF_INET, ip, 32,
+						      &owners[h % OWNERS]), 0);
+		scale_ip(h, AF_INET6, ip);
+		ck_assert_int_eq(wg_allowedips_insert(&t, AF_INET6, ip, 128,
+						      &owners[h % OWNERS]), 0);
+	}
+	after = mallinfo2().uordblks;
+	ck_assert_msg(after == before,
+		      "inserts from the reserve took %zd bytes from the heap",
+		      (ssize_t)(after - before));
+	ck_assert_uint_eq(wg_allowedips_count(&t), 2 * N);
+	/* Every prefix is a new leaf: at least 2N nodes came off. */
+	ck_assert_uint_le(wg_allowedips_spare(&t), 2 * N);
+	urcu_memb_read_lock();
+	for (h = 1; h <= N; h++) {
+		scale_ip(h, AF_INET, ip);
+		ck_assert_ptr_eq(wg_allowedips_lookup(&t, AF_INET, ip),
+				 &owners[h % OWNERS]);
+		scale_ip(h, AF_INET6, ip);
+		ck_assert_ptr_eq(wg_allowedips_lookup(&t, AF_INET6, ip),
+				 &owners[h % OWNERS]);
+	}
+	urcu_memb_read_unlock();
+
+	/* Without a reserve, an insert does take memory: the check above
+	 * can fail. */
+	wg_allowedips_unreserve(&t);
+	ck_assert_uint_eq(wg_allowedips_spare(&t), 0);
+	before = mallinfo2().uordblks;
+	scale_ip(N + 1, AF_INET, ip);
+	ck_assert_int_eq(wg_allowedips_insert(&t, AF_INET, ip, 32, &owners[0]),
+			 0);
+	after = mallinfo2().uordblks;
+	ck_assert_uint_gt(after, before);
+	table_destroy(&t);
+}
+END_TEST
+
 /*
  * RCU: two readers look up without locks while the writer churns. Every
  * answer must be NULL or a real owner, and two sentinel prefixes that the
@@ -828,6 +902,7 @@ static Suite *allowedips_suite(void)
 	tcase_add_loop_test(tc, test_random, 0,
 			    sizeof(random_seeds) / sizeof(random_seeds[0]));
 	tcase_add_test(tc, test_churn_memory);
+	tcase_add_test(tc, test_reserve);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("rcu");

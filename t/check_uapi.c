@@ -22,6 +22,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <grp.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -1497,6 +1499,85 @@ START_TEST(test_server_inherited_abstract)
 }
 END_TEST
 
+/* In a child as nobody: connect to sun (len bytes), ask get=1 and read
+ * until the server closes. Exit status: 0 closed unanswered, 1 answered,
+ * 2 could not become nobody or connect. Only system calls after fork. */
+static int nobody_get(const struct sockaddr_un *sun, socklen_t len)
+{
+	char buf[256];
+	pid_t pid = fork();
+	int fd, status;
+	ssize_t n, got = 0;
+
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		alarm(10);
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+			_exit(2);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd < 0 || connect(fd, (const struct sockaddr *)sun, len))
+			_exit(2);
+		send(fd, "get=1\n\n", 7, MSG_NOSIGNAL);
+		while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+			got += n;
+		_exit(got ? 1 : 0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/*
+ * SO_PEERCRED: a client that is neither root nor the daemon's user is
+ * closed on unanswered, even when the socket's mode lets it connect: a
+ * file made 0666, or an inherited abstract socket (WG_UAPI_FD), which has
+ * no mode at all. Root is still served on the same socket.
+ */
+START_TEST(test_server_refuses_other_uid)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	socklen_t len = sizeof(sun);
+	struct fixture f;
+	char *reply;
+	int lfd = -1, fd;
+
+	if (geteuid() != 0) {
+		printf("test_server_refuses_other_uid: needs root, not run\n");
+		return;
+	}
+	fixture_init(&f);
+	if (_i == 0) {
+		fixture_start(&f);
+		strcpy(sun.sun_path, f.path);
+		ck_assert_int_eq(chmod(f.dir, 0755), 0);
+		ck_assert_int_eq(chmod(f.path, 0666), 0);
+	} else {
+		snprintf(sun.sun_path + 1, sizeof(sun.sun_path) - 1,
+			 "check_uapi.peercred.%d", (int)getpid());
+		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+				  strlen(sun.sun_path + 1));
+		lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+		ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sun, len), 0);
+		ck_assert_int_eq(listen(lfd, 8), 0);
+		ck_assert_int_eq(wg_uapi_server_start_at(&f.srv, f.path, lfd,
+							 &stub_ops, &f.st),
+				 0);
+	}
+	ck_assert_int_eq(nobody_get(&sun, len), 0);
+	ck_assert_int_eq(f.st.gets, 0);
+	/* Root, on the same socket, right after. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, len), 0);
+	send_all(fd, "get=1\n\n", 7);
+	reply = read_reply(fd);
+	ck_assert_str_eq(reply, FULL_TEXT "errno=0\n\n");
+	free(reply);
+	close(fd);
+	ck_assert_int_eq(f.st.gets, 1);
+	fixture_done(&f);
+}
+END_TEST
+
 START_TEST(test_server_bad_inherited_fd)
 {
 	struct wg_uapi_server *srv = NULL;
@@ -1836,6 +1917,7 @@ static Suite *uapi_suite(void)
 	tcase_add_test(tc, test_server_inherited_fd);
 	tcase_add_test(tc, test_server_inherited_abstract);
 	tcase_add_test(tc, test_server_bad_inherited_fd);
+	tcase_add_loop_test(tc, test_server_refuses_other_uid, 0, 2);
 	tcase_add_test(tc, test_server_bad_names);
 	tcase_add_loop_test(tc, test_server_logs_bad_request, 0,
 			    sizeof(log_cases) / sizeof(log_cases[0]));

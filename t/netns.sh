@@ -154,7 +154,7 @@ tool()
 	done
 	if [ ! -x "$T_TMP/$name" ]; then
 		local extra=()
-		[ "$name" = udpgarbage ] &&
+		[ "$name" = udpgarbage ] || [ "$name" = flood ] &&
 			extra=(-I"$T_SRCDIR/../src" "$T_SRCDIR/../src/blake2s.c" -lsodium)
 		"${CC:-cc}" -std=gnu11 -D_GNU_SOURCE -O2 -o "$T_TMP/$name" \
 			"$T_SRCDIR/$name.c" "${extra[@]}" >&2 ||
@@ -395,7 +395,8 @@ daemon_start()
 	local side=$1 impl=$2 ifname log i rc
 	shift 2
 	T_SEQ=$((T_SEQ + 1))
-	ifname="wg${side,,}${T_SEQ}p$$"
+	# DAEMON_IFNAME=NAME daemon_start ...: that name again (a restart).
+	ifname=${DAEMON_IFNAME:-wg${side,,}${T_SEQ}p$$}
 	T_IFNAMES+=("$ifname")
 	log="$T_TMP/daemon-$ifname.log"
 	WGIF[$side]=$ifname
