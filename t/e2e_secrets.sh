@@ -82,7 +82,7 @@ pass "(a) log ($(wc -l <"$LOG_A") lines, verbose): neither key, base64 or hex"
 # first, and skip (b), saying so, when it would not fit comfortably.
 core_kb=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { if (sz != "" && !dd) t += sz; sz = ""; dd = 0 }
 	/^Size:/ { sz = $2 } /^VmFlags:/ { dd = / dd/ }
-	END { if (sz != "" && !dd) t += sz; print t + 0 }' "/proc/$PID_A/smaps")
+	END { if (sz != "" && !dd) t += sz; printf "%.0f\n", t }' "/proc/$PID_A/smaps")
 avail_kb=$(df -P -k "$T_TMP" | awk 'NR == 2 { print $4 }')
 if [ "$core_kb" -gt $((4 * 1024 * 1024)) ] || [ "$core_kb" -gt $((avail_kb / 2)) ]; then
 	say "(b) skipped: a core would take $((core_kb / 1024)) MiB" \
@@ -117,19 +117,22 @@ fi
 vmlck=$(awk '$1 == "VmLck:" { print $2 }' "/proc/$PID_A/status")
 [ -n "$vmlck" ] && [ "$vmlck" -gt 0 ] ||
 	fail "(c) VmLck is '${vmlck:-none}' kB"
-# Writable anonymous regions only: the kernel marks its own [vvar] pages
-# dd too.
+# Key memory: writable anonymous regions marked both dd and wf (wiped on
+# fork), as src/secmem.c maps them. The kernel marks its [vvar] pages dd
+# too, and AddressSanitizer its shadow memory, neither of them wf.
 read -r dd lo dd_kb < <(awk '
 	/^[0-9a-f]+-[0-9a-f]+ / { anon = $2 == "rw-p" && NF == 5; next }
 	$1 == "Size:" { size = $2 }
 	$1 == "VmFlags:" && anon {
-		d = l = 0
-		for (i = 2; i <= NF; i++) { d += $i == "dd"; l += $i == "lo" }
-		if (d) { dd++; kb += size; lo += l }
+		d = l = w = 0
+		for (i = 2; i <= NF; i++) {
+			d += $i == "dd"; l += $i == "lo"; w += $i == "wf"
+		}
+		if (d && w) { dd++; kb += size; lo += l }
 	}
 	END { print dd + 0, lo + 0, kb + 0 }' "/proc/$PID_A/smaps")
-[ "$dd" -gt 0 ] || fail "(c) no region of the daemon is marked dd"
-[ "$dd" = "$lo" ] || fail "(c) $dd regions marked dd, only $lo of them locked"
+[ "$dd" -gt 0 ] || fail "(c) no region of the daemon is marked dd and wf"
+[ "$dd" = "$lo" ] || fail "(c) $dd key regions (dd wf), only $lo of them locked"
 # The daemon's own account: all of its key memory locked, and nothing
 # else locked (VmLck is exactly that memory).
 timeout -k 2 10 ip netns exec "${NS[A]}" "$WGPIPE" show "${WGIF[A]}" >"$T_TMP/show" ||
@@ -138,7 +141,8 @@ kib=$(awk '$1 == "key_memory_kib" { print $2 }' "$T_TMP/show")
 nolock=$(awk '$1 == "key_memory_lock_failures" { print $2 }' "$T_TMP/show")
 [ "$nolock" = 0 ] || fail "(c) key_memory_lock_failures is '$nolock'"
 [ "$kib" = "$vmlck" ] || fail "(c) key_memory_kib $kib, VmLck $vmlck kB"
-pass "(c) VmLck $vmlck kB = key_memory_kib; $dd dd regions ($dd_kb kB), all locked"
+[ "$kib" = "$dd_kb" ] || fail "(c) key_memory_kib $kib, key regions $dd_kb kB"
+pass "(c) VmLck $vmlck kB = key_memory_kib = $dd key regions (dd wf, $dd_kb kB), all locked"
 
 # --- (d) only root may talk to the daemon ---------------------------------
 SOCK="$UAPI_DIR/${WGIF[A]}.sock"
