@@ -677,12 +677,29 @@ static void scale_ip(size_t h, int family, uint8_t ip[16])
  * the next n inserts take no memory from the heap (so cannot fail), here
  * at the size of 10,000 peers with a /32 and a /128 each.
  */
+/* Whether mallinfo2() sees this process's heap: it does not under
+ * AddressSanitizer, whose allocator keeps its own books. */
+static bool heap_accounted(void)
+{
+	size_t before = mallinfo2().uordblks;
+	void *volatile p = malloc(4096);
+	bool seen = mallinfo2().uordblks > before;
+
+	free(p);
+	return seen;
+}
+
 START_TEST(test_reserve)
 {
 	enum { N = 10000 };
 	struct allowedips t;
 	size_t before, after, h;
 	uint8_t ip[16];
+	bool accounted = heap_accounted();
+
+	if (!accounted)
+		fprintf(stderr, "test_reserve: mallinfo2() does not see the heap "
+				"(a sanitizer's allocator): heap growth not measured\n");
 
 	wg_allowedips_init(&t);
 	ck_assert_int_eq(wg_allowedips_reserve(&t, 2 * N), 0);
@@ -697,7 +714,7 @@ START_TEST(test_reserve)
 						      &owners[h % OWNERS]), 0);
 	}
 	after = mallinfo2().uordblks;
-	ck_assert_msg(after == before,
+	ck_assert_msg(!accounted || after == before,
 		      "inserts from the reserve took %zd bytes from the heap",
 		      (ssize_t)(after - before));
 	ck_assert_uint_eq(wg_allowedips_count(&t), 2 * N);
@@ -723,7 +740,8 @@ START_TEST(test_reserve)
 	ck_assert_int_eq(wg_allowedips_insert(&t, AF_INET, ip, 32, &owners[0]),
 			 0);
 	after = mallinfo2().uordblks;
-	ck_assert_uint_gt(after, before);
+	if (accounted)
+		ck_assert_uint_gt(after, before);
 	table_destroy(&t);
 }
 END_TEST
