@@ -137,6 +137,9 @@ int wg_device_create(struct wg_device **out, const char *name,
 	ret = wg_ratelimiter_init(&dev->ratelimiter, 1 << 16);
 	if (ret)
 		goto err_close_stop;
+	ret = wg_source_recent_init(&dev->handshake_sources, 1 << 16);
+	if (ret)
+		goto err_ratelimiter;
 	ret = init_queues(dev);
 	if (ret) {
 		log_err("cannot allocate %u batches of %u packets: %s",
@@ -158,6 +161,8 @@ err_close_tun:
 	wg_tun_close(&dev->tun);
 err_queues:
 	destroy_queues(dev);
+	wg_source_recent_uninit(&dev->handshake_sources);
+err_ratelimiter:
 	wg_ratelimiter_uninit(&dev->ratelimiter);
 err_close_stop:
 	close(dev->stop_fd);
@@ -312,6 +317,7 @@ void wg_device_destroy(struct wg_device *dev)
 	free(dev->sockets);
 	wg_tun_close(&dev->tun);
 	destroy_queues(dev);
+	wg_source_recent_uninit(&dev->handshake_sources);
 	wg_ratelimiter_uninit(&dev->ratelimiter);
 	wg_cookie_checker_destroy(&dev->cookie_checker);
 	close(dev->stop_fd);
@@ -472,7 +478,7 @@ static const struct {
 	STAT_LINE(drop_decrypt),      STAT_LINE(drop_replay),
 	STAT_LINE(drop_source),	      STAT_LINE(drop_pool_empty),
 	STAT_LINE(drop_handshake),    STAT_LINE(handshake_cookies_sent),
-	STAT_LINE(handshake_ratelimited),
+	STAT_LINE(handshake_ratelimited), STAT_LINE(handshake_fair_queued),
 };
 
 static uint64_t stat_value(struct wg_device *dev, size_t i)

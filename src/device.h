@@ -68,7 +68,7 @@ struct wg_stats {
 	uint64_t drop_bad_packet, drop_unknown_index, drop_decrypt;
 	uint64_t drop_replay, drop_source, drop_pool_empty;
 	uint64_t drop_handshake, handshake_cookies_sent;
-	uint64_t handshake_ratelimited;
+	uint64_t handshake_ratelimited, handshake_fair_queued;
 };
 
 #define wg_stat_add(dev, field, n)                                            \
@@ -87,6 +87,7 @@ struct wg_device {
 	struct noise_static_identity identity;
 	struct cookie_checker cookie_checker;
 	struct ratelimiter ratelimiter;
+	struct source_recent handshake_sources; /* see receive.c */
 	pthread_mutex_t load_lock;
 	struct cookie_load load;
 

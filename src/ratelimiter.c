@@ -74,15 +74,21 @@ static bool source_key(uint8_t key[static SOURCE_KEY_LEN],
 	}
 }
 
-static struct ratelimiter_entry **
-bucket_of(struct ratelimiter *rl, const uint8_t key[static SOURCE_KEY_LEN])
+static uint64_t key_hash(const uint8_t key[static SOURCE_KEY_LEN],
+			 const uint8_t hash_key[static crypto_shorthash_KEYBYTES])
 {
 	uint8_t out[crypto_shorthash_BYTES];
 	uint64_t h;
 
-	crypto_shorthash(out, key, SOURCE_KEY_LEN, rl->hash_key);
+	crypto_shorthash(out, key, SOURCE_KEY_LEN, hash_key);
 	memcpy(&h, out, sizeof(h));
-	return &rl->buckets[h & rl->bucket_mask];
+	return h;
+}
+
+static struct ratelimiter_entry **
+bucket_of(struct ratelimiter *rl, const uint8_t key[static SOURCE_KEY_LEN])
+{
+	return &rl->buckets[key_hash(key, rl->hash_key) & rl->bucket_mask];
 }
 
 int wg_ratelimiter_init(struct ratelimiter *rl, size_t max_entries)
@@ -234,4 +240,46 @@ size_t wg_ratelimiter_count(struct ratelimiter *rl)
 	count = rl->count;
 	pthread_mutex_unlock(&rl->lock);
 	return count;
+}
+
+int wg_source_recent_init(struct source_recent *sr, size_t slots)
+{
+	size_t n = 1;
+
+	memset(sr, 0, sizeof(*sr));
+	while (n < slots) {
+		if (n > SIZE_MAX / 2 / sizeof(*sr->last_ns))
+			return -ENOMEM;
+		n *= 2;
+	}
+	sr->last_ns = calloc(n, sizeof(*sr->last_ns));
+	if (!sr->last_ns)
+		return -ENOMEM;
+	sr->mask = n - 1;
+	randombytes_buf(sr->hash_key, sizeof(sr->hash_key));
+	return 0;
+}
+
+void wg_source_recent_uninit(struct source_recent *sr)
+{
+	free(sr->last_ns);
+	sodium_memzero(sr, sizeof(*sr));
+}
+
+bool wg_source_recent_admit(struct source_recent *sr,
+			    const union wg_sockaddr *src, uint64_t now_ns)
+{
+	uint8_t key[SOURCE_KEY_LEN];
+	uint64_t *slot, last;
+
+	if (!source_key(key, src))
+		return false;
+	slot = &sr->last_ns[key_hash(key, sr->hash_key) & sr->mask];
+	last = __atomic_load_n(slot, __ATOMIC_RELAXED);
+	if (last && now_ns - last < NSEC_PER_SEC)
+		return false;
+	/* Two readers racing for one slot: one of them wins. */
+	return __atomic_compare_exchange_n(slot, &last, now_ns ? now_ns : 1,
+					   false, __ATOMIC_RELAXED,
+					   __ATOMIC_RELAXED);
 }

@@ -46,4 +46,26 @@ void wg_ratelimiter_gc(struct ratelimiter *rl, uint64_t now_ns, bool all);
 
 size_t wg_ratelimiter_count(struct ratelimiter *rl);
 
+/*
+ * When each source last got a handshake message into the handshake ring:
+ * a fixed table of times, indexed by a keyed hash of the source (told
+ * apart as above), without a lock. Two sources may share a slot; the hash
+ * key is random, so no source can choose whose slot it shares.
+ */
+struct source_recent {
+	uint64_t *last_ns; /* mask + 1 slots, atomic */
+	size_t mask;
+	uint8_t hash_key[16];
+};
+
+/* slots: rounded up to a power of two. 0 or -ENOMEM. */
+int wg_source_recent_init(struct source_recent *sr, size_t slots);
+void wg_source_recent_uninit(struct source_recent *sr);
+
+/* True, and src's slot marked now, when that slot was last marked a
+ * second or more ago (or never); false otherwise, and for a family that
+ * is neither IPv4 nor IPv6. Any thread. */
+bool wg_source_recent_admit(struct source_recent *sr,
+			    const union wg_sockaddr *src, uint64_t now_ns);
+
 #endif

@@ -133,20 +133,41 @@ static void split_keypair(struct wg_device *dev, struct batch *b,
  * ring is as deep as the pool, and a flood of initiations arrives faster
  * than workers can answer it even with cookies: without a cap it would
  * take every batch and readers would wait for one, data and all. Under
- * load begins at an eighth (see under_load()), well before the cap. */
-static bool handshake_ring_full(struct wg_device *dev)
+ * load begins at an eighth (see under_load()), well before the cap.
+ *
+ * At the cap, which message gets in would be a lottery that a flood wins:
+ * a legitimate initiator, sending one initiation per REKEY_TIMEOUT, would
+ * need many tries first to get a cookie, then to get in with it. So past
+ * the cap, a source none of whose messages got in during the last second
+ * may still queue one, into a reserve of another eighth of the pool. A
+ * flood from thousands of spoofed addresses then gets one message a second
+ * per address (all answered with cookies, the cheap way), and a peer with
+ * its own address gets each of its tries in. Only a flood from more
+ * addresses than the table has slots, or one that uses the peer's own
+ * address, makes it a lottery again. */
+static bool handshake_admit(struct wg_device *dev, const struct packet *p,
+			    uint64_t now)
 {
-	return wg_ring_len(&dev->handshake_ring) >= dev->pool.nbatches / 4;
+	size_t len = wg_ring_len(&dev->handshake_ring);
+	size_t cap = dev->pool.nbatches / 4;
+
+	if (len < cap)
+		return true;
+	if (len >= cap + dev->pool.nbatches / 8 ||
+	    !wg_source_recent_admit(&dev->handshake_sources, &p->src, now))
+		return false;
+	wg_stat_add(dev, handshake_fair_queued, 1);
+	return true;
 }
 
-static void to_handshake_ring(struct wg_device *dev, struct batch *b,
-			      struct packet *p, struct batch **hb)
+static void to_handshake_ring(struct wg_device *dev, struct packet *p,
+			      struct batch **hb, uint64_t now)
 {
+	if (!handshake_admit(dev, p, now)) {
+		wg_stat_add(dev, drop_handshake, 1);
+		return;
+	}
 	if (!*hb) {
-		if (handshake_ring_full(dev)) {
-			wg_stat_add(dev, drop_handshake, 1);
-			return;
-		}
 		*hb = wg_batch_get(&dev->pool, BATCH_HANDSHAKE);
 		if (!*hb) {
 			wg_stat_add(dev, drop_handshake, 1);
@@ -161,6 +182,7 @@ void wg_receive_classify_batch(struct wg_device *dev, struct batch *b)
 	struct wg_keypair *kps[WG_BATCH_MAX], *first = NULL;
 	struct batch *hb = NULL;
 	unsigned int i, n = 0, bad = 0, unknown = 0;
+	uint64_t now = 0;
 
 	rcu_read_lock();
 	for (i = 0; i < b->count; i++) {
@@ -175,7 +197,9 @@ void wg_receive_classify_batch(struct wg_device *dev, struct batch *b)
 			else if (!first)
 				first = kps[i];
 		} else if (handshake_length_ok(type, p->len)) {
-			to_handshake_ring(dev, b, p, &hb);
+			if (!now)
+				now = wg_now_ns();
+			to_handshake_ring(dev, p, &hb, now);
 		} else {
 			bad++;
 		}

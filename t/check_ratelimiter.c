@@ -378,6 +378,75 @@ START_TEST(concurrent_callers)
 }
 END_TEST
 
+/* The recently-queued table: one admission a second per source, sources
+ * told apart as by the limiter (the pairs above). 2^20 slots, so that two
+ * distinct sources share one with a chance of about one in a million. */
+static struct source_recent recent;
+
+static void recent_setup(void)
+{
+	ck_assert_int_eq(wg_crypto_init(), 0);
+	ck_assert_int_eq(wg_source_recent_init(&recent, 1 << 20), 0);
+}
+
+static void recent_teardown(void)
+{
+	wg_source_recent_uninit(&recent);
+	ck_assert_ptr_null(recent.last_ns);
+}
+
+START_TEST(recent_once_a_second)
+{
+	union wg_sockaddr a = addr("192.0.2.1", 1000);
+	uint64_t t;
+
+	ck_assert(wg_source_recent_admit(&recent, &a, T0));
+	for (t = T0; t < T0 + NSEC_PER_SEC; t += 50 * NSEC_PER_MSEC)
+		ck_assert(!wg_source_recent_admit(&recent, &a, t));
+	ck_assert(!wg_source_recent_admit(&recent, &a, T0 + NSEC_PER_SEC - 1));
+	ck_assert(wg_source_recent_admit(&recent, &a, T0 + NSEC_PER_SEC));
+	ck_assert(!wg_source_recent_admit(&recent, &a, T0 + NSEC_PER_SEC + 1));
+	/* The clock at 0 still marks the slot. */
+	a = addr("192.0.2.9", 1);
+	ck_assert(wg_source_recent_admit(&recent, &a, 0));
+	ck_assert(!wg_source_recent_admit(&recent, &a, 1));
+}
+END_TEST
+
+START_TEST(recent_sources_as_limiter)
+{
+	union wg_sockaddr a = addr(pairs[_i].a, 1000);
+	union wg_sockaddr b = addr(pairs[_i].b, 2000);
+
+	ck_assert(wg_source_recent_admit(&recent, &a, T0));
+	ck_assert(wg_source_recent_admit(&recent, &b, T0 + 1) ==
+		  !pairs[_i].shared);
+}
+END_TEST
+
+START_TEST(recent_many_sources)
+{
+	union wg_sockaddr src;
+	unsigned int i, in = 0;
+
+	/* 4096 sources (a flood's spoofed ones) each get one in, but for
+	 * those that share a slot; the first of them again only a second
+	 * after the last. */
+	for (i = 0; i < 4096; i++) {
+		src = nth_source(i);
+		in += wg_source_recent_admit(&recent, &src, T0 + i);
+	}
+	ck_assert_uint_ge(in, 4096 - 64); /* ~8 share a slot */
+	src = nth_source(0);
+	ck_assert(!wg_source_recent_admit(&recent, &src, T0 + 4096));
+	ck_assert(wg_source_recent_admit(&recent, &src,
+					 T0 + 4096 + NSEC_PER_SEC));
+	memset(&src, 0, sizeof(src));
+	src.sa.sa_family = AF_UNIX;
+	ck_assert(!wg_source_recent_admit(&recent, &src, T0));
+}
+END_TEST
+
 static Suite *ratelimiter_suite(void)
 {
 	Suite *s = suite_create("ratelimiter");
@@ -405,6 +474,14 @@ static Suite *ratelimiter_suite(void)
 	tcase_add_test(tc, gc_after_one_second);
 	tcase_add_test(tc, gc_all);
 	tcase_add_test(tc, concurrent_callers);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("recent");
+	tcase_add_checked_fixture(tc, recent_setup, recent_teardown);
+	tcase_add_test(tc, recent_once_a_second);
+	tcase_add_loop_test(tc, recent_sources_as_limiter, 0,
+			    sizeof(pairs) / sizeof(pairs[0]));
+	tcase_add_test(tc, recent_many_sources);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("reference");

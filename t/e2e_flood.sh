@@ -16,7 +16,11 @@
 #       asserted (each waits for a cookie round and may be dropped);
 #   (c) replays: data messages A sends (a numbered UDP stream, t/udpseq)
 #       are captured on A's underlay and sent again, 4 times each.
-# Asserted: the transfer's checksums match at the end; (a) every garbage
+# After the initiation flood, the test waits until the transfer's data
+# reaches B again (at most E2E_FLOOD_RECOVER_SECONDS): TCP, which lost
+# packets to the flood and while A made its new handshake, retransmits
+# with exponential backoff, so that can take tens of seconds; the time is
+# printed. Asserted: the transfer's checksums match at the end; (a) every garbage
 # datagram is accounted as dropped, by the daemon (drop_bad_packet) or by
 # the kernel (UDP receive buffer errors); (b) B sent cookie replies (and
 # they came back to the spoofed sources), refused initiations with a
@@ -30,6 +34,7 @@
 #
 #   E2E_FLOOD_SECONDS       length of the garbage flood (default 8)
 #   E2E_FLOOD_INIT_SECONDS  length of the initiation flood (default 40)
+#   E2E_FLOOD_RECOVER_SECONDS  longest wait for data after it (default 100)
 #   E2E_FLOOD_PEERS         legitimate peers A (default "$WGPIPE wireguard-go")
 
 # shellcheck disable=SC2015 # "A && B || fail" is meant
@@ -43,6 +48,7 @@ FLOOD=$(tool flood) || exit 1
 UDPSEQ=$(tool udpseq) || exit 1
 : "${E2E_FLOOD_SECONDS:=8}"
 : "${E2E_FLOOD_INIT_SECONDS:=40}"
+: "${E2E_FLOOD_RECOVER_SECONDS:=100}"
 : "${E2E_FLOOD_PEERS:=$WGPIPE $WIREGUARD_GO}"
 QUIET=4
 # Of the initiation flood, before A forgets B. The 30 s left give A six
@@ -59,7 +65,7 @@ REPLAY_COUNT=300
 REPLAY_COPIES=4
 # Its data messages: 16-byte header, IPv4+UDP+payload padded to 16, tag.
 SEQ_WGLEN=$((16 + (28 + SEQ_SIZE + 15) / 16 * 16 + 16))
-t_watchdog 400
+t_watchdog $((400 + 2 * E2E_FLOOD_RECOVER_SECONDS))
 make_hosts
 make_keys
 # B answers the spoofed sources through A, which does not forward: the
@@ -81,6 +87,24 @@ kernel_rcvbuf_errors()
 		else print $col["RcvbufErrors"] }' /proc/net/snmp
 }
 now() { date +%s.%N; }
+# tun_rx_bytes: bytes B's daemon wrote into its interface (data only).
+tun_rx_bytes() { ip netns exec "${NS[B]}" cat "/sys/class/net/${WGIF[B]}/statistics/rx_bytes"; }
+
+# data_again NAME: waits until the transfer's data reaches B again.
+data_again()
+{
+	local t0 rx0 i
+	t0=$(now)
+	rx0=$(tun_rx_bytes)
+	for ((i = 0; i < 10 * E2E_FLOOD_RECOVER_SECONDS; i++)); do
+		[ "$(tun_rx_bytes)" -gt "$rx0" ] && break
+		sleep 0.1
+	done
+	[ "$(tun_rx_bytes)" -gt "$rx0" ] ||
+		fail "$1: no data reached B for $E2E_FLOOD_RECOVER_SECONDS s after the flood"
+	RECOVERED=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
+	say "$1: data reached B again $RECOVERED s after the flood ended"
+}
 
 # phase_begin / phase_end NAME: B's counters and received bytes around a
 # phase; D_<counter> then holds the phase's deltas, MBIT[NAME] the
@@ -103,7 +127,8 @@ phase_end()
 		'BEGIN { printf "%.0f", (b - a) * 8 / (t1 - t0) / 1e6 }')
 	P_SECONDS=$(awk -v t0="$P_T0" -v t1="$t1" 'BEGIN { printf "%.1f", t1 - t0 }')
 	for c in udp_rx_packets drop_bad_packet drop_handshake \
-		handshake_cookies_sent handshake_ratelimited drop_replay \
+		handshake_cookies_sent handshake_ratelimited \
+		handshake_fair_queued drop_replay \
 		drop_unknown_index drop_decrypt drop_pool_empty \
 		pool_empty_events; do
 		printf -v "D_$c" %s $(($(ctr "$T_TMP/post" $c) - $(ctr "$T_TMP/pre" $c)))
@@ -200,6 +225,7 @@ flood_init()
 	say "init: $(cat "$T_TMP/init.out")"
 	say "init: B: udp_rx_packets +$D_udp_rx_packets cookies_sent" \
 		"+$D_handshake_cookies_sent ratelimited +$D_handshake_ratelimited" \
+		"fair_queued +$D_handshake_fair_queued" \
 		"drop_handshake +$D_drop_handshake, kernel RcvbufErrors +$D_kernel," \
 		"pool_empty_events +$D_pool_empty_events drop_pool_empty +$D_drop_pool_empty"
 	[ -n "$took" ] ||
@@ -216,7 +242,8 @@ flood_init()
 			"$D_handshake_ratelimited"
 	pass "init: $D_handshake_ratelimited initiations with a valid cookie" \
 		"refused by the per-source rate limit"
-	ROW_INIT="init | $pps pps, $P_SECONDS s, $SPOOF_N+16 sources | cookies_sent +$D_handshake_cookies_sent, ratelimited +$D_handshake_ratelimited, drop_handshake +$D_drop_handshake, forced handshake in $took s, $REKEYS by rekey timer in first $INIT_DATA_SECONDS s | ${MBIT[init]}"
+	data_again init
+	ROW_INIT="init | $pps pps, $P_SECONDS s, $SPOOF_N+16 sources | cookies_sent +$D_handshake_cookies_sent, ratelimited +$D_handshake_ratelimited, fair_queued +$D_handshake_fair_queued, drop_handshake +$D_drop_handshake, forced handshake in $took s, $REKEYS by rekey timer in first $INIT_DATA_SECONDS s, data again $RECOVERED s after | ${MBIT[init]}"
 }
 
 flood_replay()
@@ -285,9 +312,13 @@ run_with()
 	pair_up "$impl" "$WGPIPE" init=A
 	check "ping A -> B" ping_ok A "${TUN4[B]}"
 	seed=$RANDOM
-	total=$((5 * QUIET + E2E_FLOOD_SECONDS + E2E_FLOOD_INIT_SECONDS + 20))
+	# The sender stops when told (SIGUSR1) after the last phase; -t is
+	# only its bound. The receiver waits out TCP's backoff after a flood.
+	total=$((5 * QUIET + E2E_FLOOD_SECONDS + E2E_FLOOD_INIT_SECONDS + 20 +
+		E2E_FLOOD_RECOVER_SECONDS))
 	T_XPORT=$((T_XPORT + 1))
-	xfer_recv_start B $T_XPORT "$T_TMP/recv.out" -i 30 -s $seed
+	xfer_recv_start B $T_XPORT "$T_TMP/recv.out" \
+		-i $((E2E_FLOOD_RECOVER_SECONDS + 10)) -s $seed
 	ip netns exec "${NS[A]}" "$XFER" send -t "$total" "${TUN4[B]}" \
 		$T_XPORT 0 $seed >"$T_TMP/send.out" 2>&1 &
 	spid=$!
@@ -299,6 +330,7 @@ run_with()
 	quiet quiet3
 	flood_replay
 	quiet quiet4
+	kill -USR1 $spid 2>/dev/null
 	wait_pid $spid $((total + 30)) || fail "xfer send failed: $(cat "$T_TMP/send.out")"
 	wait_pid "$XFER_RECV_PID" 40 || fail "xfer recv failed: $(cat "$T_TMP/recv.out")"
 	sent=$(awk '/^sent/ { print $2, $4 }' "$T_TMP/send.out")

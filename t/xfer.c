@@ -5,8 +5,8 @@
  *   xfer send [-r BYTES_PER_S] [-t SECONDS] HOST PORT BYTES SEED
  *   xfer recv [-4|-6] [-w ACCEPT_S] [-i IDLE_S] [-s SEED] PORT
  *
- * The sender writes BYTES (0: until -t runs out) of a pseudo-random stream
- * drawn from SEED and prints what it sent:
+ * The sender writes BYTES (0: until -t runs out or SIGUSR1 comes) of a
+ * pseudo-random stream drawn from SEED and prints what it sent:
  *   sent BYTES checksum HEX seconds S mbit R
  * The receiver listens once (dual-stack unless -4), prints "listening PORT"
  * as soon as it does, reads until EOF and prints:
@@ -181,6 +181,14 @@ static void pace(double start, uint64_t sent, uint64_t rate)
 		usleep(ahead * 1e6);
 }
 
+static volatile sig_atomic_t stop_sending;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	stop_sending = 1;
+}
+
 static int do_send(int argc, char **argv)
 {
 	uint64_t rate = 0, limit, total = 0, state;
@@ -207,12 +215,15 @@ static int do_send(int argc, char **argv)
 	state = number(argv[optind + 3]);
 	if (!limit && seconds <= 0)
 		usage();
+	/* Without SA_RESTART: a write blocked on a stalled connection
+	 * returns, and the stream ends at that chunk's end. */
+	sigaction(SIGUSR1, &(struct sigaction){ .sa_handler = on_usr1 }, NULL);
 	fd = connect_to(argv[optind], argv[optind + 1]);
 	start = now();
 	while (!limit || total < limit) {
 		size_t n = CHUNK, off = 0;
 
-		if (seconds > 0 && now() - start >= seconds)
+		if (stop_sending || (seconds > 0 && now() - start >= seconds))
 			break;
 		fill(&state, buf);
 		if (limit && limit - total < n)
