@@ -137,7 +137,7 @@ int wg_device_create(struct wg_device **out, const char *name,
 	ret = wg_ratelimiter_init(&dev->ratelimiter, 1 << 16);
 	if (ret)
 		goto err_close_stop;
-	ret = wg_source_recent_init(&dev->handshake_sources, 1 << 16);
+	ret = wg_source_recent_init(&dev->handshake_sources, 1 << 17);
 	if (ret)
 		goto err_ratelimiter;
 	ret = init_queues(dev);

@@ -242,18 +242,22 @@ size_t wg_ratelimiter_count(struct ratelimiter *rl)
 	return count;
 }
 
+/* Times in the table: units of 2^20 ns (about 1.05 ms) in 32 bits, which
+ * wrap after 52 days; a slot's age is their difference modulo 2^32. A
+ * second is 953.7 units: rounded up. */
+enum { RECENT_SHIFT = 20, RECENT_UNITS = 954, RECENT_MAX_SLOTS = 1 << 20 };
+
 int wg_source_recent_init(struct source_recent *sr, size_t slots)
 {
 	size_t n = 1;
 
 	memset(sr, 0, sizeof(*sr));
-	while (n < slots) {
-		if (n > SIZE_MAX / 2 / sizeof(*sr->last_ns))
-			return -ENOMEM;
+	if (slots > RECENT_MAX_SLOTS)
+		return -EINVAL;
+	while (n < slots)
 		n *= 2;
-	}
-	sr->last_ns = calloc(n, sizeof(*sr->last_ns));
-	if (!sr->last_ns)
+	sr->slots = calloc(n, sizeof(*sr->slots));
+	if (!sr->slots)
 		return -ENOMEM;
 	sr->mask = n - 1;
 	randombytes_buf(sr->hash_key, sizeof(sr->hash_key));
@@ -262,24 +266,42 @@ int wg_source_recent_init(struct source_recent *sr, size_t slots)
 
 void wg_source_recent_uninit(struct source_recent *sr)
 {
-	free(sr->last_ns);
+	free(sr->slots);
 	sodium_memzero(sr, sizeof(*sr));
+}
+
+static bool recent(uint64_t slot, uint32_t now)
+{
+	return slot && (uint32_t)(now - (uint32_t)slot) < RECENT_UNITS;
 }
 
 bool wg_source_recent_admit(struct source_recent *sr,
 			    const union wg_sockaddr *src, uint64_t now_ns)
 {
 	uint8_t key[SOURCE_KEY_LEN];
-	uint64_t *slot, last;
+	uint32_t now = (uint32_t)(now_ns >> RECENT_SHIFT);
+	uint64_t h, tag, *slot[2], v[2];
+	int i;
 
 	if (!source_key(key, src))
 		return false;
-	slot = &sr->last_ns[key_hash(key, sr->hash_key) & sr->mask];
-	last = __atomic_load_n(slot, __ATOMIC_RELAXED);
-	if (last && now_ns - last < NSEC_PER_SEC)
-		return false;
-	/* Two readers racing for one slot: one of them wins. */
-	return __atomic_compare_exchange_n(slot, &last, now_ns ? now_ns : 1,
-					   false, __ATOMIC_RELAXED,
-					   __ATOMIC_RELAXED);
+	/* Slots from bits 0-19 and 20-39, a 24-bit tag (never 0) above. */
+	h = key_hash(key, sr->hash_key);
+	slot[0] = &sr->slots[h & sr->mask];
+	slot[1] = &sr->slots[(h >> 20) & sr->mask];
+	tag = (h >> 40) | 1 << 24;
+	for (i = 0; i < 2; i++) {
+		v[i] = __atomic_load_n(slot[i], __ATOMIC_RELAXED);
+		if (v[i] >> 32 == tag && recent(v[i], now))
+			return false;
+	}
+	/* Two readers racing for one slot: one of them wins it. */
+	for (i = 0; i < 2; i++)
+		if (!recent(v[i], now) &&
+		    __atomic_compare_exchange_n(slot[i], &v[i],
+						tag << 32 | now, false,
+						__ATOMIC_RELAXED,
+						__ATOMIC_RELAXED))
+			return true;
+	return false;
 }

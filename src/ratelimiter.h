@@ -47,24 +47,30 @@ void wg_ratelimiter_gc(struct ratelimiter *rl, uint64_t now_ns, bool all);
 size_t wg_ratelimiter_count(struct ratelimiter *rl);
 
 /*
- * When each source last got a handshake message into the handshake ring:
- * a fixed table of times, indexed by a keyed hash of the source (told
- * apart as above), without a lock. Two sources may share a slot; the hash
- * key is random, so no source can choose whose slot it shares.
+ * Which sources got a handshake message into the handshake ring in the
+ * last second, without a lock: a fixed table of slots, each holding a
+ * source's tag and when it got one in. A source (told apart as above) has
+ * two slots, chosen by a keyed hash (the key is random, so no source can
+ * choose its slots); it may use either. It is refused while either holds
+ * its tag from less than a second ago, or while both are held by other
+ * sources from less than a second ago. So with N sources getting one in
+ * each second, a source is shut out only when both its slots are among
+ * the N taken: about (N / slots)^2.
  */
 struct source_recent {
-	uint64_t *last_ns; /* mask + 1 slots, atomic */
+	uint64_t *slots; /* mask + 1: tag << 32 | time, atomic */
 	size_t mask;
 	uint8_t hash_key[16];
 };
 
-/* slots: rounded up to a power of two. 0 or -ENOMEM. */
+/* slots: rounded up to a power of two, at most 2^20. 0, -EINVAL or
+ * -ENOMEM. */
 int wg_source_recent_init(struct source_recent *sr, size_t slots);
 void wg_source_recent_uninit(struct source_recent *sr);
 
-/* True, and src's slot marked now, when that slot was last marked a
- * second or more ago (or never); false otherwise, and for a family that
- * is neither IPv4 nor IPv6. Any thread. */
+/* True, and one of src's slots marked now, when src may queue one now
+ * (see above); false otherwise, and for a family that is neither IPv4
+ * nor IPv6. Any thread. */
 bool wg_source_recent_admit(struct source_recent *sr,
 			    const union wg_sockaddr *src, uint64_t now_ns);
 

@@ -142,9 +142,11 @@ static void split_keypair(struct wg_device *dev, struct batch *b,
  * may still queue one, into a reserve of another eighth of the pool. A
  * flood from thousands of spoofed addresses then gets one message a second
  * per address (all answered with cookies, the cheap way), and a peer with
- * its own address gets each of its tries in. Only a flood from more
- * addresses than the table has slots, or one that uses the peer's own
- * address, makes it a lottery again. */
+ * its own address gets each of its tries in. It is shut out only when
+ * flood addresses hold both its slots in the table (see ratelimiter.h:
+ * about one run in a thousand for 4,096 addresses and 2^17 slots), or
+ * when the flood uses the peer's own address; then it is a lottery again,
+ * as without the reserve. */
 static bool handshake_admit(struct wg_device *dev, const struct packet *p,
 			    uint64_t now)
 {

@@ -3,6 +3,7 @@
  * source, a full table, garbage collection, and a comparison against a
  * naive reference (GCRA, the same limit stated as "earliest next time"). */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <check.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -392,8 +393,13 @@ static void recent_setup(void)
 static void recent_teardown(void)
 {
 	wg_source_recent_uninit(&recent);
-	ck_assert_ptr_null(recent.last_ns);
+	ck_assert_ptr_null(recent.slots);
 }
+
+/* Times are kept to about a millisecond: a source is refused for a
+ * second and at most 2 ms more. */
+#define ALMOST_SEC (NSEC_PER_SEC - NSEC_PER_MSEC)
+#define SEC_AND_A_BIT (NSEC_PER_SEC + 2 * NSEC_PER_MSEC)
 
 START_TEST(recent_once_a_second)
 {
@@ -401,11 +407,12 @@ START_TEST(recent_once_a_second)
 	uint64_t t;
 
 	ck_assert(wg_source_recent_admit(&recent, &a, T0));
-	for (t = T0; t < T0 + NSEC_PER_SEC; t += 50 * NSEC_PER_MSEC)
+	for (t = T0; t < T0 + ALMOST_SEC; t += 50 * NSEC_PER_MSEC)
 		ck_assert(!wg_source_recent_admit(&recent, &a, t));
-	ck_assert(!wg_source_recent_admit(&recent, &a, T0 + NSEC_PER_SEC - 1));
-	ck_assert(wg_source_recent_admit(&recent, &a, T0 + NSEC_PER_SEC));
-	ck_assert(!wg_source_recent_admit(&recent, &a, T0 + NSEC_PER_SEC + 1));
+	ck_assert(!wg_source_recent_admit(&recent, &a, T0 + ALMOST_SEC));
+	ck_assert(wg_source_recent_admit(&recent, &a, T0 + SEC_AND_A_BIT));
+	ck_assert(!wg_source_recent_admit(&recent, &a,
+					  T0 + SEC_AND_A_BIT + 1));
 	/* The clock at 0 still marks the slot. */
 	a = addr("192.0.2.9", 1);
 	ck_assert(wg_source_recent_admit(&recent, &a, 0));
@@ -430,20 +437,50 @@ START_TEST(recent_many_sources)
 	unsigned int i, in = 0;
 
 	/* 4096 sources (a flood's spoofed ones) each get one in, but for
-	 * those that share a slot; the first of them again only a second
-	 * after the last. */
+	 * one whose two slots both went to others (about 0.06 expected);
+	 * the first of them again only a second later. */
 	for (i = 0; i < 4096; i++) {
 		src = nth_source(i);
 		in += wg_source_recent_admit(&recent, &src, T0 + i);
 	}
-	ck_assert_uint_ge(in, 4096 - 64); /* ~8 share a slot */
+	ck_assert_uint_ge(in, 4090); /* refused: both slots taken */
 	src = nth_source(0);
 	ck_assert(!wg_source_recent_admit(&recent, &src, T0 + 4096));
-	ck_assert(wg_source_recent_admit(&recent, &src,
-					 T0 + 4096 + NSEC_PER_SEC));
+	ck_assert(wg_source_recent_admit(&recent, &src, T0 + SEC_AND_A_BIT));
 	memset(&src, 0, sizeof(src));
 	src.sa.sa_family = AF_UNIX;
 	ck_assert(!wg_source_recent_admit(&recent, &src, T0));
+}
+END_TEST
+
+/* A table of 4 slots: at one instant, at most 4 sources get in, each into
+ * a slot of its own, and the rest are refused until a second later. */
+START_TEST(recent_table_full)
+{
+	struct source_recent tiny;
+	union wg_sockaddr src;
+	unsigned int i, in = 0;
+
+	ck_assert_int_eq(wg_source_recent_init(&tiny, 3), 0);
+	ck_assert_uint_eq(tiny.mask, 3);
+	for (i = 0; i < 64; i++) {
+		src = nth_source(i);
+		in += wg_source_recent_admit(&tiny, &src, T0);
+	}
+	ck_assert_uint_ge(in, 1);
+	ck_assert_uint_le(in, 4);
+	for (i = 0, in = 0; i < 64; i++) {
+		src = nth_source(i);
+		in += wg_source_recent_admit(&tiny, &src, T0 + ALMOST_SEC);
+	}
+	ck_assert_uint_eq(in, 0);
+	for (i = 0, in = 0; i < 64; i++) {
+		src = nth_source(i);
+		in += wg_source_recent_admit(&tiny, &src, T0 + SEC_AND_A_BIT);
+	}
+	ck_assert_uint_ge(in, 1);
+	wg_source_recent_uninit(&tiny);
+	ck_assert_int_eq(wg_source_recent_init(&tiny, (1 << 20) + 1), -EINVAL);
 }
 END_TEST
 
@@ -482,6 +519,7 @@ static Suite *ratelimiter_suite(void)
 	tcase_add_loop_test(tc, recent_sources_as_limiter, 0,
 			    sizeof(pairs) / sizeof(pairs[0]));
 	tcase_add_test(tc, recent_many_sources);
+	tcase_add_test(tc, recent_table_full);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("reference");
