@@ -51,6 +51,8 @@ static int init_queues(struct wg_device *dev)
 		ret = wg_ring_init(&dev->crypt_ring, n);
 	if (!ret)
 		ret = wg_ring_init(&dev->handshake_ring, n);
+	if (!ret)
+		ret = wg_ring_init(&dev->handshake_fair_ring, n);
 	/* Writer rings carry peer notifications: one per finished batch. */
 	if (!ret)
 		ret = wg_ring_init(&dev->udp_writer_ring, n);
@@ -63,6 +65,7 @@ static void destroy_queues(struct wg_device *dev)
 {
 	wg_ring_destroy(&dev->crypt_ring);
 	wg_ring_destroy(&dev->handshake_ring);
+	wg_ring_destroy(&dev->handshake_fair_ring);
 	wg_ring_destroy(&dev->udp_writer_ring);
 	wg_ring_destroy(&dev->tun_writer_ring);
 	wg_batch_pool_destroy(&dev->pool);
@@ -265,6 +268,7 @@ static void release_in_flight(struct wg_device *dev)
 	while (wg_ring_pop(&dev->crypt_ring))
 		;
 	drain_ring(dev, &dev->handshake_ring, false);
+	drain_ring(dev, &dev->handshake_fair_ring, false);
 	drain_ring(dev, &dev->udp_writer_ring, true);
 	drain_ring(dev, &dev->tun_writer_ring, true);
 	cds_list_for_each_entry(peer, &dev->peers, list) {

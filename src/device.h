@@ -114,6 +114,7 @@ struct wg_device {
 	struct wg_ring udp_writer_ring; /* crypto workers -> UDP writers */
 	struct wg_ring tun_writer_ring; /* crypto workers -> TUN writers */
 	struct wg_ring handshake_ring;	/* UDP readers -> handshake workers */
+	struct wg_ring handshake_fair_ring; /* the same, taken first */
 	struct wg_waitq timer_wait;	/* wakes the timer thread */
 
 	/* Packets read but not yet written out, per direction. Readers

@@ -569,7 +569,11 @@ static void *handshake_worker(void *arg)
 
 	rcu_register_thread();
 	while (!stopping(dev)) {
-		if (!(b = wg_ring_pop_wait(&dev->handshake_ring, POLL_MS)))
+		/* The fair ring first (see receive.c). It fills only while
+		 * the other is at its cap, so this never sleeps on an empty
+		 * ring while the fair one waits, but for a moment at most. */
+		b = wg_ring_pop(&dev->handshake_fair_ring);
+		if (!b && !(b = wg_ring_pop_wait(&dev->handshake_ring, POLL_MS)))
 			continue;
 		wg_receive_handshake_batch(dev, b);
 		wg_batch_release(dev, b);

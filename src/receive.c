@@ -139,50 +139,63 @@ static void split_keypair(struct wg_device *dev, struct batch *b,
  * a legitimate initiator, sending one initiation per REKEY_TIMEOUT, would
  * need many tries first to get a cookie, then to get in with it. So past
  * the cap, a source none of whose messages got in during the last second
- * may still queue one, into a reserve of another eighth of the pool. A
- * flood from thousands of spoofed addresses then gets one message a second
- * per address (all answered with cookies, the cheap way), and a peer with
- * its own address gets each of its tries in. It is shut out only when
- * flood addresses hold both its slots in the table (see ratelimiter.h:
- * about one run in a thousand for 4,096 addresses and 2^17 slots), or
- * when the flood uses the peer's own address; then it is a lottery again,
- * as without the reserve. */
-static bool handshake_admit(struct wg_device *dev, const struct packet *p,
-			    uint64_t now)
-{
-	size_t len = wg_ring_len(&dev->handshake_ring);
-	size_t cap = dev->pool.nbatches / 4;
+ * may still queue one, in a ring of its own (at most an eighth of the
+ * pool) that workers empty first. A flood from thousands of spoofed
+ * addresses then gets one message a second per address through that ring
+ * (all answered with cookies, the cheap way), and a peer with its own
+ * address gets each of its tries in, without waiting behind the flood.
+ * It is shut out only when flood addresses hold both its slots in the
+ * table (see ratelimiter.h: about one run in a thousand for 4,096
+ * addresses and 2^17 slots), or when the flood uses the peer's own
+ * address; then it is a lottery again, as without this ring. */
+enum lane { LANE_DROP, LANE_MAIN, LANE_FAIR };
 
-	if (len < cap)
-		return true;
-	if (len >= cap + dev->pool.nbatches / 8 ||
+static enum lane handshake_lane(struct wg_device *dev, const struct packet *p,
+				uint64_t now)
+{
+	if (wg_ring_len(&dev->handshake_ring) < dev->pool.nbatches / 4)
+		return LANE_MAIN;
+	if (wg_ring_len(&dev->handshake_fair_ring) >= dev->pool.nbatches / 8 ||
 	    !wg_source_recent_admit(&dev->handshake_sources, &p->src, now))
-		return false;
-	wg_stat_add(dev, handshake_fair_queued, 1);
-	return true;
+		return LANE_DROP;
+	return LANE_FAIR;
 }
 
+/* hb[LANE_MAIN], hb[LANE_FAIR]: this read's batches for the two rings. */
 static void to_handshake_ring(struct wg_device *dev, struct packet *p,
 			      struct batch **hb, uint64_t now)
 {
-	if (!handshake_admit(dev, p, now)) {
+	enum lane lane = handshake_lane(dev, p, now);
+
+	if (lane == LANE_DROP) {
 		wg_stat_add(dev, drop_handshake, 1);
 		return;
 	}
-	if (!*hb) {
-		*hb = wg_batch_get(&dev->pool, BATCH_HANDSHAKE);
-		if (!*hb) {
+	if (!hb[lane]) {
+		hb[lane] = wg_batch_get(&dev->pool, BATCH_HANDSHAKE);
+		if (!hb[lane]) {
 			wg_stat_add(dev, drop_handshake, 1);
 			return;
 		}
 	}
-	copy_datagram(&(*hb)->pkts[(*hb)->count++], p);
+	if (lane == LANE_FAIR)
+		wg_stat_add(dev, handshake_fair_queued, 1);
+	copy_datagram(&hb[lane]->pkts[hb[lane]->count++], p);
+}
+
+static void push_handshakes(struct wg_device *dev, struct wg_ring *ring,
+			    struct batch *hb)
+{
+	if (hb && !wg_ring_push(ring, hb)) {
+		wg_stat_add(dev, drop_handshake, hb->count);
+		wg_batch_release(dev, hb);
+	}
 }
 
 void wg_receive_classify_batch(struct wg_device *dev, struct batch *b)
 {
 	struct wg_keypair *kps[WG_BATCH_MAX], *first = NULL;
-	struct batch *hb = NULL;
+	struct batch *hb[3] = { NULL, NULL, NULL }; /* by enum lane */
 	unsigned int i, n = 0, bad = 0, unknown = 0;
 	uint64_t now = 0;
 
@@ -201,7 +214,7 @@ void wg_receive_classify_batch(struct wg_device *dev, struct batch *b)
 		} else if (handshake_length_ok(type, p->len)) {
 			if (!now)
 				now = wg_now_ns();
-			to_handshake_ring(dev, p, &hb, now);
+			to_handshake_ring(dev, p, hb, now);
 		} else {
 			bad++;
 		}
@@ -222,10 +235,8 @@ void wg_receive_classify_batch(struct wg_device *dev, struct batch *b)
 		wg_stat_add(dev, drop_bad_packet, bad);
 	if (unknown)
 		wg_stat_add(dev, drop_unknown_index, unknown);
-	if (hb && !wg_ring_push(&dev->handshake_ring, hb)) {
-		wg_stat_add(dev, drop_handshake, hb->count);
-		wg_batch_release(dev, hb);
-	}
+	push_handshakes(dev, &dev->handshake_ring, hb[LANE_MAIN]);
+	push_handshakes(dev, &dev->handshake_fair_ring, hb[LANE_FAIR]);
 	b->count = n;
 	if (!first) {
 		wg_batch_release(dev, b);
