@@ -453,32 +453,33 @@ START_TEST(recent_many_sources)
 }
 END_TEST
 
+/* How many of 64 sources get into sr at one instant. */
+static unsigned int admitted_of_64(struct source_recent *sr, uint64_t now)
+{
+	union wg_sockaddr src;
+	unsigned int i, in = 0;
+
+	for (i = 0; i < 64; i++) {
+		src = nth_source(i);
+		in += wg_source_recent_admit(sr, &src, now);
+	}
+	return in;
+}
+
 /* A table of 4 slots: at one instant, at most 4 sources get in, each into
  * a slot of its own, and the rest are refused until a second later. */
 START_TEST(recent_table_full)
 {
 	struct source_recent tiny;
-	union wg_sockaddr src;
-	unsigned int i, in = 0;
+	unsigned int in;
 
 	ck_assert_int_eq(wg_source_recent_init(&tiny, 3), 0);
 	ck_assert_uint_eq(tiny.mask, 3);
-	for (i = 0; i < 64; i++) {
-		src = nth_source(i);
-		in += wg_source_recent_admit(&tiny, &src, T0);
-	}
+	in = admitted_of_64(&tiny, T0);
 	ck_assert_uint_ge(in, 1);
 	ck_assert_uint_le(in, 4);
-	for (i = 0, in = 0; i < 64; i++) {
-		src = nth_source(i);
-		in += wg_source_recent_admit(&tiny, &src, T0 + ALMOST_SEC);
-	}
-	ck_assert_uint_eq(in, 0);
-	for (i = 0, in = 0; i < 64; i++) {
-		src = nth_source(i);
-		in += wg_source_recent_admit(&tiny, &src, T0 + SEC_AND_A_BIT);
-	}
-	ck_assert_uint_ge(in, 1);
+	ck_assert_uint_eq(admitted_of_64(&tiny, T0 + ALMOST_SEC), 0);
+	ck_assert_uint_ge(admitted_of_64(&tiny, T0 + SEC_AND_A_BIT), 1);
 	wg_source_recent_uninit(&tiny);
 	ck_assert_int_eq(wg_source_recent_init(&tiny, (1 << 20) + 1), -EINVAL);
 }
