@@ -569,9 +569,10 @@ static void *handshake_worker(void *arg)
 
 	rcu_register_thread();
 	while (!stopping(dev)) {
-		/* The fair ring first (see receive.c). It fills only while
-		 * the other is at its cap, so this never sleeps on an empty
-		 * ring while the fair one waits, but for a moment at most. */
+		/* The fair ring first (see receive.c). A fair batch pushed
+		 * while this sleeps on an empty main ring waits out the poll;
+		 * rare, since that ring fills only while the main one is at
+		 * its cap. */
 		b = wg_ring_pop(&dev->handshake_fair_ring);
 		if (!b && !(b = wg_ring_pop_wait(&dev->handshake_ring, POLL_MS)))
 			continue;

@@ -148,7 +148,7 @@ static void split_keypair(struct wg_device *dev, struct batch *b,
  * table (see ratelimiter.h: about one run in a thousand for 4,096
  * addresses and 2^17 slots), or when the flood uses the peer's own
  * address; then it is a lottery again, as without this ring. */
-enum lane { LANE_DROP, LANE_MAIN, LANE_FAIR };
+enum lane { LANE_MAIN, LANE_FAIR, LANE_DROP };
 
 static enum lane handshake_lane(struct wg_device *dev, const struct packet *p,
 				uint64_t now)
@@ -195,7 +195,7 @@ static void push_handshakes(struct wg_device *dev, struct wg_ring *ring,
 void wg_receive_classify_batch(struct wg_device *dev, struct batch *b)
 {
 	struct wg_keypair *kps[WG_BATCH_MAX], *first = NULL;
-	struct batch *hb[3] = { NULL, NULL, NULL }; /* by enum lane */
+	struct batch *hb[LANE_DROP] = { NULL, NULL }; /* by lane but DROP */
 	unsigned int i, n = 0, bad = 0, unknown = 0;
 	uint64_t now = 0;
 

@@ -215,8 +215,7 @@ static int do_send(int argc, char **argv)
 	state = number(argv[optind + 3]);
 	if (!limit && seconds <= 0)
 		usage();
-	/* Without SA_RESTART: a write blocked on a stalled connection
-	 * returns, and the stream ends at that chunk's end. */
+	/* The stream ends after the chunk being written when it comes. */
 	sigaction(SIGUSR1, &(struct sigaction){ .sa_handler = on_usr1 }, NULL);
 	fd = connect_to(argv[optind], argv[optind + 1]);
 	start = now();
