@@ -22,8 +22,8 @@
 
 #include <sodium.h>
 
-#include "blake2s.h"
-#include "crypto.h"
+#include "crypto/blake2s.h"
+#include "crypto/crypto.h"
 
 #define NSEC_PER_SEC 1000000000ULL
 

@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "settings.h"
-#include "aead.h"
-#include "crypto.h"
+#include "crypto/aead.h"
+#include "crypto/crypto.h"
 #include "log.h"
 #include "peer.h"
 #include "pipeline.h"

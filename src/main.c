@@ -21,8 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "aead.h"
-#include "crypto.h"
+#include "crypto/aead.h"
+#include "crypto/crypto.h"
 #include "peer.h"
 #include "device.h"
 #include "log.h"

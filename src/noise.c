@@ -12,15 +12,15 @@
  */
 #include "noise.h"
 
-#include "aead.h"
+#include "crypto/aead.h"
 
 #include <endian.h>
 #include <string.h>
 
 #include <sodium.h>
 
-#include "blake2s.h"
-#include "crypto.h"
+#include "crypto/blake2s.h"
+#include "crypto/crypto.h"
 
 #define NSEC_PER_SEC 1000000000ULL
 

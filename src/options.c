@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "aead.h"
+#include "crypto/aead.h"
 #include "batch.h"
 
 struct tuning_flag {

@@ -21,7 +21,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "crypto.h"
+#include "crypto/crypto.h"
 #include "device.h"
 #include "offload.h"
 #include "log.h"

@@ -41,7 +41,7 @@
 
 #include <sodium.h>
 
-#include "crypto.h"
+#include "crypto/crypto.h"
 #include "log.h"
 
 /* ------------------------------------------------------------------ */

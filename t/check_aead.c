@@ -18,7 +18,7 @@
 
 #include <sodium.h>
 
-#include "aead.h"
+#include "crypto/aead.h"
 #include "json.h"
 #include "testlib.h"
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blake2s.h"
+#include "crypto/blake2s.h"
 #include "testlib.h"
 
 enum {

@@ -16,9 +16,9 @@
 
 #include <sodium.h>
 
-#include "blake2s.h"
+#include "crypto/blake2s.h"
 #include "cookie.h"
-#include "crypto.h"
+#include "crypto/crypto.h"
 #include "testlib.h"
 
 #define NSEC_PER_SEC 1000000000ULL

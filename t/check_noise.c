@@ -6,8 +6,8 @@
 
 #include <sodium.h>
 
-#include "blake2s.h"
-#include "crypto.h"
+#include "crypto/blake2s.h"
+#include "crypto/crypto.h"
 #include "noise.h"
 #include "testlib.h"
 

@@ -55,7 +55,7 @@
 
 #include <sodium.h>
 
-#include "blake2s.h"
+#include "crypto/blake2s.h"
 
 enum {
 	VLEN = 64, /* datagrams per sendmmsg */

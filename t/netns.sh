@@ -162,7 +162,7 @@ tool()
 	if [ ! -x "$T_TMP/$name" ]; then
 		local extra=()
 		[ "$name" = udpgarbage ] || [ "$name" = flood ] &&
-			extra=(-I"$T_SRCDIR/../src" "$T_SRCDIR/../src/blake2s.c" -lsodium)
+			extra=(-I"$T_SRCDIR/../src" "$T_SRCDIR/../src/crypto/blake2s.c" -lsodium)
 		"${CC:-cc}" -std=gnu11 -D_GNU_SOURCE -O2 -o "$T_TMP/$name" \
 			"$T_SRCDIR/$name.c" "${extra[@]}" >&2 ||
 			fail "cannot build helper $name from $T_SRCDIR/$name.c"

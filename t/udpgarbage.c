@@ -32,7 +32,7 @@
 
 #include <sodium.h>
 
-#include "blake2s.h"
+#include "crypto/blake2s.h"
 
 enum { MAX_SIZE = 65507, KEY_LEN = 32, MAC_LEN = 16 };
 

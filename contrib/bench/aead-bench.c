@@ -16,7 +16,7 @@
 
 #include <sodium.h>
 
-#include "aead.h"
+#include "crypto/aead.h"
 
 enum {
 	MAX_LEN = 65536,

@@ -29,9 +29,9 @@
 
 #include <sodium.h>
 
-#include "aead.h"
+#include "crypto/aead.h"
 #include "cookie.h"
-#include "crypto.h"
+#include "crypto/crypto.h"
 #include "fuzz.h"
 #include "log.h"
 #include "noise.h"
