@@ -1,11 +1,20 @@
 // SPDX-License-Identifier: MIT
+/*
+ * Batches from their pool to their return; see batch.h for their life.
+ */
 #include "batch.h"
-#include "tsan.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+
+#include "peer.h"
+#include "tsan.h"
+
+/* A reader waiting for a batch or for in-flight room looks again this
+ * often even without a wake-up. */
+enum { WAIT_MS = 50 };
 
 static unsigned int round_pow2(unsigned int n)
 {
@@ -16,16 +25,34 @@ static unsigned int round_pow2(unsigned int n)
 	return p;
 }
 
-int wg_batch_pool_init(struct batch_pool *pool, unsigned int nbatches,
-		       unsigned int batch_size)
+static void link_slots(struct batch_pool *pool)
 {
-	unsigned int ring_size = round_pow2(nbatches + 1), i, j;
+	unsigned int i, j;
+
+	for (i = 0; i < pool->nbatches; i++) {
+		struct batch *b = (struct batch *)(pool->batches +
+						   pool->batch_bytes * i);
+
+		memset(b, 0, pool->batch_bytes);
+		for (j = 0; j < pool->batch_size; j++)
+			b->pkts[j].buf = pool->slots +
+					 ((size_t)i * pool->batch_size + j) *
+						 WG_SLOT_SIZE;
+		ck_ring_enqueue_mpmc(&pool->ring, pool->ring_buf, b);
+	}
+}
+
+int wg_batch_pool_init(struct batch_pool *pool, unsigned int nbatches,
+		       unsigned int batch_size, unsigned int max_inflight)
+{
+	unsigned int ring_size = round_pow2(nbatches + 1);
 
 	memset(pool, 0, sizeof(*pool));
 	if (!nbatches || !batch_size || batch_size > WG_BATCH_MAX)
 		return -EINVAL;
 	pool->batch_size = batch_size;
 	pool->nbatches = nbatches;
+	pool->max_inflight = max_inflight;
 	pool->batch_bytes = sizeof(struct batch) +
 			    batch_size * sizeof(struct packet);
 	pool->batch_bytes = (pool->batch_bytes + 63) & ~(size_t)63;
@@ -44,17 +71,7 @@ int wg_batch_pool_init(struct batch_pool *pool, unsigned int nbatches,
 		return -ENOMEM;
 	}
 	ck_ring_init(&pool->ring, ring_size);
-	for (i = 0; i < nbatches; i++) {
-		struct batch *b = (struct batch *)(pool->batches +
-						   pool->batch_bytes * i);
-
-		memset(b, 0, pool->batch_bytes);
-		for (j = 0; j < batch_size; j++)
-			b->pkts[j].buf = pool->slots +
-					 ((size_t)i * batch_size + j) *
-						 WG_SLOT_SIZE;
-		ck_ring_enqueue_mpmc(&pool->ring, pool->ring_buf, b);
-	}
+	link_slots(pool);
 	return 0;
 }
 
@@ -68,6 +85,24 @@ void wg_batch_pool_destroy(struct batch_pool *pool)
 	memset(pool, 0, sizeof(*pool));
 }
 
+void wg_batch_pool_stop(struct batch_pool *pool)
+{
+	wg_store_release(pool->stopping, 1);
+	wg_waitq_wake_all(&pool->free_wait);
+	wg_waitq_wake_all(&pool->inflight[BATCH_TX].room);
+	wg_waitq_wake_all(&pool->inflight[BATCH_RX].room);
+}
+
+static bool stopping(struct batch_pool *pool)
+{
+	return wg_load_acquire(pool->stopping);
+}
+
+unsigned int wg_batch_pool_free(struct batch_pool *pool)
+{
+	return ck_ring_size(&pool->ring);
+}
+
 struct batch *wg_batch_get(struct batch_pool *pool, enum batch_dir dir)
 {
 	struct batch *b;
@@ -77,7 +112,7 @@ struct batch *wg_batch_get(struct batch_pool *pool, enum batch_dir dir)
 	ok = ck_ring_dequeue_mpmc(&pool->ring, pool->ring_buf, &b);
 	wg_tsan_ignore_end();
 	if (!ok) {
-		__atomic_fetch_add(&pool->empty_events, 1, __ATOMIC_RELAXED);
+		wg_counter_add(pool->empty_events, 1);
 		return NULL;
 	}
 	/* Ordered after the last user's wg_batch_put() (see tsan.h). */
@@ -92,6 +127,25 @@ struct batch *wg_batch_get(struct batch_pool *pool, enum batch_dir dir)
 	return b;
 }
 
+struct batch *wg_batch_get_wait(struct batch_pool *pool, enum batch_dir dir)
+{
+	struct batch *b;
+	uint32_t seq;
+
+	while (!(b = wg_batch_get(pool, dir))) {
+		if (stopping(pool))
+			return NULL;
+		seq = wg_waitq_prepare(&pool->free_wait);
+		b = wg_batch_get(pool, dir);
+		if (b) {
+			wg_waitq_cancel(&pool->free_wait);
+			return b;
+		}
+		wg_waitq_wait(&pool->free_wait, seq, WAIT_MS);
+	}
+	return b;
+}
+
 void wg_batch_put(struct batch_pool *pool, struct batch *b)
 {
 	/* The ring holds every batch, so it cannot be full. */
@@ -101,7 +155,56 @@ void wg_batch_put(struct batch_pool *pool, struct batch *b)
 	wg_tsan_ignore_end();
 }
 
-unsigned int wg_batch_pool_free(struct batch_pool *pool)
+void wg_batch_release(struct batch_pool *pool, struct batch *b)
 {
-	return ck_ring_size(&pool->ring);
+	wg_batch_uncharge(pool, b);
+	wg_keypair_put(b->keypair);
+	b->keypair = NULL;
+	wg_peer_put(b->peer);
+	b->peer = NULL;
+	wg_batch_put(pool, b);
+	wg_waitq_wake(&pool->free_wait);
+}
+
+void wg_batch_charge(struct batch_pool *pool, struct batch *b, unsigned int n)
+{
+	b->charged += n;
+	wg_counter_add(pool->inflight[b->dir].packets, n);
+}
+
+void wg_batch_uncharge(struct batch_pool *pool, struct batch *b)
+{
+	struct batch_inflight *f;
+	unsigned int left;
+
+	if (!b->charged || b->dir > BATCH_RX)
+		return;
+	f = &pool->inflight[b->dir];
+	left = wg_counter_sub(f->packets, b->charged);
+	b->charged = 0;
+	if (left < pool->max_inflight)
+		wg_waitq_wake(&f->room);
+}
+
+bool wg_batch_has_room(struct batch_pool *pool, enum batch_dir dir)
+{
+	return wg_read_once(pool->inflight[dir].packets) < pool->max_inflight;
+}
+
+void wg_batch_wait_room(struct batch_pool *pool, enum batch_dir dir)
+{
+	struct batch_inflight *f = &pool->inflight[dir];
+	uint32_t seq;
+
+	if (wg_batch_has_room(pool, dir))
+		return;
+	wg_counter_add(f->full_events, 1);
+	while (!wg_batch_has_room(pool, dir) && !stopping(pool)) {
+		seq = wg_waitq_prepare(&f->room);
+		if (wg_batch_has_room(pool, dir)) {
+			wg_waitq_cancel(&f->room);
+			return;
+		}
+		wg_waitq_wait(&f->room, seq, WAIT_MS);
+	}
 }

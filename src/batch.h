@@ -1,11 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Batches: fixed-size objects from a pool preallocated at start. A batch
+ * Batches, and their whole life.
+ *
+ * A batch is a fixed-size object from a pool preallocated at start. It
  * carries up to pool->batch_size packets of one peer and one keypair in
- * one direction. Ownership moves with the pointer; one stage owns a batch
- * at a time, except that the per-peer ordered queue and the crypt ring
- * both point to a batch in flight: the crypto worker owns its packets,
- * the queue owns its link, and `state` hands the packets back.
+ * one direction. Its life, all of it in batch.c:
+ *
+ *   wg_batch_get_wait()   a reader takes it from the pool (waiting while
+ *                         the pool is dry), or wg_batch_get() for a
+ *                         caller that would rather drop than wait;
+ *   wg_batch_charge()     the packets read into it count against their
+ *                         direction's in-flight limit, which readers
+ *                         check with wg_batch_wait_room() before they
+ *                         read, so that a queue builds in the kernel,
+ *                         where TCP sees it, and not in here;
+ *   ... the stages below own it in turn: see queueing.h's table ...
+ *   wg_batch_uncharge()   waiting for a handshake is not in flight
+ *                         (send.c stages such batches uncharged);
+ *   wg_batch_release()    its peer and keypair references are dropped,
+ *                         its charge returned, and it goes back to the
+ *                         pool, waking a reader that waits for one.
+ *
+ * Ownership moves with the pointer; one stage owns a batch at a time,
+ * except that the per-peer ordered queue and the crypt ring both point to
+ * a batch in flight: the crypto worker owns its packets, the queue owns
+ * its link, and `state` hands the packets back (release store, acquire
+ * load).
  */
 #ifndef WGPIPE_BATCH_H
 #define WGPIPE_BATCH_H
@@ -14,8 +34,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "addr.h"
+#include "atomic.h"
+#include "queueing.h"
 
 enum {
 	/* Room before a packet for the transport header, so encryption is
@@ -56,8 +79,8 @@ struct wg_peer;
 struct wg_keypair;
 
 struct batch {
-	struct batch *next; /* link in a peer's ordered queue */
-	int state;	    /* enum batch_state; release store / acquire load */
+	struct batch *next; /* link in a peer's ordered or staged queue */
+	int state;	    /* enum batch_state: wg_batch_set/get_state */
 	enum batch_dir dir;
 	unsigned int count;
 	/* Packets this batch counts against its direction's in-flight
@@ -68,8 +91,15 @@ struct batch {
 	struct packet pkts[];
 };
 
-/* Multi-producer, multi-consumer free list (ck_ring MPMC): any thread
- * takes and returns batches. */
+/* Packets read but not yet written out, in one direction. */
+struct batch_inflight {
+	unsigned int packets; /* shared: wg_counter_add/sub */
+	uint64_t full_events; /* shared: a reader waited for room */
+	struct wg_waitq room; /* readers waiting for packets to leave */
+};
+
+/* The free list is a ck_ring used MPMC: any thread takes and returns
+ * batches. */
 struct batch_pool {
 	struct ck_ring ring;
 	struct ck_ring_buffer *ring_buf;
@@ -78,27 +108,61 @@ struct batch_pool {
 	size_t batch_bytes;
 	uint8_t *batches;
 	uint8_t *slots;
-	uint64_t empty_events; /* atomic: a taker found the pool empty */
+	uint64_t empty_events;	 /* shared: a taker found the pool empty */
+	struct wg_waitq free_wait; /* readers waiting for a free batch */
+	unsigned int max_inflight; /* packets, per direction */
+	struct batch_inflight inflight[2]; /* BATCH_TX, BATCH_RX */
+	int stopping; /* shared: wg_batch_pool_stop() was called */
 };
 
 int wg_batch_pool_init(struct batch_pool *pool, unsigned int nbatches,
-		       unsigned int batch_size);
+		       unsigned int batch_size, unsigned int max_inflight);
 void wg_batch_pool_destroy(struct batch_pool *pool);
-/* NULL when the pool is empty (counted). */
-struct batch *wg_batch_get(struct batch_pool *pool, enum batch_dir dir);
+/* Shutdown: every wait below returns now and from now on. Any thread;
+ * async-signal-safe. */
+void wg_batch_pool_stop(struct batch_pool *pool);
 /* Batches in the pool now; a snapshot while others take and put. */
 unsigned int wg_batch_pool_free(struct batch_pool *pool);
-/* The batch must hold no references (see wg_batch_release in queueing). */
+
+/* NULL when the pool is empty (counted in empty_events). */
+struct batch *wg_batch_get(struct batch_pool *pool, enum batch_dir dir);
+/* Waits while the pool is dry; NULL only once the pool is stopping. */
+struct batch *wg_batch_get_wait(struct batch_pool *pool, enum batch_dir dir);
+/* Back to the pool, for a batch that holds no references and no charge
+ * (one that was never submitted); anything else: wg_batch_release(). */
 void wg_batch_put(struct batch_pool *pool, struct batch *b);
+/* Drops b's references and charge, returns it to the pool and wakes a
+ * reader waiting for one. */
+void wg_batch_release(struct batch_pool *pool, struct batch *b);
+
+/* Counts n more packets of b against its direction's in-flight limit. */
+void wg_batch_charge(struct batch_pool *pool, struct batch *b, unsigned int n);
+/* Returns b's packets to the limit. */
+void wg_batch_uncharge(struct batch_pool *pool, struct batch *b);
+/* Readers: true while dir is under its in-flight limit. */
+bool wg_batch_has_room(struct batch_pool *pool, enum batch_dir dir);
+/* Readers, before they read: wait until dir is under its limit (or the
+ * pool is stopping). */
+void wg_batch_wait_room(struct batch_pool *pool, enum batch_dir dir);
+
+/* A received datagram into another slot: message, sender, our address. */
+static inline void wg_packet_copy_datagram(struct packet *to,
+					   const struct packet *from)
+{
+	memcpy(to->buf, from->buf, from->len);
+	to->len = from->len;
+	to->src = from->src;
+	to->dst = from->dst;
+}
 
 static inline void wg_batch_set_state(struct batch *b, enum batch_state s)
 {
-	__atomic_store_n(&b->state, s, __ATOMIC_RELEASE);
+	wg_store_release(b->state, (int)s);
 }
 
 static inline enum batch_state wg_batch_get_state(const struct batch *b)
 {
-	return __atomic_load_n(&b->state, __ATOMIC_ACQUIRE);
+	return (enum batch_state)wg_load_acquire(b->state);
 }
 
 #endif

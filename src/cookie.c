@@ -16,6 +16,8 @@
  */
 #include "cookie.h"
 
+#include "atomic.h"
+#include "clock.h"
 #include <assert.h>
 #include <endian.h>
 #include <string.h>
@@ -25,7 +27,6 @@
 #include "crypto/blake2s.h"
 #include "crypto/crypto.h"
 
-#define NSEC_PER_SEC 1000000000ULL
 
 static const uint8_t mac1_key_label[8] = {'m', 'a', 'c', '1',
 					  '-', '-', '-', '-'};
@@ -315,10 +316,9 @@ bool wg_cookie_under_load(struct cookie_load *load, size_t queue_len,
 
 	if (queue_len >= queue_max / 8) {
 		/* 0 means never; an injected clock may well start there. */
-		__atomic_store_n(&load->last_under_load_ns, now_ns ? now_ns : 1,
-				 __ATOMIC_RELAXED);
+		wg_write_once(load->last_under_load_ns, now_ns ? now_ns : 1);
 		return true;
 	}
-	last = __atomic_load_n(&load->last_under_load_ns, __ATOMIC_RELAXED);
+	last = wg_read_once(load->last_under_load_ns);
 	return last && !has_expired(last, 1, now_ns);
 }

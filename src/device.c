@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <linux/if_tun.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,9 @@
 #include "secmem.h"
 #include "send.h"
 #include "uapi.h"
+
+/* How long a reader sleeps in wg_device_wait_readable() at most. */
+enum { WAIT_READABLE_MS = 200 };
 
 static int open_sockets(struct wg_device *dev, uint16_t port, uint32_t fwmark)
 {
@@ -46,7 +50,8 @@ static int init_queues(struct wg_device *dev)
 	unsigned int n = dev->opt.pool_batches;
 	int ret;
 
-	ret = wg_batch_pool_init(&dev->pool, n, dev->opt.batch_size);
+	ret = wg_batch_pool_init(&dev->pool, n, dev->opt.batch_size,
+				 dev->opt.max_inflight);
 	if (!ret)
 		ret = wg_ring_init(&dev->crypt_ring, n);
 	if (!ret)
@@ -209,7 +214,7 @@ void wg_device_request_stop(struct wg_device *dev, int status)
 {
 	uint64_t one = 1;
 
-	if (__atomic_exchange_n(&dev->stopping, 1, __ATOMIC_ACQ_REL))
+	if (wg_exchange(dev->stopping, 1))
 		return;
 	dev->exit_status = status;
 	/* Never read: stays readable so every poller sees it. */
@@ -218,22 +223,37 @@ void wg_device_request_stop(struct wg_device *dev, int status)
 	/* Threads asleep on a wait queue (the timer thread for up to a
 	 * second) would otherwise see the stop only at their timeout. */
 	wg_waitq_wake_all(&dev->timer_wait);
-	wg_waitq_wake_all(&dev->pool_wait);
-	wg_waitq_wake_all(&dev->inflight[BATCH_TX].room);
-	wg_waitq_wake_all(&dev->inflight[BATCH_RX].room);
+	wg_batch_pool_stop(&dev->pool);
 }
 
-bool wg_device_stopping(struct wg_device *dev)
+bool wg_device_wait_readable(struct wg_device *dev, const int *fds,
+			     unsigned int n)
 {
-	return __atomic_load_n(&dev->stopping, __ATOMIC_ACQUIRE);
+	struct pollfd pfd[3];
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+	pfd[n] = (struct pollfd){ .fd = dev->stop_fd, .events = POLLIN };
+	if (poll(pfd, n + 1, WAIT_READABLE_MS) < 0 && errno != EINTR)
+		return false;
+	for (i = 0; i < n; i++)
+		if (pfd[i].revents)
+			return true;
+	return false;
 }
 
-static void remove_all_peers(struct wg_device *dev)
+void wg_device_housekeeping(struct wg_device *dev, uint64_t now)
 {
-	struct wg_peer *peer, *tmp;
+	unsigned int mtu;
 
-	cds_list_for_each_entry_safe(peer, tmp, &dev->peers, list)
-		wg_peer_remove(peer);
+	wg_ratelimiter_gc(&dev->ratelimiter, now, false);
+	if (!wg_tun_get_mtu(&dev->tun, &mtu))
+		wg_write_once(dev->mtu, mtu);
+	else if (!wg_tun_exists(&dev->tun)) {
+		log_info("interface %s was deleted; shutting down", dev->name);
+		wg_device_request_stop(dev, 0);
+	}
 }
 
 static void drain_ring(struct wg_device *dev, struct wg_ring *r, bool peers)
@@ -244,7 +264,7 @@ static void drain_ring(struct wg_device *dev, struct wg_ring *r, bool peers)
 		if (peers)
 			wg_peer_put(item);
 		else
-			wg_batch_release(dev, item);
+			wg_batch_release(&dev->pool, item);
 	}
 }
 
@@ -254,7 +274,7 @@ static void release_queue(struct wg_device *dev, struct wg_ordered_queue *q)
 
 	for (b = wg_ordered_queue_take_all(q); b; b = next) {
 		next = b->next;
-		wg_batch_release(dev, b);
+		wg_batch_release(&dev->pool, b);
 	}
 }
 
@@ -282,7 +302,7 @@ static void release_in_flight(struct wg_device *dev)
 	cds_list_for_each_entry(peer, &dev->removed_peers, removed) {
 		release_queue(dev, &peer->tx_queue);
 		release_queue(dev, &peer->rx_queue);
-		wg_peer_purge_staged(peer);
+		wg_send_purge_staged(peer);
 	}
 	pthread_mutex_unlock(&dev->removed_lock);
 }
@@ -292,7 +312,7 @@ static void release_in_flight(struct wg_device *dev)
 static void check_released(struct wg_device *dev)
 {
 	unsigned int free_batches = wg_batch_pool_free(&dev->pool);
-	unsigned int held = __atomic_load_n(&dev->peers_held, __ATOMIC_RELAXED);
+	unsigned int held = wg_read_once(dev->peers_held);
 
 	if (free_batches != dev->pool.nbatches)
 		log_err("shutdown: %u of %u batches never came back to the pool",
@@ -310,7 +330,7 @@ void wg_device_destroy(struct wg_device *dev)
 	wg_pipeline_stop(dev);
 	pthread_mutex_lock(&dev->config_lock);
 	release_in_flight(dev);
-	remove_all_peers(dev);
+	wg_peer_remove_all(dev);
 	wg_peer_unreserve(dev);
 	wg_allowedips_free(&dev->allowedips);
 	pthread_mutex_unlock(&dev->config_lock);
@@ -423,48 +443,6 @@ int wg_device_set_private_key(struct wg_device *dev, const uint8_t *key)
 	return 0;
 }
 
-void wg_batch_charge(struct wg_device *dev, struct batch *b, unsigned int n)
-{
-	b->charged += n;
-	__atomic_fetch_add(&dev->inflight[b->dir].packets, n, __ATOMIC_RELAXED);
-}
-
-void wg_batch_uncharge(struct wg_device *dev, struct batch *b)
-{
-	struct wg_inflight *f;
-	unsigned int left;
-
-	if (!b->charged || b->dir > BATCH_RX)
-		return;
-	f = &dev->inflight[b->dir];
-	left = __atomic_sub_fetch(&f->packets, b->charged, __ATOMIC_RELEASE);
-	b->charged = 0;
-	if (left < dev->opt.max_inflight)
-		wg_waitq_wake(&f->room);
-}
-
-void wg_inflight_wait(struct wg_device *dev, enum batch_dir dir)
-{
-	struct wg_inflight *f = &dev->inflight[dir];
-	uint32_t seq;
-
-	if (__atomic_load_n(&f->packets, __ATOMIC_RELAXED) >=
-	    dev->opt.max_inflight)
-		__atomic_fetch_add(&f->full_events, 1, __ATOMIC_RELAXED);
-	while (__atomic_load_n(&f->packets, __ATOMIC_ACQUIRE) >=
-		       dev->opt.max_inflight &&
-	       !wg_device_stopping(dev)) {
-		seq = wg_waitq_prepare(&f->room);
-		if (__atomic_load_n(&f->packets, __ATOMIC_ACQUIRE) <
-		    dev->opt.max_inflight) {
-			__atomic_fetch_sub(&f->room.waiters, 1,
-					   __ATOMIC_SEQ_CST);
-			return;
-		}
-		wg_waitq_wait(&f->room, seq, 50);
-	}
-}
-
 #define STAT_LINE(name) { #name, offsetof(struct wg_stats, name) }
 
 static const struct {
@@ -490,7 +468,7 @@ static uint64_t stat_value(struct wg_device *dev, size_t i)
 	const uint64_t *v = (const uint64_t *)((const char *)&dev->stats +
 					       stat_lines[i].offset);
 
-	return __atomic_load_n(v, __ATOMIC_RELAXED);
+	return wg_read_once(*v);
 }
 
 /* Average packets per batch, in hundredths, for a stage's pair. */
@@ -513,26 +491,25 @@ int wg_device_format_stats(struct wg_device *dev, char **out, size_t *len)
 		fprintf(f, "%s=%llu\n", stat_lines[i].name,
 			(unsigned long long)stat_value(dev, i));
 	fprintf(f, "pool_empty_events=%llu\n",
-		(unsigned long long)__atomic_load_n(&dev->pool.empty_events,
-						    __ATOMIC_RELAXED));
+		(unsigned long long)wg_read_once(dev->pool.empty_events));
 	fprintf(f, "tun_rx_batch_fill_x100=%llu\nudp_rx_batch_fill_x100=%llu\n",
 		(unsigned long long)fill(st->tun_rx_packets, st->tun_rx_batches),
 		(unsigned long long)fill(st->udp_rx_packets, st->udp_rx_batches));
 	fprintf(f, "inflight_tx=%u\ninflight_rx=%u\n",
-		__atomic_load_n(&dev->inflight[BATCH_TX].packets, __ATOMIC_RELAXED),
-		__atomic_load_n(&dev->inflight[BATCH_RX].packets, __ATOMIC_RELAXED));
+		wg_read_once(dev->pool.inflight[BATCH_TX].packets),
+		wg_read_once(dev->pool.inflight[BATCH_RX].packets));
 	wg_secmem_get_stats(&sm);
 	fprintf(f, "key_memory_kib=%llu\nkey_memory_lock_failures=%llu\n",
 		(unsigned long long)sm.bytes_mapped / 1024,
 		(unsigned long long)sm.lock_failures);
 	fprintf(f, "inflight_full_events_tx=%llu\ninflight_full_events_rx=%llu\n",
-		(unsigned long long)__atomic_load_n(
-			&dev->inflight[BATCH_TX].full_events, __ATOMIC_RELAXED),
-		(unsigned long long)__atomic_load_n(
-			&dev->inflight[BATCH_RX].full_events, __ATOMIC_RELAXED));
+		(unsigned long long)wg_read_once(
+			dev->pool.inflight[BATCH_TX].full_events),
+		(unsigned long long)wg_read_once(
+			dev->pool.inflight[BATCH_RX].full_events));
 	fprintf(f, "pool_batches=%u\npool_free=%u\npeers_held=%u\n",
 		dev->pool.nbatches, wg_batch_pool_free(&dev->pool),
-		__atomic_load_n(&dev->peers_held, __ATOMIC_RELAXED));
+		wg_read_once(dev->peers_held));
 	rcu_read_lock();
 	s = rcu_dereference(dev->sockets);
 	fprintf(f, "offload_tun_vnet_hdr=%d\noffload_tun_tso=%d\n"
@@ -542,7 +519,7 @@ int wg_device_format_stats(struct wg_device *dev, char **out, size_t *len)
 		!!(dev->tun.offloads & WG_TUN_F_USO4),
 		dev->tun.vnet_hdr && dev->opt.tun_gro &&
 			!!(dev->tun.offloads & TUN_F_TSO4),
-		__atomic_load_n(&s->gso, __ATOMIC_RELAXED) != 0, s->gro);
+		wg_read_once(s->gso) != 0, s->gro);
 	rcu_read_unlock();
 	fprintf(f, "crypto=%s\n", wg_aead_name());
 	if (fclose(f))

@@ -18,6 +18,7 @@
 #include <urcu/list.h>
 
 #include "allowedips.h"
+#include "atomic.h"
 #include "batch.h"
 #include "cookie.h"
 #include "noise.h"
@@ -71,16 +72,19 @@ struct wg_stats {
 	uint64_t handshake_ratelimited, handshake_fair_queued;
 };
 
-#define wg_stat_add(dev, field, n)                                            \
-	__atomic_fetch_add(&(dev)->stats.field, (n), __ATOMIC_RELAXED)
+#define wg_stat_add(dev, field, n) wg_counter_add((dev)->stats.field, (n))
 
-enum { WG_MAX_THREADS = 64 };
+/* The largest pool of each kind: TUN readers and writers have a queue of
+ * the TUN device each. */
+enum { WG_MAX_THREADS = WG_TUN_MAX_QUEUES };
+
+struct wg_pipeline;
 
 struct wg_device {
 	char name[IFNAMSIZ];
 	struct wg_options opt;
 	struct wg_tun tun;
-	unsigned int mtu; /* atomic; follows the interface */
+	unsigned int mtu; /* shared: follows the interface (housekeeping) */
 
 	pthread_mutex_t config_lock;
 	pthread_rwlock_t identity_lock;
@@ -101,39 +105,28 @@ struct wg_device {
 	 * so that shutdown can take those batches back too. */
 	pthread_mutex_t removed_lock;
 	struct cds_list_head removed_peers;
-	unsigned int peers_held; /* atomic: allocated and not yet freed */
+	unsigned int peers_held; /* shared: allocated and not yet freed */
 	struct cds_list_head spare_peers; /* wg_peer_reserve(); config_lock */
 
 	struct wg_socket_set *sockets; /* RCU pointer */
 	uint16_t listen_port;
 	uint32_t fwmark;
 
+	/* The batches, with the in-flight limit per direction, and the
+	 * rings between the stages: see queueing.h for the table of every
+	 * ring and queue. */
 	struct batch_pool pool;
-	struct wg_waitq pool_wait; /* readers waiting for a free batch */
-	struct wg_ring crypt_ring;	/* readers -> crypto workers */
-	struct wg_ring udp_writer_ring; /* crypto workers -> UDP writers */
-	struct wg_ring tun_writer_ring; /* crypto workers -> TUN writers */
-	struct wg_ring handshake_ring;	/* UDP readers -> handshake workers */
-	struct wg_ring handshake_fair_ring; /* the same, taken first */
-	struct wg_waitq timer_wait;	/* wakes the timer thread */
+	struct wg_ring crypt_ring;
+	struct wg_ring udp_writer_ring;
+	struct wg_ring tun_writer_ring;
+	struct wg_ring handshake_ring;
+	struct wg_ring handshake_fair_ring;
+	struct wg_waitq timer_wait; /* wakes the timer thread */
 
-	/* Packets read but not yet written out, per direction. Readers
-	 * stop reading past opt.max_inflight, so the queue stays in the
-	 * kernel, where TCP sees it, instead of growing in here. */
-	struct wg_inflight {
-		unsigned int packets; /* atomic */
-		uint64_t full_events; /* atomic: a reader waited for room */
-		struct wg_waitq room;
-	} inflight[2]; /* BATCH_TX, BATCH_RX */
-
-	int stop_fd; /* eventfd: readable once shutdown begins */
-	int stopping;
-	int udp_stopping;
+	int stop_fd;  /* eventfd: readable once shutdown begins */
+	int stopping; /* shared: wg_device_request_stop() */
 	int exit_status;
-	pthread_t threads[7 * WG_MAX_THREADS];
-	unsigned int nthreads;
-	pthread_t udp_threads[WG_MAX_THREADS];
-	unsigned int n_udp_threads;
+	struct wg_pipeline *pipeline; /* the threads; pipeline.c */
 	struct wg_uapi_server *uapi;
 	struct wg_stats stats;
 };
@@ -145,20 +138,26 @@ int wg_device_start(struct wg_device *dev);
 int wg_device_wait(struct wg_device *dev);
 /* Async-signal-safe. */
 void wg_device_request_stop(struct wg_device *dev, int status);
-bool wg_device_stopping(struct wg_device *dev);
+
+/* The one stop check: true once a stop was requested. */
+static inline bool wg_device_stopping(struct wg_device *dev)
+{
+	return wg_load_acquire(dev->stopping);
+}
+
+/* Readers: sleeps until one of fds[0 .. n) is readable (n <= 2), the
+ * device stops, or about 200 ms pass; true when an fd is readable. */
+bool wg_device_wait_readable(struct wg_device *dev, const int *fds,
+			     unsigned int n);
+/* Timer thread, once a second: follows the interface's MTU, notices its
+ * deletion, ages the rate limiter. */
+void wg_device_housekeeping(struct wg_device *dev, uint64_t now);
 /* The caller is registered with RCU. */
 void wg_device_destroy(struct wg_device *dev);
 /* Writes the counters to the log, one "counter NAME VALUE" line each. */
 void wg_device_log_stats(struct wg_device *dev);
 /* The same counters as "name=value" lines, malloc'd (any thread). */
 int wg_device_format_stats(struct wg_device *dev, char **out, size_t *len);
-
-/* Counts n packets of b against its direction's in-flight limit. */
-void wg_batch_charge(struct wg_device *dev, struct batch *b, unsigned int n);
-/* Returns b's packets to the limit (done when b is released or staged). */
-void wg_batch_uncharge(struct wg_device *dev, struct batch *b);
-/* Readers: wait (briefly, repeatedly) until dir has room. */
-void wg_inflight_wait(struct wg_device *dev, enum batch_dir dir);
 
 /* Must hold config_lock. Rebinds the UDP sockets to port. */
 int wg_device_set_listen_port(struct wg_device *dev, uint16_t port);

@@ -13,6 +13,8 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "clock.h"
+
 static struct {
 	char prefix[64];
 	bool use_syslog;
@@ -74,15 +76,12 @@ void wg_log(enum wg_log_level level, const char *fmt, ...)
 
 bool wg_log_ratelimit_allow(struct wg_log_ratelimit *rl, unsigned int *missed)
 {
-	struct timespec ts;
-	uint64_t now;
+	uint64_t now = wg_now_ns();
 	bool allow;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	pthread_mutex_lock(&ratelimit_lock);
 	*missed = 0;
-	if (now - rl->window_start_ns >= 1000000000ULL) {
+	if (now - rl->window_start_ns >= NSEC_PER_SEC) {
 		*missed = rl->suppressed;
 		rl->window_start_ns = now;
 		rl->count = 0;

@@ -12,6 +12,7 @@
  */
 #include "noise.h"
 
+#include "clock.h"
 #include "crypto/aead.h"
 
 #include <endian.h>
@@ -22,7 +23,6 @@
 #include "crypto/blake2s.h"
 #include "crypto/crypto.h"
 
-#define NSEC_PER_SEC 1000000000ULL
 
 static const char noise_construction[] =
     "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";

@@ -64,7 +64,7 @@ struct noise_symmetric_key {
 
 struct noise_keypair {
 	struct noise_symmetric_key sending;
-	uint64_t sending_counter; /* next nonce; atomic */
+	uint64_t sending_counter; /* next nonce; shared: wg_fetch_add */
 	struct noise_symmetric_key receiving;
 	struct replay_counter receiving_counter;
 	uint32_t local_index;

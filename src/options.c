@@ -9,8 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "crypto/aead.h"
 #include "batch.h"
+#include "clock.h"
+#include "crypto/aead.h"
 
 struct tuning_flag {
 	const char *name;
@@ -197,7 +198,7 @@ static int parse_test_settings(struct wg_options *opt)
 			v, REKEY_AFTER_TIME);
 		return -1;
 	}
-	opt->rekey_after_time_ns = secs * 1000000000ULL;
+	opt->rekey_after_time_ns = secs * NSEC_PER_SEC;
 	return 0;
 }
 

@@ -5,37 +5,13 @@
 #include "peer.h"
 
 #include <errno.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "device.h"
 #include "log.h"
 #include "secmem.h"
-
-static uint64_t clock_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t wg_now_ns(void)
-{
-	return clock_ns(CLOCK_MONOTONIC);
-}
-
-uint64_t wg_realtime_ns(void)
-{
-	return clock_ns(CLOCK_REALTIME);
-}
-
-uint32_t wg_random_u32(void)
-{
-	return randombytes_random();
-}
+#include "send.h"
 
 /* Reserved peers wait on dev->spare_peers, linked through ->list. */
 int wg_peer_reserve(struct wg_device *dev, size_t n)
@@ -106,7 +82,7 @@ int wg_peer_create(struct wg_device *dev,
 	wg_peer_table_add(&dev->peer_table, peer);
 	cds_list_add_tail_rcu(&peer->list, &dev->peers);
 	dev->peer_count++;
-	__atomic_fetch_add(&dev->peers_held, 1, __ATOMIC_RELAXED);
+	wg_counter_add(dev->peers_held, 1);
 	*out = peer;
 	return 0;
 }
@@ -122,7 +98,7 @@ static void peer_free_rcu(struct rcu_head *head)
 		cds_list_del(&peer->removed);
 		pthread_mutex_unlock(&dev->removed_lock);
 	}
-	__atomic_fetch_sub(&dev->peers_held, 1, __ATOMIC_RELAXED);
+	wg_counter_sub(dev->peers_held, 1);
 	wg_noise_handshake_destroy(&peer->handshake);
 	wg_cookie_destroy(&peer->cookie);
 	pthread_mutex_destroy(&peer->keypairs_lock);
@@ -137,27 +113,25 @@ static void peer_free_rcu(struct rcu_head *head)
 
 struct wg_peer *wg_peer_get(struct wg_peer *peer)
 {
-	__atomic_fetch_add(&peer->refcount, 1, __ATOMIC_RELAXED);
+	wg_ref_get(&peer->refcount);
 	return peer;
 }
 
 struct wg_peer *wg_peer_get_unless_zero(struct wg_peer *peer)
 {
-	int old = __atomic_load_n(&peer->refcount, __ATOMIC_RELAXED);
-
-	do {
-		if (!old)
-			return NULL;
-	} while (!__atomic_compare_exchange_n(&peer->refcount, &old, old + 1,
-					      true, __ATOMIC_ACQUIRE,
-					      __ATOMIC_RELAXED));
-	return peer;
+	return wg_ref_get_unless_zero(&peer->refcount) ? peer : NULL;
 }
 
 void wg_peer_put(struct wg_peer *peer)
 {
-	if (peer && __atomic_sub_fetch(&peer->refcount, 1, __ATOMIC_ACQ_REL) == 0)
+	if (peer && wg_ref_put(&peer->refcount))
 		call_rcu(&peer->rcu, peer_free_rcu);
+}
+
+void wg_peer_hand_to(struct wg_ring *writers, struct wg_peer *peer)
+{
+	if (!wg_ring_push(writers, peer))
+		wg_peer_put(peer);
 }
 
 /* Must hold dev->config_lock. */
@@ -165,7 +139,7 @@ void wg_peer_remove(struct wg_peer *peer)
 {
 	struct wg_device *dev = peer->dev;
 
-	__atomic_store_n(&peer->dead, 1, __ATOMIC_RELEASE);
+	wg_store_release(peer->dead, 1);
 	wg_peer_table_del(&dev->peer_table, peer);
 	wg_allowedips_remove_by_owner(&dev->allowedips, &peer->allowedips);
 	cds_list_del_rcu(&peer->list);
@@ -174,7 +148,7 @@ void wg_peer_remove(struct wg_peer *peer)
 	wg_timers_stop(&peer->timers);
 	pthread_mutex_unlock(&peer->timers_lock);
 	wg_peer_zero_keys(peer);
-	wg_peer_purge_staged(peer);
+	wg_send_purge_staged(peer);
 	pthread_mutex_lock(&dev->removed_lock);
 	cds_list_add_tail(&peer->removed, &dev->removed_peers);
 	pthread_mutex_unlock(&dev->removed_lock);
@@ -192,22 +166,32 @@ static void keypair_free_rcu(struct rcu_head *head)
 	wg_rcu_callback_done();
 }
 
+struct wg_keypair *wg_keypair_new(struct wg_peer *peer)
+{
+	struct wg_keypair *kp = wg_secmem_alloc(sizeof(*kp));
+
+	if (!kp)
+		return NULL;
+	kp->peer = peer;
+	kp->refcount = 1; /* the slot it is installed in */
+	kp->entry.peer = peer;
+	kp->entry.type = INDEX_KEYPAIR;
+	return kp;
+}
+
+void wg_keypair_discard(struct wg_keypair *kp)
+{
+	wg_secmem_free(kp, sizeof(*kp));
+}
+
 struct wg_keypair *wg_keypair_get_unless_zero(struct wg_keypair *kp)
 {
-	int old = __atomic_load_n(&kp->refcount, __ATOMIC_RELAXED);
-
-	do {
-		if (!old)
-			return NULL;
-	} while (!__atomic_compare_exchange_n(&kp->refcount, &old, old + 1,
-					      true, __ATOMIC_ACQUIRE,
-					      __ATOMIC_RELAXED));
-	return kp;
+	return wg_ref_get_unless_zero(&kp->refcount) ? kp : NULL;
 }
 
 void wg_keypair_put(struct wg_keypair *kp)
 {
-	if (!kp || __atomic_sub_fetch(&kp->refcount, 1, __ATOMIC_ACQ_REL))
+	if (!kp || !wg_ref_put(&kp->refcount))
 		return;
 	wg_index_table_remove(&kp->peer->dev->index_table, &kp->entry);
 	call_rcu(&kp->rcu, keypair_free_rcu);
@@ -266,7 +250,7 @@ bool wg_peer_received_with_keypair(struct wg_peer *peer,
 {
 	bool promoted = false;
 
-	if (__atomic_load_n(&peer->next, __ATOMIC_ACQUIRE) != kp)
+	if (wg_load_acquire(peer->next) != kp)
 		return false;
 	pthread_mutex_lock(&peer->keypairs_lock);
 	if (peer->next == kp) {
@@ -297,11 +281,11 @@ void wg_peer_expire_current_keypairs(struct wg_peer *peer)
 {
 	pthread_mutex_lock(&peer->keypairs_lock);
 	if (peer->current)
-		__atomic_store_n(&peer->current->noise.sending_counter,
-				 REJECT_AFTER_MESSAGES, __ATOMIC_RELAXED);
+		wg_write_once(peer->current->noise.sending_counter,
+			      REJECT_AFTER_MESSAGES);
 	if (peer->next)
-		__atomic_store_n(&peer->next->noise.sending_counter,
-				 REJECT_AFTER_MESSAGES, __ATOMIC_RELAXED);
+		wg_write_once(peer->next->noise.sending_counter,
+			      REJECT_AFTER_MESSAGES);
 	pthread_mutex_unlock(&peer->keypairs_lock);
 	wg_noise_handshake_clear(&peer->handshake);
 }
@@ -335,82 +319,11 @@ void wg_peer_clear_src(struct wg_peer *peer)
 	pthread_spin_unlock(&peer->endpoint_lock);
 }
 
-void wg_batch_release(struct wg_device *dev, struct batch *b)
+/* Must hold dev->config_lock. */
+void wg_peer_remove_all(struct wg_device *dev)
 {
-	wg_batch_uncharge(dev, b);
-	wg_keypair_put(b->keypair);
-	b->keypair = NULL;
-	wg_peer_put(b->peer);
-	b->peer = NULL;
-	wg_batch_put(&dev->pool, b);
-	wg_waitq_wake(&dev->pool_wait);
-}
+	struct wg_peer *peer, *tmp;
 
-/* Under staged_lock. The senders peek at the count without the lock
- * (wg_send_staged), so every change is an atomic store. */
-static void staged_count_add(struct wg_peer *peer, int n)
-{
-	__atomic_store_n(&peer->staged_count, peer->staged_count + n,
-			 __ATOMIC_RELAXED);
-}
-
-void wg_peer_stage_batch(struct wg_peer *peer, struct batch *b)
-{
-	struct batch *dropped = NULL;
-
-	/* Waiting for a handshake is not in flight: readers go on. */
-	wg_batch_uncharge(peer->dev, b);
-	pthread_mutex_lock(&peer->staged_lock);
-	if (peer->staged_count >= WG_MAX_STAGED_BATCHES) {
-		dropped = peer->staged_head;
-		peer->staged_head = dropped->next;
-		if (!peer->staged_head)
-			peer->staged_tail = NULL;
-		staged_count_add(peer, -1);
-	}
-	b->next = NULL;
-	if (peer->staged_tail)
-		peer->staged_tail->next = b;
-	else
-		peer->staged_head = b;
-	peer->staged_tail = b;
-	staged_count_add(peer, 1);
-	pthread_mutex_unlock(&peer->staged_lock);
-	if (dropped) {
-		wg_stat_add(peer->dev, drop_staged, dropped->count);
-		wg_batch_release(peer->dev, dropped);
-	}
-	/* A sender that found the peer before its removal may stage after
-	 * wg_peer_remove() purged: nothing would ever send or free that
-	 * batch, nor the peer it holds. The remover marks the peer dead
-	 * before it purges under staged_lock, so one of us sees the other. */
-	if (__atomic_load_n(&peer->dead, __ATOMIC_ACQUIRE))
-		wg_peer_purge_staged(peer);
-}
-
-struct batch *wg_peer_take_staged(struct wg_peer *peer)
-{
-	struct batch *b;
-
-	pthread_mutex_lock(&peer->staged_lock);
-	b = peer->staged_head;
-	if (b) {
-		peer->staged_head = b->next;
-		if (!peer->staged_head)
-			peer->staged_tail = NULL;
-		staged_count_add(peer, -1);
-		b->next = NULL;
-	}
-	pthread_mutex_unlock(&peer->staged_lock);
-	return b;
-}
-
-void wg_peer_purge_staged(struct wg_peer *peer)
-{
-	struct batch *b;
-
-	while ((b = wg_peer_take_staged(peer))) {
-		wg_stat_add(peer->dev, drop_staged, b->count);
-		wg_batch_release(peer->dev, b);
-	}
+	cds_list_for_each_entry_safe(peer, tmp, &dev->peers, list)
+		wg_peer_remove(peer);
 }

@@ -30,6 +30,7 @@
 
 #include "addr.h"
 #include "allowedips.h"
+#include "atomic.h"
 #include "cookie.h"
 #include "noise.h"
 #include "peerlookup.h"
@@ -42,7 +43,7 @@ struct wg_keypair {
 	struct noise_keypair noise;
 	struct index_entry entry;
 	struct wg_peer *peer;
-	int refcount;
+	int refcount; /* shared: wg_ref_* */
 	struct rcu_head rcu;
 };
 
@@ -51,8 +52,8 @@ enum { WG_MAX_STAGED_BATCHES = 4 };
 struct wg_peer {
 	struct wg_device *dev;
 	uint64_t id; /* for logs: "peer 3" */
-	int refcount;
-	int dead;
+	int refcount; /* shared: wg_ref_* */
+	int dead;     /* shared: wg_store_release once, wg_load_acquire */
 	struct rcu_head rcu;
 
 	uint8_t public_key[WG_KEY_LEN];
@@ -74,19 +75,19 @@ struct wg_peer {
 
 	pthread_mutex_t timers_lock;
 	struct wg_timers timers;
-	int handshake_wanted; /* atomic: data path asks the timer thread */
+	int handshake_wanted; /* shared, wg_exchange: asked for a handshake */
 
 	struct wg_ordered_queue tx_queue, rx_queue;
 
+	/* Batches waiting for a keypair (send.c). */
 	pthread_mutex_t staged_lock;
 	struct batch *staged_head, *staged_tail;
-	unsigned int staged_count; /* atomic stores under staged_lock */
+	unsigned int staged_count; /* shared: written under staged_lock */
 
-	uint64_t rx_bytes, tx_bytes; /* atomic */
-	uint64_t last_handshake_realtime_ns; /* atomic; 0: never */
+	uint64_t rx_bytes, tx_bytes; /* shared: wg_counter_add */
+	uint64_t last_handshake_realtime_ns; /* shared; 0: never */
 };
 
-/* Must hold dev->config_lock. */
 /* Must hold dev->config_lock. 0, or -ENOMEM when nothing is reserved. */
 int wg_peer_create(struct wg_device *dev,
 		   const uint8_t public_key[static WG_KEY_LEN],
@@ -97,12 +98,23 @@ int wg_peer_create(struct wg_device *dev,
  * dev->config_lock. */
 int wg_peer_reserve(struct wg_device *dev, size_t n);
 void wg_peer_unreserve(struct wg_device *dev);
+/* Both must hold dev->config_lock. */
 void wg_peer_remove(struct wg_peer *peer);
+void wg_peer_remove_all(struct wg_device *dev);
 
 struct wg_peer *wg_peer_get(struct wg_peer *peer);
 /* Under rcu_read_lock(): NULL when the peer is already being freed. */
 struct wg_peer *wg_peer_get_unless_zero(struct wg_peer *peer);
 void wg_peer_put(struct wg_peer *peer);
+/* Tells a writer pool that peer has finished work: the caller's
+ * reference goes into the ring (or is dropped if it is full). */
+void wg_peer_hand_to(struct wg_ring *writers, struct wg_peer *peer);
+
+/* A keypair for peer, one reference held (for the slot it will be
+ * installed in), its keys still to be derived; NULL without memory. */
+struct wg_keypair *wg_keypair_new(struct wg_peer *peer);
+/* Frees a keypair that was never installed (its keys wiped). */
+void wg_keypair_discard(struct wg_keypair *kp);
 
 struct wg_keypair *wg_keypair_get_unless_zero(struct wg_keypair *kp);
 void wg_keypair_put(struct wg_keypair *kp);
@@ -128,17 +140,5 @@ void wg_peer_set_endpoint(struct wg_peer *peer, const union wg_sockaddr *ep,
 			  const struct wg_src *src);
 /* Our address src stopped working: let the kernel choose again. */
 void wg_peer_clear_src(struct wg_peer *peer);
-
-/* Staged batches wait for a keypair; the oldest is dropped when full. */
-void wg_peer_stage_batch(struct wg_peer *peer, struct batch *b);
-struct batch *wg_peer_take_staged(struct wg_peer *peer);
-void wg_peer_purge_staged(struct wg_peer *peer);
-
-/* Drops the batch's references and returns it to the pool. */
-void wg_batch_release(struct wg_device *dev, struct batch *b);
-
-uint64_t wg_now_ns(void);	   /* CLOCK_MONOTONIC */
-uint64_t wg_realtime_ns(void); /* CLOCK_REALTIME */
-uint32_t wg_random_u32(void);
 
 #endif

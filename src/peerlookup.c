@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "crypto/crypto.h"
 #include "peer.h"
 
 static struct cds_hlist_head *index_bucket(struct index_table *t,
@@ -39,7 +40,7 @@ uint32_t wg_index_table_insert(struct index_table *t, struct index_entry *e)
 		e->hashed = false;
 	}
 	do
-		index = randombytes_random();
+		index = wg_random_u32();
 	while (index_in_use(t, index));
 	e->index = index;
 	cds_hlist_add_head_rcu(&e->node, index_bucket(t, index));

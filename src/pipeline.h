@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The thread pools: TUN readers, UDP readers, crypto workers, UDP
- * writers, TUN writers, handshake workers, and one timer thread. Every
- * thread registers with RCU (memb flavour) and is named by its stage.
+ * writers, TUN writers, handshake workers, and one timer thread, sized
+ * by the command line (wg_options). Their loops live in pipeline.c; the
+ * work they do, in send.c, receive.c and handshake.c.
+ *
+ * All four calls are for the thread that holds the device's config_lock.
  */
 #ifndef WGPIPE_PIPELINE_H
 #define WGPIPE_PIPELINE_H

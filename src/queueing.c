@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "queueing.h"
+
+#include "atomic.h"
+#include "batch.h"
+#include "clock.h"
 #include "tsan.h"
 
 #include <errno.h>
@@ -18,34 +22,41 @@ static long futex(uint32_t *uaddr, int op, uint32_t val,
 
 void wg_waitq_wake(struct wg_waitq *wq)
 {
-	__atomic_fetch_add(&wq->seq, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&wq->waiters, __ATOMIC_SEQ_CST))
+	wg_full_add(wq->seq, 1);
+	if (wg_full_load(wq->waiters))
 		futex(&wq->seq, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
 
 void wg_waitq_wake_all(struct wg_waitq *wq)
 {
-	__atomic_fetch_add(&wq->seq, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&wq->waiters, __ATOMIC_SEQ_CST))
+	wg_full_add(wq->seq, 1);
+	if (wg_full_load(wq->waiters))
 		futex(&wq->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
 }
 
 uint32_t wg_waitq_prepare(struct wg_waitq *wq)
 {
-	uint32_t seq = __atomic_load_n(&wq->seq, __ATOMIC_SEQ_CST);
+	uint32_t seq = wg_full_load(wq->seq);
 
-	__atomic_fetch_add(&wq->waiters, 1, __ATOMIC_SEQ_CST);
+	wg_full_add(wq->waiters, 1);
 	return seq;
+}
+
+void wg_waitq_cancel(struct wg_waitq *wq)
+{
+	wg_full_add(wq->waiters, (uint32_t)-1);
 }
 
 void wg_waitq_wait(struct wg_waitq *wq, uint32_t seq, unsigned int timeout_ms)
 {
-	struct timespec ts = { .tv_sec = timeout_ms / 1000,
-			       .tv_nsec = (long)(timeout_ms % 1000) * 1000000L };
+	struct timespec ts = {
+		.tv_sec = timeout_ms / 1000,
+		.tv_nsec = (long)(timeout_ms % 1000 * NSEC_PER_MSEC),
+	};
 
 	/* A wake between prepare and here changed seq: no sleep at all. */
 	futex(&wq->seq, FUTEX_WAIT_PRIVATE, seq, &ts);
-	__atomic_fetch_sub(&wq->waiters, 1, __ATOMIC_SEQ_CST);
+	wg_waitq_cancel(wq);
 }
 
 int wg_ring_init(struct wg_ring *r, unsigned int min_capacity)
@@ -107,7 +118,7 @@ void *wg_ring_pop_wait(struct wg_ring *r, unsigned int timeout_ms)
 	seq = wg_waitq_prepare(&r->wait);
 	b = wg_ring_pop(r);
 	if (b) {
-		__atomic_fetch_sub(&r->wait.waiters, 1, __ATOMIC_SEQ_CST);
+		wg_waitq_cancel(&r->wait);
 		return b;
 	}
 	wg_waitq_wait(&r->wait, seq, timeout_ms);
@@ -147,17 +158,15 @@ void wg_ordered_queue_append_locked(struct wg_ordered_queue *q,
 
 bool wg_ordered_queue_begin_drain(struct wg_ordered_queue *q)
 {
-	__atomic_store_n(&q->again, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_exchange_n(&q->draining, 1, __ATOMIC_SEQ_CST))
-		return false;
-	return true;
+	wg_full_store(q->again, 1);
+	return !wg_full_exchange(q->draining, 1);
 }
 
 struct batch *wg_ordered_queue_pop_finished(struct wg_ordered_queue *q)
 {
 	struct batch *first, *last = NULL, *b;
 
-	__atomic_store_n(&q->again, 0, __ATOMIC_SEQ_CST);
+	wg_full_store(q->again, 0);
 	pthread_spin_lock(&q->lock);
 	first = q->head;
 	for (b = q->head; b && wg_batch_get_state(b) != BATCH_PENDING;
@@ -179,13 +188,12 @@ struct batch *wg_ordered_queue_pop_finished(struct wg_ordered_queue *q)
 
 bool wg_ordered_queue_end_drain(struct wg_ordered_queue *q)
 {
-	if (__atomic_load_n(&q->again, __ATOMIC_SEQ_CST))
+	if (wg_full_load(q->again))
 		return false;
-	__atomic_store_n(&q->draining, 0, __ATOMIC_SEQ_CST);
+	wg_full_store(q->draining, 0);
 	/* A producer may have left its note after our look but before we
 	 * let go; it then saw draining set and left. Take over again. */
-	if (__atomic_load_n(&q->again, __ATOMIC_SEQ_CST) &&
-	    !__atomic_exchange_n(&q->draining, 1, __ATOMIC_SEQ_CST))
+	if (wg_full_load(q->again) && !wg_full_exchange(q->draining, 1))
 		return false;
 	return true;
 }

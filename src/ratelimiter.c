@@ -13,6 +13,7 @@
  */
 #include "ratelimiter.h"
 
+#include "atomic.h"
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -20,9 +21,9 @@
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "wgpipe/wireguard.h"
 
-#define NSEC_PER_SEC 1000000000ULL
 
 enum {
 	SOURCE_KEY_LEN = 9, /* family tag, then 4 (IPv4) or 8 (IPv6) bytes */
@@ -291,17 +292,14 @@ bool wg_source_recent_admit(struct source_recent *sr,
 	slot[1] = &sr->slots[(h >> 20) & sr->mask];
 	tag = (h >> 40) | 1 << 24;
 	for (i = 0; i < 2; i++) {
-		v[i] = __atomic_load_n(slot[i], __ATOMIC_RELAXED);
+		v[i] = wg_read_once(*slot[i]);
 		if (v[i] >> 32 == tag && recent(v[i], now))
 			return false;
 	}
 	/* Two readers racing for one slot: one of them wins it. */
 	for (i = 0; i < 2; i++)
 		if (!recent(v[i], now) &&
-		    __atomic_compare_exchange_n(slot[i], &v[i],
-						tag << 32 | now, false,
-						__ATOMIC_RELAXED,
-						__ATOMIC_RELAXED))
+		    wg_compare_exchange(*slot[i], &v[i], tag << 32 | now))
 			return true;
 	return false;
 }

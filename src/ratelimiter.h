@@ -58,7 +58,7 @@ size_t wg_ratelimiter_count(struct ratelimiter *rl);
  * the N taken: about (N / slots)^2.
  */
 struct source_recent {
-	uint64_t *slots; /* mask + 1: tag << 32 | time, atomic */
+	uint64_t *slots; /* mask + 1: tag << 32 | time; shared */
 	size_t mask;
 	uint8_t hash_key[16];
 };

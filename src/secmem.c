@@ -25,6 +25,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "atomic.h"
 #include "log.h"
 
 enum {
@@ -47,8 +48,8 @@ static struct size_class classes[SECMEM_CLASSES] = {
 static struct wg_secmem_stats stats;
 static int lock_warned;
 
-#define stat_add(field, n) __atomic_fetch_add(&stats.field, (n), __ATOMIC_RELAXED)
-#define stat_sub(field, n) __atomic_fetch_sub(&stats.field, (n), __ATOMIC_RELAXED)
+#define stat_add(field, n) wg_counter_add(stats.field, (n))
+#define stat_sub(field, n) wg_counter_sub(stats.field, (n))
 
 static size_t page_round(size_t n)
 {
@@ -69,7 +70,7 @@ static void lock_region(void *p, size_t len)
 		return;
 	err = errno;
 	stat_add(lock_failures, 1);
-	if (!__atomic_exchange_n(&lock_warned, 1, __ATOMIC_RELAXED))
+	if (!wg_exchange(lock_warned, 1))
 		log_err("warning: cannot lock key memory in RAM (%s); keys may "
 			"be swapped to disk (raise RLIMIT_MEMLOCK)",
 			strerror(err));
@@ -185,10 +186,8 @@ void wg_secmem_free(void *p, size_t size)
 
 void wg_secmem_get_stats(struct wg_secmem_stats *out)
 {
-	out->mappings = __atomic_load_n(&stats.mappings, __ATOMIC_RELAXED);
-	out->bytes_mapped =
-	    __atomic_load_n(&stats.bytes_mapped, __ATOMIC_RELAXED);
-	out->objects = __atomic_load_n(&stats.objects, __ATOMIC_RELAXED);
-	out->lock_failures =
-	    __atomic_load_n(&stats.lock_failures, __ATOMIC_RELAXED);
+	out->mappings = wg_read_once(stats.mappings);
+	out->bytes_mapped = wg_read_once(stats.bytes_mapped);
+	out->objects = wg_read_once(stats.objects);
+	out->lock_failures = wg_read_once(stats.lock_failures);
 }

@@ -1,13 +1,241 @@
 // SPDX-License-Identifier: MIT
+/*
+ * Outbound, in the order a packet goes:
+ *
+ *   TUN reader     a burst from the TUN device; super-packets (TSO/USO)
+ *                  cut into MTU-sized packets, straight into the slots
+ *                  of a batch (wg_send_read_tun);
+ *                  routed by allowed-IPs, one batch per peer;
+ *                  nonces assigned and the batch appended to the peer's
+ *                  tx queue in one critical section, so queue order is
+ *                  nonce order (wg_send_batch); without a usable keypair
+ *                  the batch is staged and a handshake asked for;
+ *                  then onto the crypt ring, or, idle and small, sealed
+ *                  and sent right here;
+ *   crypto worker  sealed in place (wg_send_seal_batch), marked done, and
+ *                  the peer handed to the UDP writers;
+ *   UDP writer     the peer's finished batches sent in order, as
+ *                  UDP_SEGMENT runs where possible (wg_send_flush_peer,
+ *                  then device.c and socket.c).
+ *
+ * Keepalives and staged batches take the same path from wg_send_batch.
+ */
 #include "send.h"
 
-#include <endian.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 
+#include "clock.h"
+#include "crypto/crypto.h"
 #include "device.h"
+#include "handshake.h"
 #include "log.h"
+#include "offload.h"
 #include "peer.h"
+
+static void route_batch(struct wg_device *dev, struct batch *b);
+
+/* ------------------------------------------------------------------ */
+/* From the TUN device                                                  */
+
+enum { TUN_ERROR_PAUSE_MS = 10 };
+
+static void submit_tx(struct wg_device *dev, struct batch *b)
+{
+	wg_batch_charge(&dev->pool, b, b->count);
+	wg_stat_add(dev, tun_rx_packets, b->count);
+	wg_stat_add(dev, tun_rx_batches, 1);
+	route_batch(dev, b);
+}
+
+/* A read error: the end when the device was deleted (wg-quick down
+ * does that), else a counted-down complaint and a pause, so that an
+ * error that persists cannot spin the reader. */
+static void tun_gone(struct wg_device *dev, int ret)
+{
+	if (!ret)
+		return;
+	if (wg_tun_read_error_is_gone(ret)) {
+		log_info("interface %s was deleted (TUN read: %s); shutting down",
+			 dev->name, strerror(-ret));
+		wg_device_request_stop(dev, 0);
+		return;
+	}
+	wg_log_ratelimited(WG_LOG_ERROR, "TUN read: %s", strerror(-ret));
+	poll(NULL, 0, TUN_ERROR_PAUSE_MS);
+}
+
+/* Plain packets: read straight into the slots. */
+static void tun_plain_burst(struct wg_device *dev, int fd)
+{
+	struct iovec iov[WG_BATCH_MAX];
+	size_t lens[WG_BATCH_MAX];
+	unsigned int i, got;
+	struct batch *b = wg_batch_get_wait(&dev->pool, BATCH_TX);
+	int ret;
+
+	if (!b)
+		return;
+	for (i = 0; i < dev->pool.batch_size; i++) {
+		iov[i].iov_base = b->pkts[i].buf + WG_SLOT_HEADROOM;
+		iov[i].iov_len = WG_SLOT_MAX_PLAIN;
+	}
+	ret = wg_tun_read_burst(fd, iov, dev->pool.batch_size, lens, &got);
+	for (i = 0; i < got; i++)
+		b->pkts[i].len = (uint32_t)lens[i];
+	b->count = got;
+	if (got)
+		submit_tx(dev, b);
+	else
+		wg_batch_put(&dev->pool, b);
+	tun_gone(dev, ret);
+}
+
+/*
+ * virtio-net headers: a read may be a TSO/USO super-packet, cut here
+ * into MTU-sized packets, straight into the slots of the batch being
+ * filled. A super-packet with more pieces than a batch has slots (a tiny
+ * MSS, or a small --batch-size) is cut into spare slots first and then
+ * spread over as many batches as it takes.
+ */
+enum { SPARE_SLOTS = 512 };
+
+static unsigned int max_pieces(const struct virtio_net_hdr *h, size_t len)
+{
+	if (h->gso_type == VIRTIO_NET_HDR_GSO_NONE || !h->gso_size)
+		return 1;
+	return (unsigned int)(len / h->gso_size) + 1;
+}
+
+static struct batch *split_into(struct wg_device *dev, struct batch *b,
+				const struct virtio_net_hdr *h,
+				const uint8_t *pkt, size_t len)
+{
+	uint8_t *out[WG_BATCH_MAX];
+	size_t lens[WG_BATCH_MAX];
+	unsigned int room = dev->pool.batch_size - b->count, i, n;
+
+	for (i = 0; i < room; i++)
+		out[i] = b->pkts[b->count + i].buf + WG_SLOT_HEADROOM;
+	if (wg_gso_split(h, pkt, len, out, WG_SLOT_MAX_PLAIN, lens, room, &n)) {
+		wg_stat_add(dev, drop_bad_packet, 1);
+		return b;
+	}
+	for (i = 0; i < n; i++)
+		b->pkts[b->count + i].len = (uint32_t)lens[i];
+	b->count += n;
+	return b;
+}
+
+static struct batch *split_spread(struct wg_device *dev, struct batch *b,
+				  struct wg_tun_reader *r,
+				  const struct virtio_net_hdr *h,
+				  const uint8_t *pkt, size_t len)
+{
+	uint8_t *out[SPARE_SLOTS];
+	size_t lens[SPARE_SLOTS];
+	unsigned int i, n;
+
+	for (i = 0; i < SPARE_SLOTS; i++)
+		out[i] = r->spare + (size_t)i * WG_SLOT_SIZE;
+	if (wg_gso_split(h, pkt, len, out, WG_SLOT_MAX_PLAIN, lens,
+			 SPARE_SLOTS, &n)) {
+		wg_stat_add(dev, drop_bad_packet, 1);
+		return b;
+	}
+	for (i = 0; i < n; i++) {
+		if (!b && !(b = wg_batch_get_wait(&dev->pool, BATCH_TX)))
+			return NULL;
+		memcpy(b->pkts[b->count].buf + WG_SLOT_HEADROOM, out[i], lens[i]);
+		b->pkts[b->count++].len = (uint32_t)lens[i];
+		if (b->count == dev->pool.batch_size) {
+			submit_tx(dev, b);
+			b = NULL;
+		}
+	}
+	return b;
+}
+
+static void tun_vnet_burst(struct wg_tun_reader *r)
+{
+	const struct virtio_net_hdr *h = (const void *)r->super;
+	const size_t hlen = sizeof(*h);
+	struct wg_device *dev = r->dev;
+	struct batch *b = NULL;
+	unsigned int need;
+	ssize_t len;
+
+	/* Read until the queue is empty or the in-flight limit is hit. */
+	while (wg_batch_has_room(&dev->pool, BATCH_TX)) {
+		len = wg_tun_read(r->fd, r->super, hlen + WG_OFFLOAD_MAX_PACKET);
+		if (len < 0) {
+			if (len != -EAGAIN)
+				tun_gone(dev, (int)len);
+			break;
+		}
+		if ((size_t)len <= hlen)
+			continue;
+		need = max_pieces(h, (size_t)len - hlen);
+		if (b && dev->pool.batch_size - b->count < need) {
+			submit_tx(dev, b);
+			b = NULL;
+		}
+		if (!b && !(b = wg_batch_get_wait(&dev->pool, BATCH_TX)))
+			break;
+		if (need > dev->pool.batch_size)
+			b = split_spread(dev, b, r, h, r->super + hlen,
+					 (size_t)len - hlen);
+		else
+			b = split_into(dev, b, h, r->super + hlen,
+				       (size_t)len - hlen);
+		if (b && b->count == dev->pool.batch_size) {
+			submit_tx(dev, b);
+			b = NULL;
+		}
+	}
+	if (b && b->count)
+		submit_tx(dev, b);
+	else if (b)
+		wg_batch_put(&dev->pool, b);
+}
+
+int wg_send_reader_init(struct wg_tun_reader *r, struct wg_device *dev,
+			unsigned int index)
+{
+	memset(r, 0, sizeof(*r));
+	r->dev = dev;
+	r->fd = dev->tun.fds[index % dev->tun.nqueues];
+	if (!dev->tun.vnet_hdr)
+		return 0;
+	r->super = malloc(sizeof(struct virtio_net_hdr) + WG_OFFLOAD_MAX_PACKET);
+	r->spare = malloc((size_t)SPARE_SLOTS * WG_SLOT_SIZE);
+	return r->super && r->spare ? 0 : -ENOMEM;
+}
+
+void wg_send_reader_destroy(struct wg_tun_reader *r)
+{
+	free(r->super);
+	free(r->spare);
+}
+
+void wg_send_read_tun(struct wg_tun_reader *r)
+{
+	struct wg_device *dev = r->dev;
+
+	wg_batch_wait_room(&dev->pool, BATCH_TX);
+	if (!wg_device_wait_readable(dev, &r->fd, 1))
+		return;
+	if (dev->tun.vnet_hdr)
+		tun_vnet_burst(r);
+	else
+		tun_plain_burst(dev, r->fd);
+}
+
+/* ------------------------------------------------------------------ */
+/* Routing: one batch per peer                                          */
 
 /* The destination of an IP packet, or 0 when it is not one. */
 static int packet_dst(const uint8_t *pkt, uint32_t len, const uint8_t **dst)
@@ -69,14 +297,14 @@ static void submit_for(struct wg_peer *peer, struct batch *b)
 	if (!b)
 		return;
 	if (!b->count || !wg_peer_get_unless_zero(peer)) {
-		wg_batch_release(peer->dev, b);
+		wg_batch_release(&peer->dev->pool, b);
 		return;
 	}
 	b->peer = peer;
 	wg_send_batch(peer, b);
 }
 
-void wg_send_route_batch(struct wg_device *dev, struct batch *b)
+static void route_batch(struct wg_device *dev, struct batch *b)
 {
 	struct wg_peer *peers[WG_BATCH_MAX], *first = NULL;
 	unsigned int i, n = 0, dropped = 0;
@@ -110,15 +338,16 @@ void wg_send_route_batch(struct wg_device *dev, struct batch *b)
 	if (first)
 		submit_for(first, b);
 	else
-		wg_batch_release(dev, b);
+		wg_batch_release(&dev->pool, b);
 	rcu_read_unlock();
 }
 
-void wg_send_want_handshake(struct wg_peer *peer)
-{
-	if (!__atomic_exchange_n(&peer->handshake_wanted, 1, __ATOMIC_ACQ_REL))
-		wg_waitq_wake(&peer->dev->timer_wait);
-}
+/* ------------------------------------------------------------------ */
+/* Nonces, the ordered queue, and the crypt ring                        */
+
+static void stage(struct wg_peer *peer, struct batch *b);
+static struct batch *take_staged(struct wg_peer *peer);
+static void seal(struct wg_device *dev, struct batch *b);
 
 static bool keypair_wants_rekey(struct wg_device *dev, struct wg_keypair *kp,
 				uint64_t now)
@@ -141,8 +370,7 @@ static bool enqueue_with_nonces(struct wg_peer *peer, struct batch *b,
 	unsigned int i;
 
 	pthread_spin_lock(&q->lock);
-	counter = __atomic_fetch_add(&kp->noise.sending_counter, b->count,
-				     __ATOMIC_RELAXED);
+	counter = wg_fetch_add(kp->noise.sending_counter, b->count);
 	if (counter >= REJECT_AFTER_MESSAGES ||
 	    REJECT_AFTER_MESSAGES - counter < b->count) {
 		pthread_spin_unlock(&q->lock);
@@ -165,16 +393,16 @@ void wg_send_batch(struct wg_peer *peer, struct batch *b)
 	if (!kp || !wg_timers_keypair_usable_for_sending(&kp->noise, now) ||
 	    !enqueue_with_nonces(peer, b, kp)) {
 		wg_keypair_put(kp);
-		wg_peer_stage_batch(peer, b);
-		wg_send_want_handshake(peer);
+		stage(peer, b);
+		wg_handshake_want(peer);
 		return;
 	}
 	if (keypair_wants_rekey(dev, kp, now))
-		wg_send_want_handshake(peer);
+		wg_handshake_want(peer);
 	/* Idle pipeline, few packets: seal and send right here rather than
 	 * wake two threads for them (a ping, a keepalive, an ACK). */
 	if (b->count <= WG_INLINE_MAX && !wg_ring_len(&dev->crypt_ring)) {
-		wg_send_encrypt_batch(dev, b);
+		seal(dev, b);
 		wg_batch_set_state(b, BATCH_DONE);
 		wg_send_flush_peer(peer);
 		return;
@@ -190,7 +418,7 @@ void wg_send_keepalive(struct wg_peer *peer)
 {
 	struct batch *b;
 
-	if (__atomic_load_n(&peer->staged_count, __ATOMIC_RELAXED)) {
+	if (wg_read_once(peer->staged_count)) {
 		wg_send_staged(peer);
 		return;
 	}
@@ -205,70 +433,94 @@ void wg_send_keepalive(struct wg_peer *peer)
 
 void wg_send_staged(struct wg_peer *peer)
 {
-	unsigned int n = __atomic_load_n(&peer->staged_count, __ATOMIC_RELAXED);
+	unsigned int n = wg_read_once(peer->staged_count);
 	struct batch *b;
 
 	/* Only what was staged on entry: a batch that is staged again
 	 * (still no keypair) waits for the next handshake. */
-	while (n-- && (b = wg_peer_take_staged(peer)))
+	while (n-- && (b = take_staged(peer)))
 		wg_send_batch(peer, b);
 }
 
-/* One message to the peer from its sticky source; forgets a source the
- * kernel no longer takes. */
-static void send_from(struct wg_peer *peer, const union wg_sockaddr *ep,
-		      struct wg_src *src, const void *buf, size_t len)
-{
-	bool had = src->family != 0;
+/* ------------------------------------------------------------------ */
+/* Staged: batches waiting for a keypair                                */
 
-	wg_device_send_one(peer->dev, ep, src, buf, len);
-	if (had && !src->family)
-		wg_peer_clear_src(peer);
+/* Under staged_lock. The senders peek at the count without the lock
+ * (wg_send_staged), so every change is a wg_write_once(). */
+static void staged_count_add(struct wg_peer *peer, int n)
+{
+	wg_write_once(peer->staged_count, peer->staged_count + n);
 }
 
-void wg_send_handshake_initiation(struct wg_peer *peer, bool is_retry)
+/* The oldest staged batch is dropped when the peer has its fill. */
+static void stage(struct wg_peer *peer, struct batch *b)
 {
-	struct wg_device *dev = peer->dev;
-	struct message_handshake_initiation msg;
-	union wg_sockaddr ep;
-	struct wg_src src;
-	uint64_t now = wg_now_ns();
-	uint32_t index;
-	bool ok;
+	struct batch *dropped = NULL;
 
-	pthread_mutex_lock(&peer->timers_lock);
-	ok = wg_timers_should_send_initiation(&peer->timers, now, is_retry);
-	if (ok)
-		wg_timers_initiation_sent(&peer->timers, now);
-	pthread_mutex_unlock(&peer->timers_lock);
-	if (!ok)
-		return;
-
-	pthread_rwlock_rdlock(&dev->identity_lock);
-	index = wg_index_table_insert(&dev->index_table, &peer->handshake_entry);
-	ok = dev->identity.has_identity &&
-	     wg_noise_handshake_create_initiation(&msg, &peer->handshake, index,
-						  wg_realtime_ns());
-	pthread_rwlock_unlock(&dev->identity_lock);
-	if (!ok)
-		return;
-	wg_cookie_add_mac_to_packet(&msg, sizeof(msg), &peer->cookie, now);
-	wg_peer_get_endpoint(peer, &ep, &src);
-	log_debug("peer %llu: sending handshake initiation",
-		  (unsigned long long)peer->id);
-	if (ep.sa.sa_family)
-		send_from(peer, &ep, &src, &msg, sizeof(msg));
-
-	pthread_mutex_lock(&peer->timers_lock);
-	wg_timers_any_authenticated_packet_traversal(&peer->timers, now);
-	wg_timers_any_authenticated_packet_sent(&peer->timers);
-	wg_timers_handshake_initiated(&peer->timers, now, wg_random_u32());
-	pthread_mutex_unlock(&peer->timers_lock);
+	/* Waiting for a handshake is not in flight: readers go on. */
+	wg_batch_uncharge(&peer->dev->pool, b);
+	pthread_mutex_lock(&peer->staged_lock);
+	if (peer->staged_count >= WG_MAX_STAGED_BATCHES) {
+		dropped = peer->staged_head;
+		peer->staged_head = dropped->next;
+		if (!peer->staged_head)
+			peer->staged_tail = NULL;
+		staged_count_add(peer, -1);
+	}
+	b->next = NULL;
+	if (peer->staged_tail)
+		peer->staged_tail->next = b;
+	else
+		peer->staged_head = b;
+	peer->staged_tail = b;
+	staged_count_add(peer, 1);
+	pthread_mutex_unlock(&peer->staged_lock);
+	if (dropped) {
+		wg_stat_add(peer->dev, drop_staged, dropped->count);
+		wg_batch_release(&peer->dev->pool, dropped);
+	}
+	/* A sender that found the peer before its removal may stage after
+	 * wg_peer_remove() purged: nothing would ever send or free that
+	 * batch, nor the peer it holds. The remover marks the peer dead
+	 * before it purges under staged_lock, so one of us sees the other. */
+	if (wg_load_acquire(peer->dead))
+		wg_send_purge_staged(peer);
 }
 
-void wg_send_encrypt_batch(struct wg_device *dev, struct batch *b)
+static struct batch *take_staged(struct wg_peer *peer)
 {
-	unsigned int mtu = __atomic_load_n(&dev->mtu, __ATOMIC_RELAXED);
+	struct batch *b;
+
+	pthread_mutex_lock(&peer->staged_lock);
+	b = peer->staged_head;
+	if (b) {
+		peer->staged_head = b->next;
+		if (!peer->staged_head)
+			peer->staged_tail = NULL;
+		staged_count_add(peer, -1);
+		b->next = NULL;
+	}
+	pthread_mutex_unlock(&peer->staged_lock);
+	return b;
+}
+
+void wg_send_purge_staged(struct wg_peer *peer)
+{
+	struct batch *b;
+
+	while ((b = take_staged(peer))) {
+		wg_stat_add(peer->dev, drop_staged, b->count);
+		wg_batch_release(&peer->dev->pool, b);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Crypto worker                                                        */
+
+/* Seals every packet of b in place, padded for the MTU of the moment. */
+static void seal(struct wg_device *dev, struct batch *b)
+{
+	unsigned int mtu = wg_read_once(dev->mtu);
 	uint8_t *bufs[WG_BATCH_MAX];
 	uint64_t counters[WG_BATCH_MAX];
 	size_t lens[WG_BATCH_MAX];
@@ -287,8 +539,21 @@ void wg_send_encrypt_batch(struct wg_device *dev, struct batch *b)
 	}
 }
 
-/* Sends one finished batch; true when it carried data (not only a
- * keepalive). */
+void wg_send_seal_batch(struct wg_device *dev, struct batch *b)
+{
+	/* Taken before the state flips: a writer may release b after. */
+	struct wg_peer *peer = wg_peer_get(b->peer);
+
+	seal(dev, b);
+	wg_batch_set_state(b, BATCH_DONE);
+	wg_peer_hand_to(&dev->udp_writer_ring, peer);
+}
+
+/* ------------------------------------------------------------------ */
+/* UDP writer                                                           */
+
+/* Sends one finished batch, adding to *bytes what left and setting *data
+ * when it carried data (not only a keepalive). */
 static void send_one_batch(struct wg_peer *peer, struct batch *b,
 			   const union wg_sockaddr *ep, struct wg_src *src,
 			   uint64_t *bytes, bool *data)
@@ -322,7 +587,7 @@ static void sent_batches(struct wg_peer *peer, uint64_t bytes, bool data)
 
 	if (!bytes)
 		return;
-	__atomic_fetch_add(&peer->tx_bytes, bytes, __ATOMIC_RELAXED);
+	wg_counter_add(peer->tx_bytes, bytes);
 	pthread_mutex_lock(&peer->timers_lock);
 	wg_timers_any_authenticated_packet_traversal(&peer->timers, now);
 	wg_timers_any_authenticated_packet_sent(&peer->timers);
@@ -351,7 +616,7 @@ void wg_send_flush_peer(struct wg_peer *peer)
 		for (; b; b = next) {
 			next = b->next;
 			send_one_batch(peer, b, &ep, &src, &bytes, &data);
-			wg_batch_release(peer->dev, b);
+			wg_batch_release(&peer->dev->pool, b);
 		}
 		rcu_read_unlock();
 		if (had && !src.family)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "crypto/crypto.h"
 #include "device.h"
 #include "log.h"
@@ -80,8 +81,7 @@ static int peer_info(struct wg_device *dev, struct wg_peer *peer,
 		     struct wg_uapi_peer_info *info)
 {
 	struct walk_ctx w = { .info = info };
-	uint64_t hs = __atomic_load_n(&peer->last_handshake_realtime_ns,
-				      __ATOMIC_RELAXED);
+	uint64_t hs = wg_read_once(peer->last_handshake_realtime_ns);
 
 	memcpy(info->public_key, peer->public_key, WG_KEY_LEN);
 	pthread_mutex_lock(&peer->handshake.lock);
@@ -89,10 +89,10 @@ static int peer_info(struct wg_device *dev, struct wg_peer *peer,
 	pthread_mutex_unlock(&peer->handshake.lock);
 	wg_peer_get_endpoint(peer, &info->endpoint, NULL);
 	info->has_endpoint = info->endpoint.sa.sa_family != 0;
-	info->last_handshake_sec = (int64_t)(hs / 1000000000ULL);
-	info->last_handshake_nsec = (int64_t)(hs % 1000000000ULL);
-	info->rx_bytes = __atomic_load_n(&peer->rx_bytes, __ATOMIC_RELAXED);
-	info->tx_bytes = __atomic_load_n(&peer->tx_bytes, __ATOMIC_RELAXED);
+	info->last_handshake_sec = (int64_t)(hs / NSEC_PER_SEC);
+	info->last_handshake_nsec = (int64_t)(hs % NSEC_PER_SEC);
+	info->rx_bytes = wg_read_once(peer->rx_bytes);
+	info->tx_bytes = wg_read_once(peer->tx_bytes);
 	pthread_mutex_lock(&peer->timers_lock);
 	info->persistent_keepalive_interval =
 		peer->timers.persistent_keepalive_interval;
@@ -215,14 +215,6 @@ static int apply_peer(struct wg_device *dev, const struct wg_uapi_peer *p)
 	return 0;
 }
 
-static void remove_all_peers(struct wg_device *dev)
-{
-	struct wg_peer *peer, *tmp;
-
-	cds_list_for_each_entry_safe(peer, tmp, &dev->peers, list)
-		wg_peer_remove(peer);
-}
-
 static bool same_private_key(struct wg_device *dev, const uint8_t *key)
 {
 	uint8_t clamped[WG_KEY_LEN];
@@ -331,7 +323,7 @@ static int uapi_set(void *ctx, const struct wg_uapi_set *set, char *err,
 	if (ret)
 		goto out;
 	if (set->replace_peers)
-		remove_all_peers(dev);
+		wg_peer_remove_all(dev);
 	for (i = 0; i < set->n_peers && !ret; i++)
 		ret = apply_peer(dev, &set->peers[i]);
 	if (ret)

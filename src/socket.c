@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atomic.h"
 #include "log.h"
 
 enum {
@@ -451,7 +452,7 @@ static bool gso_refused(struct send_job *j, int err)
 {
 	if (!j->gso || (err != EIO && err != EINVAL && err != ENOPROTOOPT))
 		return false;
-	if (__atomic_exchange_n((int *)&j->s->gso, 0, __ATOMIC_RELAXED))
+	if (wg_exchange(*(int *)&j->s->gso, 0))
 		log_info("UDP: UDP_SEGMENT failed (%s); sending datagrams "
 			 "one by one from now on", strerror(err));
 	j->gso = false;
@@ -497,7 +498,7 @@ int wg_socket_send_burst_from(const struct wg_socket_set *s,
 	j.fd = socket_for(s, dst, &j.to, &j.tolen);
 	if (j.fd < 0)
 		return j.fd;
-	j.gso = n > 1 && __atomic_load_n(&s->gso, __ATOMIC_RELAXED);
+	j.gso = n > 1 && wg_read_once(s->gso);
 	return send_all(&j, iov, n, sent);
 }
 

@@ -25,7 +25,7 @@ struct wg_socket_set {
 	uint32_t fwmark;
 	/* Offloads in use: UDP_SEGMENT on send (turned off, once, if the
 	 * kernel refuses it at run time) and UDP_GRO on receive. */
-	int gso; /* atomic */
+	int gso; /* shared: wg_read_once, wg_exchange */
 	bool gro;
 };
 

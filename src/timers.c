@@ -26,12 +26,12 @@
 
 #include <string.h>
 
-enum { NS_PER_MS = 1000000 };
-#define NS_PER_SEC 1000000000ULL
+#include "atomic.h"
+#include "clock.h"
 
 static uint64_t seconds(uint64_t s)
 {
-	return s * NS_PER_SEC;
+	return s * NSEC_PER_SEC;
 }
 
 /* now is at least duration past birth (birth + duration <= now). */
@@ -59,7 +59,7 @@ uint64_t wg_timers_jitter_ns(uint32_t random)
 {
 	/* Scale the u32 onto the range: no division, no value reaches the
 	 * bound. */
-	return ((uint64_t)random * REKEY_TIMEOUT_JITTER_MAX_MS * NS_PER_MS) >>
+	return ((uint64_t)random * REKEY_TIMEOUT_JITTER_MAX_MS * NSEC_PER_MSEC) >>
 	       32;
 }
 
@@ -275,7 +275,7 @@ uint64_t wg_timers_next_deadline(const struct wg_timers *t)
 
 static uint64_t sending_counter(const struct noise_keypair *kp)
 {
-	return __atomic_load_n(&kp->sending_counter, __ATOMIC_RELAXED);
+	return wg_read_once(kp->sending_counter);
 }
 
 bool wg_timers_keypair_usable_for_sending(const struct noise_keypair *kp,

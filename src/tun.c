@@ -12,12 +12,14 @@
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "offload.h"
 #include "wgpipe/wireguard.h"
 
 #define TUN_PATH "/dev/net/tun"
@@ -337,9 +339,106 @@ int wg_tun_read_burst(int fd, struct iovec *bufs, unsigned int n, size_t *lens,
 	return 0;
 }
 
+ssize_t wg_tun_read(int fd, void *buf, size_t len)
+{
+	ssize_t r;
+
+	do
+		r = read(fd, buf, len);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
+}
+
 int wg_tun_write(int fd, const void *pkt, size_t len)
 {
 	struct iovec iov = {.iov_base = (void *)pkt, .iov_len = len};
 
 	return wg_tun_writev(fd, &iov, 1, len);
+}
+
+/* ------------------------------------------------------------------ */
+/* The TUN writer: packets that passed every check, into the device    */
+
+int wg_tun_writer_init(struct wg_tun_writer *w, const struct wg_tun *tun,
+		       unsigned int index, bool gro_wanted)
+{
+	unsigned int i;
+
+	memset(w, 0, sizeof(*w));
+	w->fd = tun->fds[index % tun->nqueues];
+	w->vnet_hdr = tun->vnet_hdr;
+	w->gro = w->vnet_hdr && gro_wanted &&
+		 (tun->offloads & (TUN_F_TSO4 | TUN_F_TSO6));
+	if (tun->offloads & (WG_TUN_F_USO4 | WG_TUN_F_USO6))
+		w->gro_flags = WG_GRO_UDP;
+	for (i = 0; w->gro && i < WG_TUN_WRITER_BUFS; i++) {
+		w->bufs[i] = malloc(WG_GRO_BUF_SIZE);
+		if (!w->bufs[i])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void wg_tun_writer_destroy(struct wg_tun_writer *w)
+{
+	unsigned int i;
+
+	for (i = 0; i < WG_TUN_WRITER_BUFS; i++)
+		free(w->bufs[i]);
+}
+
+/* One write per packet, each behind an empty vnet header if the device
+ * wants one. */
+static unsigned int write_plain(struct wg_tun_writer *w,
+				const uint8_t *const *pkts,
+				const size_t *lens, unsigned int n)
+{
+	static const struct virtio_net_hdr none;
+	unsigned int i, ok = 0;
+
+	for (i = 0; i < n; i++) {
+		struct iovec iov[2] = {
+			{ (void *)&none, sizeof(none) },
+			{ (void *)pkts[i], lens[i] },
+		};
+		int ret = w->vnet_hdr
+				  ? wg_tun_writev(w->fd, iov, 2,
+						  sizeof(none) + lens[i])
+				  : wg_tun_write(w->fd, pkts[i], lens[i]);
+
+		ok += !ret;
+	}
+	return ok;
+}
+
+/* GRO: in-order segments of a flow go out as one super-packet. */
+static unsigned int write_coalesced(struct wg_tun_writer *w,
+				    const uint8_t *const *pkts,
+				    const size_t *lens, unsigned int n)
+{
+	struct wg_gro_item items[WG_TUN_WRITER_MAX];
+	unsigned int i, nitems, ok = 0;
+
+	nitems = wg_gro_coalesce(pkts, lens, n, w->bufs, WG_GRO_BUF_SIZE,
+				 WG_TUN_WRITER_BUFS, w->gro_flags, items);
+	for (i = 0; i < nitems; i++) {
+		struct iovec iov[2] = {
+			{ &items[i].hdr, sizeof(items[i].hdr) },
+			{ (void *)items[i].pkt, items[i].len },
+		};
+
+		if (!wg_tun_writev(w->fd, iov, 2,
+				   sizeof(items[i].hdr) + items[i].len))
+			ok += items[i].count;
+	}
+	return ok;
+}
+
+unsigned int wg_tun_writer_write(struct wg_tun_writer *w,
+				 const uint8_t *const *pkts,
+				 const size_t *lens, unsigned int n)
+{
+	if (n > 1 && w->gro)
+		return write_coalesced(w, pkts, lens, n);
+	return write_plain(w, pkts, lens, n);
 }

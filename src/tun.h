@@ -11,6 +11,8 @@
 #include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 enum { WG_TUN_MAX_QUEUES = 64 };
@@ -67,6 +69,9 @@ void wg_tun_close(struct wg_tun *tun);
  */
 int wg_tun_read_burst(int fd, struct iovec *bufs, unsigned int n, size_t *lens,
 		      unsigned int *got);
+/* One read of one packet (with its vnet header, if any) into buf:
+ * its length, 0 for an empty read, or -errno (-EAGAIN: nothing ready). */
+ssize_t wg_tun_read(int fd, void *buf, size_t len);
 /*
  * Writes one packet. Returns 0 or -errno, not logged (the caller counts
  * drops): -EIO while the device is down (not gone: it may come up
@@ -81,5 +86,37 @@ int wg_tun_writev(int fd, const struct iovec *iov, int n, size_t len);
 bool wg_tun_error_is_gone(int err);
 /* The same for a read error, which the caller reports. */
 bool wg_tun_read_error_is_gone(int err);
+
+/*
+ * A TUN writer: one queue of the device, and with virtio-net headers
+ * and GRO the buffers that coalesced super-packets are built in. Each
+ * thread that writes to the device (TUN writers, and UDP readers that
+ * deliver small batches themselves) has its own.
+ */
+enum {
+	WG_TUN_WRITER_BUFS = 4,
+	/* The most packets one wg_tun_writer_write() takes. */
+	WG_TUN_WRITER_MAX = 256,
+};
+
+struct wg_tun_writer {
+	int fd;
+	bool vnet_hdr;
+	bool gro;		/* coalesce TCP (and UDP: gro_flags) runs */
+	unsigned int gro_flags; /* WG_GRO_* */
+	uint8_t *bufs[WG_TUN_WRITER_BUFS]; /* WG_GRO_BUF_SIZE each */
+};
+
+/* Writes to queue index (modulo the queues); gro_wanted: coalesce where
+ * the device accepted TSO. 0 or -ENOMEM. */
+int wg_tun_writer_init(struct wg_tun_writer *w, const struct wg_tun *tun,
+		       unsigned int index, bool gro_wanted);
+void wg_tun_writer_destroy(struct wg_tun_writer *w);
+/* Writes n authenticated IP packets (n <= WG_TUN_WRITER_MAX), coalescing
+ * where it can; returns how many went in. The rest were refused by the
+ * device (down, full or deleted) and are the caller's to count. */
+unsigned int wg_tun_writer_write(struct wg_tun_writer *w,
+				 const uint8_t *const *pkts,
+				 const size_t *lens, unsigned int n);
 
 #endif

@@ -15,7 +15,7 @@ START_TEST(test_pool_exhaustion)
 	struct batch *got[16];
 	unsigned int i;
 
-	ck_assert_int_eq(wg_batch_pool_init(&pool, 16, 8), 0);
+	ck_assert_int_eq(wg_batch_pool_init(&pool, 16, 8, 1024), 0);
 	for (i = 0; i < 16; i++) {
 		got[i] = wg_batch_get(&pool, BATCH_TX);
 		ck_assert_ptr_nonnull(got[i]);
@@ -36,9 +36,9 @@ START_TEST(test_pool_rejects_bad_sizes)
 {
 	struct batch_pool pool;
 
-	ck_assert_int_ne(wg_batch_pool_init(&pool, 0, 8), 0);
-	ck_assert_int_ne(wg_batch_pool_init(&pool, 8, 0), 0);
-	ck_assert_int_ne(wg_batch_pool_init(&pool, 8, WG_BATCH_MAX + 1), 0);
+	ck_assert_int_ne(wg_batch_pool_init(&pool, 0, 8, 1024), 0);
+	ck_assert_int_ne(wg_batch_pool_init(&pool, 8, 0, 1024), 0);
+	ck_assert_int_ne(wg_batch_pool_init(&pool, 8, WG_BATCH_MAX + 1, 1024), 0);
 }
 END_TEST
 

@@ -9,7 +9,9 @@
 #ifndef WGPIPE_WIREGUARD_H
 #define WGPIPE_WIREGUARD_H
 
+#include <endian.h>
 #include <stdint.h>
+#include <string.h>
 
 enum wg_sizes {
 	WG_KEY_LEN = 32,
@@ -128,5 +130,14 @@ static inline unsigned int wg_message_data_len(unsigned int padded_len)
 
 /* A keepalive is a data message with no payload: 32 bytes. */
 enum { WG_MESSAGE_MINIMUM_LENGTH = sizeof(struct message_data) + WG_AUTHTAG_LEN };
+
+/* The type of the message that starts at buf (at least 4 bytes). */
+static inline uint32_t wg_message_type(const void *buf)
+{
+	uint32_t type;
+
+	memcpy(&type, buf, sizeof(type));
+	return le32toh(type);
+}
 
 #endif

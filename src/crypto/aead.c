@@ -16,6 +16,7 @@
 
 #include <sodium.h>
 
+#include "atomic.h"
 #include "log.h"
 
 enum {
@@ -143,7 +144,7 @@ int wg_aead_select(const char *name)
 	const struct impl_entry *e, *last;
 
 	if (!strcmp(name, "auto")) {
-		__atomic_store_n(&current, best(), __ATOMIC_RELEASE);
+		wg_store_release(current, best());
 		return 0;
 	}
 	e = find(name, &last);
@@ -166,18 +167,17 @@ int wg_aead_select(const char *name)
 		);
 		return -ENOTSUP;
 	}
-	__atomic_store_n(&current, &e->impl, __ATOMIC_RELEASE);
+	wg_store_release(current, &e->impl);
 	return 0;
 }
 
 const struct aead_impl *wg_aead_impl(void)
 {
-	const struct aead_impl *im =
-	    __atomic_load_n(&current, __ATOMIC_ACQUIRE);
+	const struct aead_impl *im = wg_load_acquire(current);
 
 	if (__builtin_expect(!im, 0)) {
 		im = best();
-		__atomic_store_n(&current, im, __ATOMIC_RELEASE);
+		wg_store_release(current, im);
 	}
 	return im;
 }

@@ -175,3 +175,8 @@ bool wg_crypto_is_zero(const void *a, size_t n)
 {
 	return sodium_is_zero(a, n);
 }
+
+uint32_t wg_random_u32(void)
+{
+	return randombytes_random();
+}

@@ -68,6 +68,9 @@ void wg_x25519_clamp(uint8_t secret[static WG_KEY_LEN]);
  * Threads that handled keys call it before they go back to waiting. */
 void wg_crypto_wipe_registers(void);
 
+/* A uniformly random 32-bit number from the system's CSPRNG. */
+uint32_t wg_random_u32(void);
+
 /* Constant-time comparison of n bytes: true when equal. */
 bool wg_crypto_equal(const void *a, const void *b, size_t n);
 bool wg_crypto_is_zero(const void *a, size_t n);

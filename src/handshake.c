@@ -1,0 +1,425 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Handshake messages, both ways, and the timer rules carried out; see
+ * handshake.h for who calls what.
+ */
+#include "handshake.h"
+
+#include <endian.h>
+#include <string.h>
+
+#include "clock.h"
+#include "crypto/crypto.h"
+#include "device.h"
+#include "log.h"
+#include "peer.h"
+#include "send.h"
+
+/* ------------------------------------------------------------------ */
+/* In: from the UDP reader to the handshake workers                     */
+
+/* Handshake messages may hold at most a quarter of the batch pool. The
+ * ring is as deep as the pool, and a flood of initiations arrives faster
+ * than workers can answer it even with cookies: without a cap it would
+ * take every batch and readers would wait for one, data and all. Under
+ * load begins at an eighth (see under_load()), well before the cap.
+ *
+ * At the cap, which message gets in would be a lottery that a flood wins:
+ * a legitimate initiator, sending one initiation per REKEY_TIMEOUT, would
+ * need many tries first to get a cookie, then to get in with it. So past
+ * the cap, a source none of whose messages got in during the last second
+ * may still queue one, in a ring of its own (at most an eighth of the
+ * pool) that workers empty first. A flood from thousands of spoofed
+ * addresses then gets one message a second per address through that ring
+ * (all answered with cookies, the cheap way), and a peer with its own
+ * address gets each of its tries in, without waiting behind the flood.
+ * It is shut out only when flood addresses hold both its slots in the
+ * table (see ratelimiter.h: about one run in a thousand for 4,096
+ * addresses and 2^17 slots), or when the flood uses the peer's own
+ * address; then it is a lottery again, as without this ring. */
+enum lane { LANE_MAIN, LANE_FAIR, LANE_DROP };
+
+static enum lane handshake_lane(struct wg_device *dev, const struct packet *p,
+				uint64_t now)
+{
+	if (wg_ring_len(&dev->handshake_ring) < dev->pool.nbatches / 4)
+		return LANE_MAIN;
+	if (wg_ring_len(&dev->handshake_fair_ring) >= dev->pool.nbatches / 8 ||
+	    !wg_source_recent_admit(&dev->handshake_sources, &p->src, now))
+		return LANE_DROP;
+	return LANE_FAIR;
+}
+
+void wg_handshake_queue(struct wg_device *dev, struct handshake_lanes *l,
+			const struct packet *p, uint64_t now)
+{
+	enum lane lane = handshake_lane(dev, p, now);
+	struct batch *hb;
+
+	if (lane == LANE_DROP) {
+		wg_stat_add(dev, drop_handshake, 1);
+		return;
+	}
+	if (!l->lane[lane]) {
+		l->lane[lane] = wg_batch_get(&dev->pool, BATCH_HANDSHAKE);
+		if (!l->lane[lane]) {
+			wg_stat_add(dev, drop_handshake, 1);
+			return;
+		}
+	}
+	if (lane == LANE_FAIR)
+		wg_stat_add(dev, handshake_fair_queued, 1);
+	hb = l->lane[lane];
+	wg_packet_copy_datagram(&hb->pkts[hb->count++], p);
+}
+
+static void push_lane(struct wg_device *dev, struct wg_ring *ring,
+		      struct batch *hb)
+{
+	if (hb && !wg_ring_push(ring, hb)) {
+		wg_stat_add(dev, drop_handshake, hb->count);
+		wg_batch_release(&dev->pool, hb);
+	}
+}
+
+void wg_handshake_queue_flush(struct wg_device *dev, struct handshake_lanes *l)
+{
+	push_lane(dev, &dev->handshake_ring, l->lane[LANE_MAIN]);
+	push_lane(dev, &dev->handshake_fair_ring, l->lane[LANE_FAIR]);
+	l->lane[LANE_MAIN] = l->lane[LANE_FAIR] = NULL;
+}
+
+/* The fair ring first. A fair batch pushed while a worker sleeps on an
+ * empty main ring waits out the timeout; rare, since that ring fills only
+ * while the main one is at its cap. */
+struct batch *wg_handshake_next(struct wg_device *dev, unsigned int timeout_ms)
+{
+	struct batch *b = wg_ring_pop(&dev->handshake_fair_ring);
+
+	return b ? b : wg_ring_pop_wait(&dev->handshake_ring, timeout_ms);
+}
+
+/* ------------------------------------------------------------------ */
+/* In: the handshake worker answers                                     */
+
+static struct noise_handshake *lookup_static(void *ctx,
+					     const uint8_t key[WG_KEY_LEN])
+{
+	struct wg_device *dev = ctx;
+	struct wg_peer *peer = wg_peer_table_lookup(&dev->peer_table, key);
+
+	if (!peer || wg_load_acquire(peer->dead))
+		return NULL;
+	return &peer->handshake;
+}
+
+static struct noise_handshake *lookup_index(void *ctx, uint32_t index)
+{
+	struct wg_device *dev = ctx;
+	struct index_entry *e;
+
+	e = wg_index_table_lookup(&dev->index_table, index, INDEX_HANDSHAKE);
+	if (!e || wg_load_acquire(e->peer->dead))
+		return NULL;
+	return &e->peer->handshake;
+}
+
+/* Derives and installs the keypair of a finished handshake; the keypair
+ * takes over the handshake's index. */
+static bool begin_session(struct wg_peer *peer, uint64_t now)
+{
+	struct wg_device *dev = peer->dev;
+	struct wg_keypair *kp = wg_keypair_new(peer);
+
+	if (!kp)
+		return false;
+	if (!wg_noise_handshake_begin_session(&peer->handshake, &kp->noise,
+					      now)) {
+		wg_keypair_discard(kp);
+		return false;
+	}
+	wg_index_table_replace(&dev->index_table, &peer->handshake_entry,
+			       &kp->entry);
+	wg_peer_install_keypair(peer, kp);
+	pthread_mutex_lock(&peer->timers_lock);
+	wg_timers_session_derived(&peer->timers, now);
+	pthread_mutex_unlock(&peer->timers_lock);
+	return true;
+}
+
+static void authenticated(struct wg_peer *peer, const struct packet *p,
+			  uint64_t now)
+{
+	wg_peer_set_endpoint(peer, &p->src, &p->dst);
+	pthread_mutex_lock(&peer->timers_lock);
+	wg_timers_any_authenticated_packet_received(&peer->timers);
+	wg_timers_any_authenticated_packet_traversal(&peer->timers, now);
+	pthread_mutex_unlock(&peer->timers_lock);
+}
+
+static void consume_initiation(struct wg_device *dev, struct packet *p,
+			       uint64_t now)
+{
+	struct message_handshake_response resp;
+	struct noise_handshake *hs;
+	struct wg_peer *peer;
+	uint32_t index;
+	bool ok;
+
+	pthread_rwlock_rdlock(&dev->identity_lock);
+	hs = wg_noise_handshake_consume_initiation((const void *)p->buf,
+						   &dev->identity,
+						   lookup_static, dev, now);
+	if (!hs) {
+		pthread_rwlock_unlock(&dev->identity_lock);
+		wg_log_ratelimited(WG_LOG_VERBOSE,
+				   "invalid handshake initiation dropped");
+		wg_stat_add(dev, drop_handshake, 1);
+		return;
+	}
+	peer = caa_container_of(hs, struct wg_peer, handshake);
+	index = wg_index_table_insert(&dev->index_table, &peer->handshake_entry);
+	ok = wg_noise_handshake_create_response(&resp, hs, index) &&
+	     begin_session(peer, now);
+	pthread_rwlock_unlock(&dev->identity_lock);
+	if (!ok)
+		return;
+	authenticated(peer, p, now);
+	wg_cookie_add_mac_to_packet(&resp, sizeof(resp), &peer->cookie, now);
+	wg_device_send_one(dev, &p->src, &p->dst, &resp, sizeof(resp));
+	pthread_mutex_lock(&peer->timers_lock);
+	wg_timers_any_authenticated_packet_sent(&peer->timers);
+	pthread_mutex_unlock(&peer->timers_lock);
+	log_debug("peer %llu: handshake initiation answered",
+		  (unsigned long long)peer->id);
+}
+
+static void consume_response(struct wg_device *dev, struct packet *p,
+			     uint64_t now)
+{
+	struct noise_handshake *hs;
+	struct wg_peer *peer;
+	bool ok;
+
+	pthread_rwlock_rdlock(&dev->identity_lock);
+	hs = wg_noise_handshake_consume_response((const void *)p->buf,
+						 &dev->identity, lookup_index,
+						 dev);
+	ok = hs && begin_session(caa_container_of(hs, struct wg_peer,
+						  handshake),
+				 now);
+	pthread_rwlock_unlock(&dev->identity_lock);
+	if (!ok) {
+		wg_log_ratelimited(WG_LOG_VERBOSE,
+				   "invalid handshake response dropped");
+		wg_stat_add(dev, drop_handshake, 1);
+		return;
+	}
+	peer = caa_container_of(hs, struct wg_peer, handshake);
+	authenticated(peer, p, now);
+	pthread_mutex_lock(&peer->timers_lock);
+	wg_timers_handshake_complete(&peer->timers);
+	peer->timers.sent_lastminute_handshake = false;
+	pthread_mutex_unlock(&peer->timers_lock);
+	wg_write_once(peer->last_handshake_realtime_ns, wg_realtime_ns());
+	log_debug("peer %llu: handshake complete",
+		  (unsigned long long)peer->id);
+	/* Confirm the keys to the responder at once: staged data, or a
+	 * keepalive when there is none. */
+	wg_send_keepalive(peer);
+}
+
+static void consume_cookie(struct wg_device *dev, struct packet *p,
+			   uint64_t now)
+{
+	const struct message_handshake_cookie *m = (const void *)p->buf;
+	struct index_entry *e;
+
+	e = wg_index_table_lookup(&dev->index_table, le32toh(m->receiver_index),
+				  INDEX_HANDSHAKE | INDEX_KEYPAIR);
+	if (!e || !wg_cookie_message_consume(m, &e->peer->cookie, now))
+		wg_stat_add(dev, drop_handshake, 1);
+}
+
+static bool under_load(struct wg_device *dev, uint64_t now)
+{
+	bool load;
+
+	pthread_mutex_lock(&dev->load_lock);
+	load = wg_cookie_under_load(&dev->load, wg_ring_len(&dev->handshake_ring),
+				    dev->pool.nbatches, now);
+	pthread_mutex_unlock(&dev->load_lock);
+	return load;
+}
+
+static uint32_t sender_index(const struct packet *p)
+{
+	uint32_t index;
+
+	/* Initiation and response both carry it right after the type. */
+	memcpy(&index, p->buf + 4, sizeof(index));
+	return le32toh(index);
+}
+
+/* MAC1 always; under load a valid cookie (MAC2) and the per-source
+ * limit too. False when the message must go no further. */
+static bool admit(struct wg_device *dev, struct packet *p, uint64_t now)
+{
+	bool load = under_load(dev, now);
+	struct message_handshake_cookie reply;
+	enum cookie_mac_state state;
+
+	state = wg_cookie_validate_packet(&dev->cookie_checker, p->buf, p->len,
+					  &p->src, load, now);
+	if (state == INVALID_MAC)
+		return false;
+	if (!load)
+		return true;
+	if (state == VALID_MAC_BUT_NO_COOKIE) {
+		wg_cookie_message_create(&reply, p->buf, p->len, sender_index(p),
+					 &dev->cookie_checker, &p->src, now);
+		wg_device_send_one(dev, &p->src, &p->dst, &reply, sizeof(reply));
+		wg_stat_add(dev, handshake_cookies_sent, 1);
+		return false;
+	}
+	if (!wg_ratelimiter_allow(&dev->ratelimiter, &p->src, now)) {
+		wg_stat_add(dev, handshake_ratelimited, 1);
+		return false;
+	}
+	return true;
+}
+
+void wg_handshake_process(struct wg_device *dev, struct batch *b)
+{
+	unsigned int i;
+
+	rcu_read_lock();
+	for (i = 0; i < b->count; i++) {
+		struct packet *p = &b->pkts[i];
+		uint32_t type = wg_message_type(p->buf);
+		uint64_t now = wg_now_ns();
+
+		if (type == WG_MSG_HANDSHAKE_COOKIE) {
+			consume_cookie(dev, p, now);
+			continue;
+		}
+		if (!admit(dev, p, now)) {
+			wg_stat_add(dev, drop_handshake, 1);
+			continue;
+		}
+		if (type == WG_MSG_HANDSHAKE_INITIATION)
+			consume_initiation(dev, p, now);
+		else
+			consume_response(dev, p, now);
+	}
+	rcu_read_unlock();
+	wg_batch_release(&dev->pool, b);
+}
+
+/* ------------------------------------------------------------------ */
+/* Out: the timer thread                                                */
+
+void wg_handshake_want(struct wg_peer *peer)
+{
+	if (!wg_exchange(peer->handshake_wanted, 1))
+		wg_waitq_wake(&peer->dev->timer_wait);
+}
+
+/* One message to the peer from its sticky source; forgets a source the
+ * kernel no longer takes. */
+static void send_from(struct wg_peer *peer, const union wg_sockaddr *ep,
+		      struct wg_src *src, const void *buf, size_t len)
+{
+	bool had = src->family != 0;
+
+	wg_device_send_one(peer->dev, ep, src, buf, len);
+	if (had && !src->family)
+		wg_peer_clear_src(peer);
+}
+
+static void send_initiation(struct wg_peer *peer, bool is_retry)
+{
+	struct wg_device *dev = peer->dev;
+	struct message_handshake_initiation msg;
+	union wg_sockaddr ep;
+	struct wg_src src;
+	uint64_t now = wg_now_ns();
+	uint32_t index;
+	bool ok;
+
+	pthread_mutex_lock(&peer->timers_lock);
+	ok = wg_timers_should_send_initiation(&peer->timers, now, is_retry);
+	if (ok)
+		wg_timers_initiation_sent(&peer->timers, now);
+	pthread_mutex_unlock(&peer->timers_lock);
+	if (!ok)
+		return;
+
+	pthread_rwlock_rdlock(&dev->identity_lock);
+	index = wg_index_table_insert(&dev->index_table, &peer->handshake_entry);
+	ok = dev->identity.has_identity &&
+	     wg_noise_handshake_create_initiation(&msg, &peer->handshake, index,
+						  wg_realtime_ns());
+	pthread_rwlock_unlock(&dev->identity_lock);
+	if (!ok)
+		return;
+	wg_cookie_add_mac_to_packet(&msg, sizeof(msg), &peer->cookie, now);
+	wg_peer_get_endpoint(peer, &ep, &src);
+	log_debug("peer %llu: sending handshake initiation",
+		  (unsigned long long)peer->id);
+	if (ep.sa.sa_family)
+		send_from(peer, &ep, &src, &msg, sizeof(msg));
+
+	pthread_mutex_lock(&peer->timers_lock);
+	wg_timers_any_authenticated_packet_traversal(&peer->timers, now);
+	wg_timers_any_authenticated_packet_sent(&peer->timers);
+	wg_timers_handshake_initiated(&peer->timers, now, wg_random_u32());
+	pthread_mutex_unlock(&peer->timers_lock);
+}
+
+/* Carries out what peer's timers say is due; returns its next deadline. */
+static uint64_t peer_timers(struct wg_peer *peer, uint64_t now)
+{
+	unsigned int actions;
+	uint64_t next;
+	bool wanted;
+
+	wanted = wg_exchange(peer->handshake_wanted, 0);
+	pthread_mutex_lock(&peer->timers_lock);
+	actions = wg_timers_expire(&peer->timers, now);
+	pthread_mutex_unlock(&peer->timers_lock);
+	if (wanted)
+		send_initiation(peer, false);
+	if (actions & WG_ACTION_SEND_INITIATION)
+		send_initiation(peer, true);
+	if (actions & WG_ACTION_GIVE_UP)
+		wg_send_purge_staged(peer);
+	if (actions & WG_ACTION_SEND_KEEPALIVE)
+		wg_send_keepalive(peer);
+	if (actions & WG_ACTION_ZERO_KEYS) {
+		log_debug("peer %llu: zeroing keys after %d s without a handshake",
+			  (unsigned long long)peer->id, ZERO_KEYS_AFTER_TIME);
+		wg_peer_zero_keys(peer);
+	}
+	pthread_mutex_lock(&peer->timers_lock);
+	next = wg_timers_next_deadline(&peer->timers);
+	pthread_mutex_unlock(&peer->timers_lock);
+	return next;
+}
+
+uint64_t wg_handshake_run_timers(struct wg_device *dev, uint64_t now)
+{
+	uint64_t next = now + NSEC_PER_SEC, d;
+	struct wg_peer *peer;
+
+	rcu_read_lock();
+	cds_list_for_each_entry_rcu(peer, &dev->peers, list) {
+		if (wg_load_acquire(peer->dead))
+			continue;
+		d = peer_timers(peer, now);
+		if (d < next)
+			next = d;
+	}
+	rcu_read_unlock();
+	return next;
+}
