@@ -34,10 +34,10 @@ static void link_slots(struct batch_pool *pool)
 						   pool->batch_bytes * i);
 
 		memset(b, 0, pool->batch_bytes);
+		b->slots = pool->slots +
+			   (size_t)i * pool->batch_size * WG_SLOT_SIZE;
 		for (j = 0; j < pool->batch_size; j++)
-			b->pkts[j].buf = pool->slots +
-					 ((size_t)i * pool->batch_size + j) *
-						 WG_SLOT_SIZE;
+			b->pkts[j].buf = b->slots + (size_t)j * WG_SLOT_SIZE;
 		ck_ring_enqueue_mpmc(&pool->ring, pool->ring_buf, b);
 	}
 }
@@ -121,6 +121,7 @@ struct batch *wg_batch_get(struct batch_pool *pool, enum batch_dir dir)
 	b->state = BATCH_PENDING;
 	b->dir = dir;
 	b->count = 0;
+	b->used = 0;
 	b->charged = 0;
 	b->peer = NULL;
 	b->keypair = NULL;

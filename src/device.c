@@ -246,13 +246,20 @@ bool wg_device_wait_readable(struct wg_device *dev, const int *fds,
 void wg_device_housekeeping(struct wg_device *dev, uint64_t now)
 {
 	unsigned int mtu;
+	int ret;
 
 	wg_ratelimiter_gc(&dev->ratelimiter, now, false);
-	if (!wg_tun_get_mtu(&dev->tun, &mtu))
+	ret = wg_tun_follow(&dev->tun, &mtu);
+	if (!ret && mtu != wg_read_once(dev->mtu)) {
+		log_debug("interface %s: MTU %u", dev->tun.name, mtu);
 		wg_write_once(dev->mtu, mtu);
-	else if (!wg_tun_exists(&dev->tun)) {
+	} else if (ret == -ENODEV) {
 		log_info("interface %s was deleted; shutting down", dev->name);
 		wg_device_request_stop(dev, 0);
+	} else if (ret) {
+		wg_log_ratelimited(WG_LOG_VERBOSE,
+				   "interface %s: cannot read its MTU: %s",
+				   dev->tun.name, strerror(-ret));
 	}
 }
 

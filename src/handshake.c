@@ -67,10 +67,14 @@ void wg_handshake_queue(struct wg_device *dev, struct handshake_lanes *l,
 			return;
 		}
 	}
+	hb = l->lane[lane];
+	/* One read's messages: they fit, as they did in its batch. */
+	if (!wg_batch_add_datagram(&dev->pool, hb, p)) {
+		wg_stat_add(dev, drop_handshake, 1);
+		return;
+	}
 	if (lane == LANE_FAIR)
 		wg_stat_add(dev, handshake_fair_queued, 1);
-	hb = l->lane[lane];
-	wg_packet_copy_datagram(&hb->pkts[hb->count++], p);
 }
 
 static void push_lane(struct wg_device *dev, struct wg_ring *ring,

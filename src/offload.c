@@ -303,6 +303,27 @@ static int gso_none(const struct virtio_net_hdr *h, const uint8_t *pkt,
 	return 0;
 }
 
+int wg_gso_measure(const struct virtio_net_hdr *h, const uint8_t *pkt,
+		   size_t len, unsigned int *pieces, size_t *longest)
+{
+	struct gso_plan p;
+	int ret;
+
+	if (!len || h->hdr_len > len)
+		return -EINVAL;
+	if (h->gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+		*pieces = 1;
+		*longest = len;
+		return 0;
+	}
+	ret = gso_make_plan(h, pkt, len, &p);
+	if (ret)
+		return ret;
+	*pieces = (unsigned int)p.nseg;
+	*longest = p.hlen + (len - p.hlen < p.mss ? len - p.hlen : p.mss);
+	return 0;
+}
+
 int wg_gso_split(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t len,
 		 uint8_t *const *out, size_t out_cap, size_t *out_lens,
 		 unsigned int max_out, unsigned int *nout)

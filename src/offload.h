@@ -101,6 +101,15 @@ static inline uint16_t wg_csum_finish(uint64_t sum)
 int wg_gso_split(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t len,
 		 uint8_t *const *out, size_t out_cap, size_t *out_lens,
 		 unsigned int max_out, unsigned int *nout);
+/*
+ * What wg_gso_split() would make of a read, before any buffer is laid
+ * out: how many packets, and the longest one's length (every packet but
+ * the last is that long). Returns 0, or -EINVAL where the plan already
+ * fails; wg_gso_split() may still refuse the read for a reason found
+ * while cutting it (a GSO_NONE checksum field out of bounds).
+ */
+int wg_gso_measure(const struct virtio_net_hdr *h, const uint8_t *pkt,
+		   size_t len, unsigned int *pieces, size_t *longest);
 
 enum wg_gro_flags {
 	/* The TUN accepted USO: UDP datagrams may be coalesced too. */

@@ -26,6 +26,9 @@ struct wg_socket_set {
 	/* Offloads in use: UDP_SEGMENT on send (turned off, once, if the
 	 * kernel refuses it at run time) and UDP_GRO on receive. */
 	int gso; /* shared: wg_read_once, wg_exchange */
+	/* shared: the largest datagram sent in GSO runs; lowered when a
+	 * route's MTU is smaller (larger ones go out one by one). */
+	unsigned int gso_max;
 	bool gro;
 };
 

@@ -16,10 +16,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "offload.h"
+#include "rtnl.h"
 #include "wgpipe/wireguard.h"
 
 #define TUN_PATH "/dev/net/tun"
@@ -261,6 +263,40 @@ int wg_tun_get_mtu(const struct wg_tun *tun, unsigned int *mtu)
 		return ret;
 	*mtu = (unsigned int)ifr.ifr_mtu;
 	return 0;
+}
+
+/* True when nsfd is the network namespace we run in. */
+static bool ours(int nsfd)
+{
+	struct stat ns, self;
+
+	if (fstat(nsfd, &ns) || stat("/proc/self/ns/net", &self))
+		return true; /* cannot tell: ask by name here, as before */
+	return ns.st_dev == self.st_dev && ns.st_ino == self.st_ino;
+}
+
+int wg_tun_follow(struct wg_tun *tun, unsigned int *mtu)
+{
+	struct ifreq ifr = {0};
+	int nsfd, nsid, ret;
+
+	/* Asked of the queue itself: right in any namespace, and failing
+	 * only once the device is gone. */
+	if (ioctl(tun->fds[0], TUNGETIFF, &ifr) < 0)
+		return errno == EBADFD || errno == ENODEV ? -ENODEV : -errno;
+	copy_name(tun->name, ifr.ifr_name);
+	nsfd = ioctl(tun->fds[0], TUNGETDEVNETNS);
+	if (nsfd < 0 || ours(nsfd)) {
+		if (nsfd >= 0)
+			close(nsfd);
+		ret = wg_tun_get_mtu(tun, mtu);
+	} else {
+		nsid = wg_rtnl_nsid(nsfd);
+		close(nsfd);
+		ret = nsid < 0 ? nsid : wg_rtnl_link_mtu(nsid, tun->name, mtu);
+	}
+	/* Not found by name: moved or renamed just now; ask again later. */
+	return ret == -ENODEV ? -EAGAIN : ret;
 }
 
 bool wg_tun_exists(const struct wg_tun *tun)

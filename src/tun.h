@@ -53,7 +53,16 @@ int wg_tun_open_offload(struct wg_tun *tun, const char *name,
 			unsigned int nqueues, unsigned int want);
 /* Takes ownership of an inherited TUN fd (WG_TUN_FD) as the one queue. */
 int wg_tun_adopt_fd(struct wg_tun *tun, int fd);
+/* The MTU of the interface of that name in our network namespace. */
 int wg_tun_get_mtu(const struct wg_tun *tun, unsigned int *mtu);
+/*
+ * Follows the interface wherever it is: in our network namespace or
+ * moved to another (ip link set IF netns NS), and renamed or not.
+ * Refreshes tun->name and reads the MTU. Returns 0; -ENODEV once the
+ * interface was deleted, in whatever namespace, and only then; another
+ * -errno (-EAGAIN: it was moving) when it cannot be asked right now.
+ */
+int wg_tun_follow(struct wg_tun *tun, unsigned int *mtu);
 bool wg_tun_exists(const struct wg_tun *tun);
 /* Closes every queue; a non-persistent device then disappears. Safe on a
  * closed or zeroed tun. */
