@@ -19,6 +19,9 @@
 #define TARGET __attribute__((target("avx2")))
 #define INLINE static inline __attribute__((always_inline)) TARGET
 
+#define VEC_BYTES 32
+typedef __m256i vec;
+
 enum {
 	/* Below this many blocks the scalar Poly1305 is faster than
 	 * computing r^2..r^4. */
@@ -353,139 +356,18 @@ TARGET static void stream_avx2(const struct chacha_job *jobs, size_t n,
 		stream_one(&jobs[i], key);
 }
 
-/* ---- Poly1305, four lanes of 26-bit limbs ---- */
+/* ---- Poly1305, four lanes of 26-bit limbs (poly1305_simd.h) ---- */
 
-/* Five limbs of 26 bits (the top one 24, plus carries), one value per
- * 64-bit lane. */
-struct limbs {
-	__m256i l0, l1, l2, l3, l4;
-};
-
-#define ADD(a, b) _mm256_add_epi64(a, b)
-
-/* h * r, lane by lane, given s = 5 r; limbs below 2^27.5 in, below
- * 2^26 + 2^9 out. */
-INLINE struct limbs poly_mul(struct limbs h, struct limbs r, struct limbs s)
-{
-	const __m256i m26 = _mm256_set1_epi64x((1 << 26) - 1);
-	__m256i d0, d1, d2, d3, d4, c;
-
-#define MUL(a, b) _mm256_mul_epu32(a, b)
-	d0 = ADD(ADD(MUL(h.l0, r.l0), MUL(h.l1, s.l4)),
-		 ADD(ADD(MUL(h.l2, s.l3), MUL(h.l3, s.l2)), MUL(h.l4, s.l1)));
-	d1 = ADD(ADD(MUL(h.l0, r.l1), MUL(h.l1, r.l0)),
-		 ADD(ADD(MUL(h.l2, s.l4), MUL(h.l3, s.l3)), MUL(h.l4, s.l2)));
-	d2 = ADD(ADD(MUL(h.l0, r.l2), MUL(h.l1, r.l1)),
-		 ADD(ADD(MUL(h.l2, r.l0), MUL(h.l3, s.l4)), MUL(h.l4, s.l3)));
-	d3 = ADD(ADD(MUL(h.l0, r.l3), MUL(h.l1, r.l2)),
-		 ADD(ADD(MUL(h.l2, r.l1), MUL(h.l3, r.l0)), MUL(h.l4, s.l4)));
-	d4 = ADD(ADD(MUL(h.l0, r.l4), MUL(h.l1, r.l3)),
-		 ADD(ADD(MUL(h.l2, r.l2), MUL(h.l3, r.l1)), MUL(h.l4, r.l0)));
-#undef MUL
-
-	/* Two carry chains at once: 0->1->2->3 and 3->4->0->1. */
-#define CARRY(from, to)                                                        \
-	do {                                                                   \
-		c = _mm256_srli_epi64(from, 26);                               \
-		from = _mm256_and_si256(from, m26);                            \
-		to = ADD(to, c);                                               \
-	} while (0)
-	CARRY(d0, d1);
-	CARRY(d3, d4);
-	CARRY(d1, d2);
-	c = _mm256_srli_epi64(d4, 26);
-	d4 = _mm256_and_si256(d4, m26);
-	d0 = ADD(d0, ADD(c, _mm256_slli_epi64(c, 2)));
-	CARRY(d2, d3);
-	CARRY(d0, d1);
-	CARRY(d3, d4);
-#undef CARRY
-	return (struct limbs){d0, d1, d2, d3, d4};
-}
-
-INLINE struct limbs times5(struct limbs r)
-{
-	return (struct limbs){
-	    ADD(r.l0, _mm256_slli_epi64(r.l0, 2)),
-	    ADD(r.l1, _mm256_slli_epi64(r.l1, 2)),
-	    ADD(r.l2, _mm256_slli_epi64(r.l2, 2)),
-	    ADD(r.l3, _mm256_slli_epi64(r.l3, 2)),
-	    ADD(r.l4, _mm256_slli_epi64(r.l4, 2)),
-	};
-}
-
-INLINE struct limbs add_limbs(struct limbs a, struct limbs b)
-{
-	return (struct limbs){ADD(a.l0, b.l0), ADD(a.l1, b.l1), ADD(a.l2, b.l2),
-			      ADD(a.l3, b.l3), ADD(a.l4, b.l4)};
-}
-
-/* Lane 0's value in every lane. */
-INLINE struct limbs broadcast_lane0(struct limbs a)
-{
-	return (struct limbs){_mm256_permute4x64_epi64(a.l0, 0),
-			      _mm256_permute4x64_epi64(a.l1, 0),
-			      _mm256_permute4x64_epi64(a.l2, 0),
-			      _mm256_permute4x64_epi64(a.l3, 0),
-			      _mm256_permute4x64_epi64(a.l4, 0)};
-}
-
-/* a in the 32-bit elements set in imm, the value 1 elsewhere. */
-#define SELECT_OR_ONE(imm, a)                                                  \
-	((struct limbs){                                                       \
-	    _mm256_blend_epi32(_mm256_set1_epi64x(1), (a).l0, imm),            \
-	    _mm256_blend_epi32(_mm256_setzero_si256(), (a).l1, imm),           \
-	    _mm256_blend_epi32(_mm256_setzero_si256(), (a).l2, imm),           \
-	    _mm256_blend_epi32(_mm256_setzero_si256(), (a).l3, imm),           \
-	    _mm256_blend_epi32(_mm256_setzero_si256(), (a).l4, imm)})
-
-INLINE struct limbs mul_by(struct limbs a, struct limbs b)
-{
-	return poly_mul(a, b, times5(b));
-}
-
-/*
- * Lanes 0..3 hold blocks 0, 2, 1, 3 of each group (see poly_load), which
- * need r^4, r^2, r^3, r^1 at the end. Starting from r everywhere, lanes
- * 0 and 1 are multiplied by r, then lanes 0 and 2 by r^2.
- */
-INLINE struct limbs poly_powers(const struct poly1305 *st)
-{
-	uint64_t l[5];
-	struct limbs t;
-
-	poly1305_to_limbs(l, st->r0, st->r1, 0);
-	t = (struct limbs){_mm256_set1_epi64x((long long)l[0]),
-			   _mm256_set1_epi64x((long long)l[1]),
-			   _mm256_set1_epi64x((long long)l[2]),
-			   _mm256_set1_epi64x((long long)l[3]),
-			   _mm256_set1_epi64x((long long)l[4])};
-	aead_wipe(l, sizeof(l));
-	t = mul_by(t, SELECT_OR_ONE(0x0f, t));
-	return mul_by(t, SELECT_OR_ONE(0x33, broadcast_lane0(t)));
-}
-
-/* Four 16-byte blocks as limbs with the 2^128 bit. The unpacks leave
- * blocks 0, 2, 1, 3 in lanes 0..3. */
-INLINE struct limbs poly_load(const uint8_t *p)
-{
-	const __m256i m26 = _mm256_set1_epi64x((1 << 26) - 1);
-	__m256i a = _mm256_loadu_si256((const __m256i *)p);
-	__m256i b = _mm256_loadu_si256((const __m256i *)(p + 32));
-	__m256i lo = _mm256_unpacklo_epi64(a, b);
-	__m256i hi = _mm256_unpackhi_epi64(a, b);
-
-	return (struct limbs){
-	    _mm256_and_si256(lo, m26),
-	    _mm256_and_si256(_mm256_srli_epi64(lo, 26), m26),
-	    _mm256_and_si256(_mm256_or_si256(_mm256_srli_epi64(lo, 52),
-					     _mm256_slli_epi64(hi, 12)),
-			     m26),
-	    _mm256_and_si256(_mm256_srli_epi64(hi, 14), m26),
-	    _mm256_or_si256(_mm256_srli_epi64(hi, 40),
-			    _mm256_set1_epi64x(1 << 24)),
-	};
-}
+#define V_ADD64 _mm256_add_epi64
+#define V_AND _mm256_and_si256
+#define V_OR _mm256_or_si256
+#define V_SRL64 _mm256_srli_epi64
+#define V_SLL64 _mm256_slli_epi64
+#define V_MUL32 _mm256_mul_epu32
+#define V_SET1_64 _mm256_set1_epi64x
+#define V_LANE0(x) _mm256_set_epi64x(0, 0, 0, x)
+#define V_BCAST_LANE0(v) _mm256_permute4x64_epi64(v, 0)
+#define V_SUM64 sum_lanes
 
 INLINE uint64_t sum_lanes(__m256i v)
 {
@@ -496,48 +378,46 @@ INLINE uint64_t sum_lanes(__m256i v)
 	    _mm_add_epi64(t, _mm_unpackhi_epi64(t, t)));
 }
 
-TARGET static size_t poly_bulk_avx2(struct poly1305 *st, const uint8_t *m,
-				    size_t n)
+/* Four 16-byte blocks; the unpacks leave blocks 0, 2, 1, 3 in lanes
+ * 0..3. */
+INLINE void poly_halves(const uint8_t *p, __m256i *lo, __m256i *hi)
 {
-	struct limbs h, rp, sp, r4, s4;
-	uint64_t l[5];
-	size_t groups = n / 4, g;
+	__m256i a = _mm256_loadu_si256((const __m256i *)p);
+	__m256i b = _mm256_loadu_si256((const __m256i *)(p + 32));
 
-	if (n < POLY_VEC_MIN_BLOCKS)
-		return 0;
-	rp = poly_powers(st);
-	sp = times5(rp);
-	r4 = broadcast_lane0(rp);
-	s4 = times5(r4);
-
-	/* The h so far joins the first block. */
-	poly1305_to_limbs(l, st->h0, st->h1, st->h2);
-	h = add_limbs(
-	    poly_load(m),
-	    (struct limbs){_mm256_set_epi64x(0, 0, 0, (long long)l[0]),
-			   _mm256_set_epi64x(0, 0, 0, (long long)l[1]),
-			   _mm256_set_epi64x(0, 0, 0, (long long)l[2]),
-			   _mm256_set_epi64x(0, 0, 0, (long long)l[3]),
-			   _mm256_set_epi64x(0, 0, 0, (long long)l[4])});
-	for (g = 1; g < groups; g++)
-		h = add_limbs(poly_mul(h, r4, s4), poly_load(m + 64 * g));
-	h = poly_mul(h, rp, sp);
-	l[0] = sum_lanes(h.l0);
-	l[1] = sum_lanes(h.l1);
-	l[2] = sum_lanes(h.l2);
-	l[3] = sum_lanes(h.l3);
-	l[4] = sum_lanes(h.l4);
-	poly1305_from_limbs(st, l);
-	aead_wipe(l, sizeof(l));
-	return groups * 4;
+	*lo = _mm256_unpacklo_epi64(a, b);
+	*hi = _mm256_unpackhi_epi64(a, b);
 }
-#undef ADD
+
+#include "poly1305_simd.h"
+
+/* a in the 32-bit elements set in imm, the value 1 elsewhere. */
+#define SELECT_OR_ONE(imm, a)                                                  \
+	((struct limbs){                                                       \
+	    _mm256_blend_epi32(_mm256_set1_epi64x(1), (a).l0, imm),            \
+	    _mm256_blend_epi32(_mm256_setzero_si256(), (a).l1, imm),           \
+	    _mm256_blend_epi32(_mm256_setzero_si256(), (a).l2, imm),           \
+	    _mm256_blend_epi32(_mm256_setzero_si256(), (a).l3, imm),           \
+	    _mm256_blend_epi32(_mm256_setzero_si256(), (a).l4, imm)})
+
+/*
+ * Lanes 0..3 hold blocks 0, 2, 1, 3 of each group (see poly_halves),
+ * which need r^4, r^2, r^3, r^1 at the end. Starting from r everywhere,
+ * lanes 0 and 1 are multiplied by r, then lanes 0 and 2 by r^2.
+ */
+INLINE struct limbs poly_powers(const struct poly1305 *st)
+{
+	struct limbs t = poly_r(st);
+
+	t = mul_by(t, SELECT_OR_ONE(0x0f, t));
+	return mul_by(t, SELECT_OR_ONE(0x33, broadcast_lane0(t)));
+}
 
 static void mac_avx2(uint8_t tag[static 16], const uint8_t key[static 32],
 		     const uint8_t *ad, size_t ad_len, const uint8_t *ct,
 		     size_t ct_len)
 {
-	wg_poly1305_aead_mac(tag, key, ad, ad_len, ct, ct_len, poly_bulk_avx2);
+	wg_poly1305_aead_mac(tag, key, ad, ad_len, ct, ct_len, poly_bulk);
 }
 
 const struct chacha_poly_ops wg_chacha_avx2_ops = {

@@ -26,6 +26,9 @@
 #define TARGET __attribute__((target("avx512f,avx512vl,avx512bw")))
 #define INLINE static inline __attribute__((always_inline)) TARGET
 
+#define VEC_BYTES 64
+typedef __m512i vec;
+
 enum {
 	/* Below this many blocks the scalar Poly1305 is faster than
 	 * computing r^2..r^8. */
@@ -425,83 +428,31 @@ TARGET static void stream_avx512(const struct chacha_job *jobs, size_t n,
 	aead_wipe(blk, sizeof(blk));
 }
 
-/* ---- Poly1305, eight lanes of 26-bit limbs ---- */
+/* ---- Poly1305, eight lanes of 26-bit limbs (poly1305_simd.h) ---- */
 
-/* Five limbs of 26 bits (the top one 24, plus carries), one value per
- * 64-bit lane. */
-struct limbs {
-	__m512i l0, l1, l2, l3, l4;
-};
+#define V_ADD64 _mm512_add_epi64
+#define V_AND _mm512_and_si512
+#define V_OR _mm512_or_si512
+#define V_SRL64 _mm512_srli_epi64
+#define V_SLL64 _mm512_slli_epi64
+#define V_MUL32 _mm512_mul_epu32
+#define V_SET1_64 _mm512_set1_epi64
+#define V_LANE0(x) _mm512_maskz_set1_epi64(1, x)
+#define V_BCAST_LANE0(v) _mm512_broadcastq_epi64(_mm512_castsi512_si128(v))
+#define V_SUM64(v) ((uint64_t)_mm512_reduce_add_epi64(v))
 
-/* h * r, lane by lane, given s = 5 r; limbs below 2^27.5 in, below
- * 2^26 + 2^9 out. */
-INLINE struct limbs poly_mul(struct limbs h, struct limbs r, struct limbs s)
+/* Eight 16-byte blocks, block j in lane j. */
+INLINE void poly_halves(const uint8_t *p, __m512i *lo, __m512i *hi)
 {
-	const __m512i m26 = _mm512_set1_epi64((1 << 26) - 1);
-	__m512i d0, d1, d2, d3, d4, c;
+	const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
+	const __m512i odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+	__m512i a = _mm512_loadu_si512(p), b = _mm512_loadu_si512(p + 64);
 
-#define MUL(a, b) _mm512_mul_epu32(a, b)
-#define ADD(a, b) _mm512_add_epi64(a, b)
-	d0 = ADD(ADD(MUL(h.l0, r.l0), MUL(h.l1, s.l4)),
-		 ADD(ADD(MUL(h.l2, s.l3), MUL(h.l3, s.l2)), MUL(h.l4, s.l1)));
-	d1 = ADD(ADD(MUL(h.l0, r.l1), MUL(h.l1, r.l0)),
-		 ADD(ADD(MUL(h.l2, s.l4), MUL(h.l3, s.l3)), MUL(h.l4, s.l2)));
-	d2 = ADD(ADD(MUL(h.l0, r.l2), MUL(h.l1, r.l1)),
-		 ADD(ADD(MUL(h.l2, r.l0), MUL(h.l3, s.l4)), MUL(h.l4, s.l3)));
-	d3 = ADD(ADD(MUL(h.l0, r.l3), MUL(h.l1, r.l2)),
-		 ADD(ADD(MUL(h.l2, r.l1), MUL(h.l3, r.l0)), MUL(h.l4, s.l4)));
-	d4 = ADD(ADD(MUL(h.l0, r.l4), MUL(h.l1, r.l3)),
-		 ADD(ADD(MUL(h.l2, r.l2), MUL(h.l3, r.l1)), MUL(h.l4, r.l0)));
-
-	/* Two carry chains at once: 0->1->2->3 and 3->4->0->1. */
-#define CARRY(from, to)                                                        \
-	do {                                                                   \
-		c = _mm512_srli_epi64(from, 26);                               \
-		from = _mm512_and_si512(from, m26);                            \
-		to = ADD(to, c);                                               \
-	} while (0)
-	CARRY(d0, d1);
-	CARRY(d3, d4);
-	CARRY(d1, d2);
-	c = _mm512_srli_epi64(d4, 26);
-	d4 = _mm512_and_si512(d4, m26);
-	d0 = ADD(d0, ADD(c, _mm512_slli_epi64(c, 2)));
-	CARRY(d2, d3);
-	CARRY(d0, d1);
-	CARRY(d3, d4);
-#undef CARRY
-#undef MUL
-	return (struct limbs){d0, d1, d2, d3, d4};
+	*lo = _mm512_permutex2var_epi64(a, even, b);
+	*hi = _mm512_permutex2var_epi64(a, odd, b);
 }
 
-INLINE struct limbs times5(struct limbs r)
-{
-	return (struct limbs){
-	    ADD(r.l0, _mm512_slli_epi64(r.l0, 2)),
-	    ADD(r.l1, _mm512_slli_epi64(r.l1, 2)),
-	    ADD(r.l2, _mm512_slli_epi64(r.l2, 2)),
-	    ADD(r.l3, _mm512_slli_epi64(r.l3, 2)),
-	    ADD(r.l4, _mm512_slli_epi64(r.l4, 2)),
-	};
-}
-
-INLINE struct limbs add_limbs(struct limbs a, struct limbs b)
-{
-	return (struct limbs){ADD(a.l0, b.l0), ADD(a.l1, b.l1), ADD(a.l2, b.l2),
-			      ADD(a.l3, b.l3), ADD(a.l4, b.l4)};
-}
-
-INLINE __m512i bcast0(__m512i v)
-{
-	return _mm512_broadcastq_epi64(_mm512_castsi512_si128(v));
-}
-
-/* Lane 0's value in every lane. */
-INLINE struct limbs broadcast_lane0(struct limbs a)
-{
-	return (struct limbs){bcast0(a.l0), bcast0(a.l1), bcast0(a.l2),
-			      bcast0(a.l3), bcast0(a.l4)};
-}
+#include "poly1305_simd.h"
 
 /* a where mask is set, 1 elsewhere. */
 INLINE struct limbs select_or_one(__mmask8 k, struct limbs a)
@@ -512,97 +463,24 @@ INLINE struct limbs select_or_one(__mmask8 k, struct limbs a)
 	    _mm512_maskz_mov_epi64(k, a.l3), _mm512_maskz_mov_epi64(k, a.l4)};
 }
 
-INLINE struct limbs mul_by(struct limbs a, struct limbs b)
-{
-	return poly_mul(a, b, times5(b));
-}
-
 /*
  * Lane j gets r^(8 - j). Starting from r everywhere, lane j is multiplied
  * by r, r^2 and r^4 where bits 0, 1 and 2 of 7 - j are set.
  */
 INLINE struct limbs poly_powers(const struct poly1305 *st)
 {
-	uint64_t l[5];
-	struct limbs t;
+	struct limbs t = poly_r(st);
 
-	poly1305_to_limbs(l, st->r0, st->r1, 0);
-	t = (struct limbs){_mm512_set1_epi64((long long)l[0]),
-			   _mm512_set1_epi64((long long)l[1]),
-			   _mm512_set1_epi64((long long)l[2]),
-			   _mm512_set1_epi64((long long)l[3]),
-			   _mm512_set1_epi64((long long)l[4])};
-	aead_wipe(l, sizeof(l));
 	t = mul_by(t, select_or_one(0x55, t));
 	t = mul_by(t, select_or_one(0x33, broadcast_lane0(t)));
 	return mul_by(t, select_or_one(0x0f, broadcast_lane0(t)));
 }
 
-/* Eight 16-byte blocks as limbs, block j in lane j, with the 2^128 bit. */
-INLINE struct limbs poly_load(const uint8_t *p)
-{
-	const __m512i m26 = _mm512_set1_epi64((1 << 26) - 1);
-	const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
-	const __m512i odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
-	__m512i a = _mm512_loadu_si512(p), b = _mm512_loadu_si512(p + 64);
-	__m512i lo = _mm512_permutex2var_epi64(a, even, b);
-	__m512i hi = _mm512_permutex2var_epi64(a, odd, b);
-
-	return (struct limbs){
-	    _mm512_and_si512(lo, m26),
-	    _mm512_and_si512(_mm512_srli_epi64(lo, 26), m26),
-	    _mm512_and_si512(_mm512_or_si512(_mm512_srli_epi64(lo, 52),
-					     _mm512_slli_epi64(hi, 12)),
-			     m26),
-	    _mm512_and_si512(_mm512_srli_epi64(hi, 14), m26),
-	    _mm512_or_si512(_mm512_srli_epi64(hi, 40),
-			    _mm512_set1_epi64(1 << 24)),
-	};
-}
-
-TARGET static size_t poly_bulk_avx512(struct poly1305 *st, const uint8_t *m,
-				      size_t n)
-{
-	struct limbs h, rp, sp, r8, s8;
-	uint64_t l[5];
-	size_t groups = n / 8, g;
-
-	if (n < POLY_VEC_MIN_BLOCKS)
-		return 0;
-	rp = poly_powers(st);
-	sp = times5(rp);
-	r8 = broadcast_lane0(rp);
-	s8 = times5(r8);
-
-	/* The h so far joins the first block. */
-	poly1305_to_limbs(l, st->h0, st->h1, st->h2);
-	h = add_limbs(
-	    poly_load(m),
-	    (struct limbs){_mm512_maskz_set1_epi64(1, (long long)l[0]),
-			   _mm512_maskz_set1_epi64(1, (long long)l[1]),
-			   _mm512_maskz_set1_epi64(1, (long long)l[2]),
-			   _mm512_maskz_set1_epi64(1, (long long)l[3]),
-			   _mm512_maskz_set1_epi64(1, (long long)l[4])});
-	for (g = 1; g < groups; g++)
-		h = add_limbs(poly_mul(h, r8, s8), poly_load(m + 128 * g));
-	h = poly_mul(h, rp, sp);
-	l[0] = (uint64_t)_mm512_reduce_add_epi64(h.l0);
-	l[1] = (uint64_t)_mm512_reduce_add_epi64(h.l1);
-	l[2] = (uint64_t)_mm512_reduce_add_epi64(h.l2);
-	l[3] = (uint64_t)_mm512_reduce_add_epi64(h.l3);
-	l[4] = (uint64_t)_mm512_reduce_add_epi64(h.l4);
-	poly1305_from_limbs(st, l);
-	aead_wipe(l, sizeof(l));
-	return groups * 8;
-}
-#undef ADD
-
 static void mac_avx512(uint8_t tag[static 16], const uint8_t key[static 32],
 		       const uint8_t *ad, size_t ad_len, const uint8_t *ct,
 		       size_t ct_len)
 {
-	wg_poly1305_aead_mac(tag, key, ad, ad_len, ct, ct_len,
-			     poly_bulk_avx512);
+	wg_poly1305_aead_mac(tag, key, ad, ad_len, ct, ct_len, poly_bulk);
 }
 
 /* ---- Poly1305 with AVX-512 IFMA: eight lanes of 44-bit limbs ---- */
@@ -697,7 +575,8 @@ INLINE_IFMA struct limbs44 select44_or_one(__mmask8 k, struct limbs44 a)
 
 INLINE_IFMA struct limbs44 broadcast44(struct limbs44 a)
 {
-	return (struct limbs44){bcast0(a.l0), bcast0(a.l1), bcast0(a.l2)};
+	return (struct limbs44){V_BCAST_LANE0(a.l0), V_BCAST_LANE0(a.l1),
+				V_BCAST_LANE0(a.l2)};
 }
 
 /* 2^64 radix (h2 <= 7) to 44-bit limbs. */
@@ -731,12 +610,9 @@ INLINE_IFMA struct limbs44 powers44(const struct poly1305 *st)
 INLINE_IFMA struct limbs44 load44(const uint8_t *p)
 {
 	const __m512i m44 = _mm512_set1_epi64((1LL << 44) - 1);
-	const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
-	const __m512i odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
-	__m512i a = _mm512_loadu_si512(p), b = _mm512_loadu_si512(p + 64);
-	__m512i lo = _mm512_permutex2var_epi64(a, even, b);
-	__m512i hi = _mm512_permutex2var_epi64(a, odd, b);
+	__m512i lo, hi;
 
+	poly_halves(p, &lo, &hi);
 	return (struct limbs44){
 	    _mm512_and_si512(lo, m44),
 	    _mm512_and_si512(_mm512_or_si512(_mm512_srli_epi64(lo, 44),
