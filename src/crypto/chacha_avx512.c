@@ -15,6 +15,12 @@
  * summed. In 26-bit limbs with AVX-512F, or in 44-bit limbs with the
  * 52-bit multiply-adds of AVX-512 IFMA where the CPU has them (a second
  * table, wg_chacha_avx512ifma_ops, with its own target attribute).
+ *
+ * ChaCha20 and the 26-bit Poly1305 are written once, for AVX2 and AVX-512
+ * alike, in chacha_simd.h and poly1305_simd.h; this file gives them their
+ * AVX-512 words and keeps what is its own: how blocks leave the registers
+ * (masked for a partial one), filling sixteen lanes from several jobs, and
+ * the IFMA Poly1305.
  */
 #include "aead.h"
 
@@ -35,166 +41,27 @@ enum {
 	POLY_VEC_MIN_BLOCKS = 24,
 };
 
-static const uint32_t sigma[4] = {0x61707865, 0x3320646e, 0x79622d32,
-				  0x6b206574};
+/* ---- ChaCha20 (chacha_simd.h) ---- */
 
-/* Four quarter rounds side by side on state words held in x[]. */
-#define QUARTER4(x, ADD, XOR, ROL, a0, b0, c0, d0, a1, b1, c1, d1, a2, b2, c2, \
-		 d2, a3, b3, c3, d3)                                           \
-	do {                                                                   \
-		x[a0] = ADD(x[a0], x[b0]);                                     \
-		x[a1] = ADD(x[a1], x[b1]);                                     \
-		x[a2] = ADD(x[a2], x[b2]);                                     \
-		x[a3] = ADD(x[a3], x[b3]);                                     \
-		x[d0] = ROL(XOR(x[d0], x[a0]), 16);                            \
-		x[d1] = ROL(XOR(x[d1], x[a1]), 16);                            \
-		x[d2] = ROL(XOR(x[d2], x[a2]), 16);                            \
-		x[d3] = ROL(XOR(x[d3], x[a3]), 16);                            \
-		x[c0] = ADD(x[c0], x[d0]);                                     \
-		x[c1] = ADD(x[c1], x[d1]);                                     \
-		x[c2] = ADD(x[c2], x[d2]);                                     \
-		x[c3] = ADD(x[c3], x[d3]);                                     \
-		x[b0] = ROL(XOR(x[b0], x[c0]), 12);                            \
-		x[b1] = ROL(XOR(x[b1], x[c1]), 12);                            \
-		x[b2] = ROL(XOR(x[b2], x[c2]), 12);                            \
-		x[b3] = ROL(XOR(x[b3], x[c3]), 12);                            \
-		x[a0] = ADD(x[a0], x[b0]);                                     \
-		x[a1] = ADD(x[a1], x[b1]);                                     \
-		x[a2] = ADD(x[a2], x[b2]);                                     \
-		x[a3] = ADD(x[a3], x[b3]);                                     \
-		x[d0] = ROL(XOR(x[d0], x[a0]), 8);                             \
-		x[d1] = ROL(XOR(x[d1], x[a1]), 8);                             \
-		x[d2] = ROL(XOR(x[d2], x[a2]), 8);                             \
-		x[d3] = ROL(XOR(x[d3], x[a3]), 8);                             \
-		x[c0] = ADD(x[c0], x[d0]);                                     \
-		x[c1] = ADD(x[c1], x[d1]);                                     \
-		x[c2] = ADD(x[c2], x[d2]);                                     \
-		x[c3] = ADD(x[c3], x[d3]);                                     \
-		x[b0] = ROL(XOR(x[b0], x[c0]), 7);                             \
-		x[b1] = ROL(XOR(x[b1], x[c1]), 7);                             \
-		x[b2] = ROL(XOR(x[b2], x[c2]), 7);                             \
-		x[b3] = ROL(XOR(x[b3], x[c3]), 7);                             \
-	} while (0)
+#define V_ADD32 _mm512_add_epi32
+#define V_XOR _mm512_xor_si512
+#define V_ROL32 _mm512_rol_epi32
+#define V_SHUF32(v, imm) _mm512_shuffle_epi32(v, (_MM_PERM_ENUM)(imm))
+#define V_UNPACKLO32 _mm512_unpacklo_epi32
+#define V_UNPACKHI32 _mm512_unpackhi_epi32
+#define V_UNPACKLO64 _mm512_unpacklo_epi64
+#define V_UNPACKHI64 _mm512_unpackhi_epi64
+#define V_SET1_32 _mm512_set1_epi32
+#define V_BCAST128 _mm512_broadcast_i32x4
+#define ROW_IOTA                                                               \
+	_mm512_set_epi32(0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0)
+#define ROW_STEP                                                               \
+	_mm512_set_epi32(0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4)
 
-/* A column round then a diagonal round. */
-#define DOUBLE_ROUND(x, ADD, XOR, ROL)                                         \
-	do {                                                                   \
-		QUARTER4(x, ADD, XOR, ROL, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, \
-			 14, 3, 7, 11, 15);                                    \
-		QUARTER4(x, ADD, XOR, ROL, 0, 5, 10, 15, 1, 6, 11, 12, 2, 7,   \
-			 8, 13, 3, 4, 9, 14);                                  \
-	} while (0)
+typedef __m512i ks_block;
 
-/* ---- Sixteen blocks: zmm register i holds word i of every block ---- */
-
-#define ADD512 _mm512_add_epi32
-#define XOR512 _mm512_xor_si512
-#define ROL512 _mm512_rol_epi32
-
-INLINE void transpose16(__m512i out[16], const __m512i x[16])
-{
-	__m512i u[4][4];
-	int g, k;
-
-	/* Within each 128-bit lane L: u[g][k] = words 4g..4g+3 of block
-	 * 4L + k. */
-#pragma GCC unroll 4
-	for (g = 0; g < 4; g++) {
-		__m512i t0 = _mm512_unpacklo_epi32(x[4 * g], x[4 * g + 1]);
-		__m512i t1 = _mm512_unpackhi_epi32(x[4 * g], x[4 * g + 1]);
-		__m512i t2 = _mm512_unpacklo_epi32(x[4 * g + 2], x[4 * g + 3]);
-		__m512i t3 = _mm512_unpackhi_epi32(x[4 * g + 2], x[4 * g + 3]);
-
-		u[g][0] = _mm512_unpacklo_epi64(t0, t2);
-		u[g][1] = _mm512_unpackhi_epi64(t0, t2);
-		u[g][2] = _mm512_unpacklo_epi64(t1, t3);
-		u[g][3] = _mm512_unpackhi_epi64(t1, t3);
-	}
-	/* Then gather lane L of u[0..3][k] into block 4L + k. */
-#pragma GCC unroll 4
-	for (k = 0; k < 4; k++) {
-		__m512i p = _mm512_shuffle_i32x4(u[0][k], u[1][k], 0x44);
-		__m512i q = _mm512_shuffle_i32x4(u[2][k], u[3][k], 0x44);
-		__m512i r = _mm512_shuffle_i32x4(u[0][k], u[1][k], 0xee);
-		__m512i s = _mm512_shuffle_i32x4(u[2][k], u[3][k], 0xee);
-
-		out[k] = _mm512_shuffle_i32x4(p, q, 0x88);
-		out[4 + k] = _mm512_shuffle_i32x4(p, q, 0xdd);
-		out[8 + k] = _mm512_shuffle_i32x4(r, s, 0x88);
-		out[12 + k] = _mm512_shuffle_i32x4(r, s, 0xdd);
-	}
-}
-
-INLINE void chacha16(__m512i out[16], const uint32_t key[8], __m512i ctr,
-		     __m512i n0, __m512i n1, __m512i n2)
-{
-	__m512i x[16];
-	int i;
-
-	/* Fully unrolled, so that x[] lives in registers; the constant and
-	 * key words are broadcast again at the end rather than kept. */
-#pragma GCC unroll 16
-	for (i = 0; i < 4; i++)
-		x[i] = _mm512_set1_epi32((int)sigma[i]);
-#pragma GCC unroll 16
-	for (i = 0; i < 8; i++)
-		x[4 + i] = _mm512_set1_epi32((int)key[i]);
-	x[12] = ctr;
-	x[13] = n0;
-	x[14] = n1;
-	x[15] = n2;
-	for (i = 0; i < 10; i++)
-		DOUBLE_ROUND(x, ADD512, XOR512, ROL512);
-#pragma GCC unroll 16
-	for (i = 0; i < 4; i++)
-		x[i] = _mm512_add_epi32(x[i], _mm512_set1_epi32((int)sigma[i]));
-#pragma GCC unroll 16
-	for (i = 0; i < 8; i++)
-		x[4 + i] =
-		    _mm512_add_epi32(x[4 + i], _mm512_set1_epi32((int)key[i]));
-	x[12] = _mm512_add_epi32(x[12], ctr);
-	x[13] = _mm512_add_epi32(x[13], n0);
-	x[14] = _mm512_add_epi32(x[14], n1);
-	x[15] = _mm512_add_epi32(x[15], n2);
-	transpose16(out, x);
-}
-
-/* ---- Up to twelve blocks, one per 128-bit lane, rows in registers ---- */
-
-/*
- * Each set of four zmm registers a, b, c, d holds rows 0..3 of four
- * blocks. Per block this is more work than sixteen lanes (the diagonal
- * rotations), but nothing is wasted on blocks past the end; up to three
- * independent sets hide each other's latency.
- */
-#define HALF_ROUND(a, b, c, d)                                                 \
-	do {                                                                   \
-		a = _mm512_add_epi32(a, b);                                    \
-		d = _mm512_rol_epi32(_mm512_xor_si512(d, a), 16);              \
-		c = _mm512_add_epi32(c, d);                                    \
-		b = _mm512_rol_epi32(_mm512_xor_si512(b, c), 12);              \
-		a = _mm512_add_epi32(a, b);                                    \
-		d = _mm512_rol_epi32(_mm512_xor_si512(d, a), 8);               \
-		c = _mm512_add_epi32(c, d);                                    \
-		b = _mm512_rol_epi32(_mm512_xor_si512(b, c), 7);               \
-	} while (0)
-
-/* Rotate rows 1..3 so the diagonals line up as columns, or back. */
-#define DIAGONALIZE(b, c, d)                                                   \
-	do {                                                                   \
-		b = _mm512_shuffle_epi32(b, (_MM_PERM_ENUM)0x39);              \
-		c = _mm512_shuffle_epi32(c, (_MM_PERM_ENUM)0x4e);              \
-		d = _mm512_shuffle_epi32(d, (_MM_PERM_ENUM)0x93);              \
-	} while (0)
-#define UNDIAGONALIZE(b, c, d)                                                 \
-	do {                                                                   \
-		b = _mm512_shuffle_epi32(b, (_MM_PERM_ENUM)0x93);              \
-		c = _mm512_shuffle_epi32(c, (_MM_PERM_ENUM)0x4e);              \
-		d = _mm512_shuffle_epi32(d, (_MM_PERM_ENUM)0x39);              \
-	} while (0)
-
-/* Rows a..d of four blocks, plus the input, to blocks out[0..3]. */
-INLINE void rows_out(__m512i out[4], __m512i a, __m512i b, __m512i c, __m512i d)
+INLINE void rows_to_blocks(__m512i *out, size_t stride, __m512i a, __m512i b,
+			   __m512i c, __m512i d)
 {
 	__m512i p = _mm512_shuffle_i32x4(a, b, 0x44);
 	__m512i q = _mm512_shuffle_i32x4(c, d, 0x44);
@@ -202,127 +69,34 @@ INLINE void rows_out(__m512i out[4], __m512i a, __m512i b, __m512i c, __m512i d)
 	__m512i s = _mm512_shuffle_i32x4(c, d, 0xee);
 
 	out[0] = _mm512_shuffle_i32x4(p, q, 0x88);
-	out[1] = _mm512_shuffle_i32x4(p, q, 0xdd);
-	out[2] = _mm512_shuffle_i32x4(r, s, 0x88);
-	out[3] = _mm512_shuffle_i32x4(r, s, 0xdd);
+	out[stride] = _mm512_shuffle_i32x4(p, q, 0xdd);
+	out[2 * stride] = _mm512_shuffle_i32x4(r, s, 0x88);
+	out[3 * stride] = _mm512_shuffle_i32x4(r, s, 0xdd);
 }
 
-/* Blocks ctr .. ctr + 4 * sets - 1, sets being 1, 2 or 3. */
-INLINE void chacha_rows(__m512i out[12], const uint32_t key[8], uint32_t ctr,
-			const uint32_t nonce[3], int sets)
+INLINE void store_block(uint8_t *dst, const __m512i *b)
 {
-	const __m512i a0 =
-	    _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)sigma));
-	const __m512i b0 =
-	    _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)key));
-	const __m512i c0 =
-	    _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(key + 4)));
-	const __m512i four =
-	    _mm512_set_epi32(0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4);
-	const __m512i d0 = _mm512_add_epi32(
-	    _mm512_broadcast_i32x4(_mm_set_epi32((int)nonce[2], (int)nonce[1],
-						 (int)nonce[0], (int)ctr)),
-	    _mm512_set_epi32(0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0));
-	const __m512i d1 = _mm512_add_epi32(d0, four);
-	const __m512i d2 = _mm512_add_epi32(d1, four);
-	__m512i a = a0, b = b0, c = c0, d = d0;
-	__m512i e = a0, f = b0, g = c0, h = d1;
-	__m512i i = a0, j = b0, k = c0, l = d2;
-	int n;
-
-	for (n = 0; n < 10; n++) {
-		HALF_ROUND(a, b, c, d);
-		if (sets > 1)
-			HALF_ROUND(e, f, g, h);
-		if (sets > 2)
-			HALF_ROUND(i, j, k, l);
-		DIAGONALIZE(b, c, d);
-		if (sets > 1)
-			DIAGONALIZE(f, g, h);
-		if (sets > 2)
-			DIAGONALIZE(j, k, l);
-		HALF_ROUND(a, b, c, d);
-		if (sets > 1)
-			HALF_ROUND(e, f, g, h);
-		if (sets > 2)
-			HALF_ROUND(i, j, k, l);
-		UNDIAGONALIZE(b, c, d);
-		if (sets > 1)
-			UNDIAGONALIZE(f, g, h);
-		if (sets > 2)
-			UNDIAGONALIZE(j, k, l);
-	}
-	rows_out(out, _mm512_add_epi32(a, a0), _mm512_add_epi32(b, b0),
-		 _mm512_add_epi32(c, c0), _mm512_add_epi32(d, d0));
-	if (sets > 1)
-		rows_out(out + 4, _mm512_add_epi32(e, a0),
-			 _mm512_add_epi32(f, b0), _mm512_add_epi32(g, c0),
-			 _mm512_add_epi32(h, d1));
-	if (sets > 2)
-		rows_out(out + 8, _mm512_add_epi32(i, a0),
-			 _mm512_add_epi32(j, b0), _mm512_add_epi32(k, c0),
-			 _mm512_add_epi32(l, d2));
+	_mm512_storeu_si512(dst, *b);
 }
 
-/* ---- Applying keystream ---- */
-
-INLINE __mmask64 byte_mask(size_t n)
+INLINE void xor_block(uint8_t *dst, const uint8_t *src, const __m512i *b)
 {
-	return n >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << n) - 1;
+	_mm512_storeu_si512(dst, _mm512_xor_si512(_mm512_loadu_si512(src), *b));
 }
 
-/* Where a message's keystream goes: the first `skip` bytes (0 or 64) to
- * polykey, the next len bytes XORed from src into dst. */
-struct sink {
-	uint8_t *dst;
-	const uint8_t *src;
-	size_t len, skip;
-	uint8_t *polykey;
-};
-
-INLINE void emit(const struct sink *s, size_t pos, const __m512i *blk,
-		 unsigned int nb)
+/* Fewer than 64 bytes, under a mask. */
+INLINE void xor_partial(uint8_t *dst, const uint8_t *src, const __m512i *b,
+			size_t n)
 {
-	unsigned int j;
+	__mmask64 k = ((__mmask64)1 << n) - 1;
 
-	for (j = 0; j < nb; j++, pos += 64) {
-		size_t off, n;
-		__mmask64 k;
-
-		if (pos < s->skip) {
-			_mm512_storeu_si512(s->polykey, blk[j]);
-			continue;
-		}
-		off = pos - s->skip;
-		if (off >= s->len)
-			return;
-		n = s->len - off;
-		if (n >= 64) {
-			__m512i v = _mm512_loadu_si512(s->src + off);
-
-			_mm512_storeu_si512(s->dst + off,
-					    _mm512_xor_si512(v, blk[j]));
-			continue;
-		}
-		k = byte_mask(n);
-		_mm512_mask_storeu_epi8(
-		    s->dst + off, k,
-		    _mm512_xor_si512(_mm512_maskz_loadu_epi8(k, s->src + off),
-				     blk[j]));
-	}
+	_mm512_mask_storeu_epi8(
+	    dst, k, _mm512_xor_si512(_mm512_maskz_loadu_epi8(k, src), *b));
 }
 
-INLINE struct sink job_sink(const struct chacha_job *job)
-{
-	return (struct sink){job->dst, job->src, job->len,
-			     job->polykey ? 64 : 0, job->polykey};
-}
+#include "chacha_simd.h"
 
-/* Keystream bytes a job needs: the key block, then the data. */
-INLINE size_t job_total(const struct chacha_job *job)
-{
-	return job->len + (job->polykey ? 64 : 0);
-}
+/* ---- Sixteen lanes of blocks from a batch, twelve for tails ---- */
 
 /* The last few blocks of a job, one per 128-bit lane. */
 INLINE void rows_tail(const struct chacha_job *job, size_t pos,
@@ -418,7 +192,7 @@ TARGET static void stream_avx512(const struct chacha_job *jobs, size_t n,
 			break;
 		}
 		nseg = fill16(seg, in, &c, jobs, n);
-		chacha16(blk, key, in[0], in[1], in[2], in[3]);
+		chacha_lanes(blk, key, in[0], in[1], in[2], in[3]);
 		for (j = 0; j < nseg; j++) {
 			const struct sink s = job_sink(seg[j].job);
 
