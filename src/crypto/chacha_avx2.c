@@ -215,16 +215,9 @@ INLINE struct limbs poly_powers(const struct poly1305 *st)
 	return mul_by(t, SELECT_OR_ONE(0x33, broadcast_lane0(t)));
 }
 
-static void mac_avx2(uint8_t tag[static 16], const uint8_t key[static 32],
-		     const uint8_t *ad, size_t ad_len, const uint8_t *ct,
-		     size_t ct_len)
-{
-	wg_poly1305_aead_mac(tag, key, ad, ad_len, ct, ct_len, poly_bulk);
-}
-
 const struct chacha_poly_ops wg_chacha_avx2_ops = {
     .stream = stream_avx2,
-    .mac = mac_avx2,
+    .mac = poly_mac,
 };
 
 #endif

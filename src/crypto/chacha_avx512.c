@@ -250,13 +250,6 @@ INLINE struct limbs poly_powers(const struct poly1305 *st)
 	return mul_by(t, select_or_one(0x0f, broadcast_lane0(t)));
 }
 
-static void mac_avx512(uint8_t tag[static 16], const uint8_t key[static 32],
-		       const uint8_t *ad, size_t ad_len, const uint8_t *ct,
-		       size_t ct_len)
-{
-	wg_poly1305_aead_mac(tag, key, ad, ad_len, ct, ct_len, poly_bulk);
-}
-
 /* ---- Poly1305 with AVX-512 IFMA: eight lanes of 44-bit limbs ---- */
 
 /*
@@ -279,60 +272,54 @@ struct limbs44 {
 	__m512i l0, l1, l2;
 };
 
+/* lo[i] += the low 52 bits of h x_i, hi[i] += the bits above, lane by
+ * lane. */
+INLINE_IFMA void madd_row(__m512i lo[3], __m512i hi[3], __m512i h, __m512i x0,
+			  __m512i x1, __m512i x2)
+{
+	lo[0] = _mm512_madd52lo_epu64(lo[0], h, x0);
+	hi[0] = _mm512_madd52hi_epu64(hi[0], h, x0);
+	lo[1] = _mm512_madd52lo_epu64(lo[1], h, x1);
+	hi[1] = _mm512_madd52hi_epu64(hi[1], h, x1);
+	lo[2] = _mm512_madd52lo_epu64(lo[2], h, x2);
+	hi[2] = _mm512_madd52hi_epu64(hi[2], h, x2);
+}
+
 /* h * r lane by lane, given s1 = 20 r1, s2 = 20 r2; limbs below 2^46
  * in; out, limb 0 below 2^44 + 2^15, limb 1 below 2^44 + 2^10, limb 2
  * below 2^42. */
 INLINE_IFMA struct limbs44 mul44(struct limbs44 h, struct limbs44 r, __m512i s1,
 				 __m512i s2)
 {
-	const __m512i m44 = _mm512_set1_epi64((1LL << 44) - 1);
-	const __m512i m42 = _mm512_set1_epi64((1LL << 42) - 1);
+	const __m512i m44 = V_SET1_64((1LL << 44) - 1);
+	const __m512i m42 = V_SET1_64((1LL << 42) - 1);
 	const __m512i z = _mm512_setzero_si512();
-	__m512i lo0, lo1, lo2, hi0, hi1, hi2, c;
+	__m512i lo[3] = {z, z, z}, hi[3] = {z, z, z}, c;
 
-	lo0 = _mm512_madd52lo_epu64(z, h.l0, r.l0);
-	hi0 = _mm512_madd52hi_epu64(z, h.l0, r.l0);
-	lo1 = _mm512_madd52lo_epu64(z, h.l0, r.l1);
-	hi1 = _mm512_madd52hi_epu64(z, h.l0, r.l1);
-	lo2 = _mm512_madd52lo_epu64(z, h.l0, r.l2);
-	hi2 = _mm512_madd52hi_epu64(z, h.l0, r.l2);
-	lo0 = _mm512_madd52lo_epu64(lo0, h.l1, s2);
-	hi0 = _mm512_madd52hi_epu64(hi0, h.l1, s2);
-	lo1 = _mm512_madd52lo_epu64(lo1, h.l1, r.l0);
-	hi1 = _mm512_madd52hi_epu64(hi1, h.l1, r.l0);
-	lo2 = _mm512_madd52lo_epu64(lo2, h.l1, r.l1);
-	hi2 = _mm512_madd52hi_epu64(hi2, h.l1, r.l1);
-	lo0 = _mm512_madd52lo_epu64(lo0, h.l2, s1);
-	hi0 = _mm512_madd52hi_epu64(hi0, h.l2, s1);
-	lo1 = _mm512_madd52lo_epu64(lo1, h.l2, s2);
-	hi1 = _mm512_madd52hi_epu64(hi1, h.l2, s2);
-	lo2 = _mm512_madd52lo_epu64(lo2, h.l2, r.l0);
-	hi2 = _mm512_madd52hi_epu64(hi2, h.l2, r.l0);
+	madd_row(lo, hi, h.l0, r.l0, r.l1, r.l2);
+	madd_row(lo, hi, h.l1, s2, r.l0, r.l1);
+	madd_row(lo, hi, h.l2, s1, s2, r.l0);
 
-	lo1 = _mm512_add_epi64(lo1, _mm512_slli_epi64(hi0, 8));
-	lo2 = _mm512_add_epi64(lo2, _mm512_slli_epi64(hi1, 8));
-	lo0 =
-	    _mm512_add_epi64(lo0, _mm512_add_epi64(_mm512_slli_epi64(hi2, 12),
-						   _mm512_slli_epi64(hi2, 10)));
+	lo[1] = V_ADD64(lo[1], V_SLL64(hi[0], 8));
+	lo[2] = V_ADD64(lo[2], V_SLL64(hi[1], 8));
+	lo[0] = V_ADD64(lo[0], V_ADD64(V_SLL64(hi[2], 12), V_SLL64(hi[2], 10)));
 
-	c = _mm512_srli_epi64(lo0, 44);
-	lo0 = _mm512_and_si512(lo0, m44);
-	lo1 = _mm512_add_epi64(lo1, c);
-	c = _mm512_srli_epi64(lo1, 44);
-	lo1 = _mm512_and_si512(lo1, m44);
-	lo2 = _mm512_add_epi64(lo2, c);
-	c = _mm512_srli_epi64(lo2, 42);
-	lo2 = _mm512_and_si512(lo2, m42);
+	c = V_SRL64(lo[0], 44);
+	lo[0] = V_AND(lo[0], m44);
+	lo[1] = V_ADD64(lo[1], c);
+	c = V_SRL64(lo[1], 44);
+	lo[1] = V_AND(lo[1], m44);
+	lo[2] = V_ADD64(lo[2], c);
+	c = V_SRL64(lo[2], 42);
+	lo[2] = V_AND(lo[2], m42);
 	/* Limb 0 may stay up to 2^15 over 44 bits: inputs may have 52. */
-	lo0 =
-	    _mm512_add_epi64(lo0, _mm512_add_epi64(c, _mm512_slli_epi64(c, 2)));
-	return (struct limbs44){lo0, lo1, lo2};
+	lo[0] = V_ADD64(lo[0], V_ADD64(c, V_SLL64(c, 2)));
+	return (struct limbs44){lo[0], lo[1], lo[2]};
 }
 
 INLINE_IFMA __m512i times20(__m512i v)
 {
-	return _mm512_add_epi64(_mm512_slli_epi64(v, 4),
-				_mm512_slli_epi64(v, 2));
+	return V_ADD64(V_SLL64(v, 4), V_SLL64(v, 2));
 }
 
 INLINE_IFMA struct limbs44 mul44_by(struct limbs44 a, struct limbs44 b)
@@ -342,9 +329,9 @@ INLINE_IFMA struct limbs44 mul44_by(struct limbs44 a, struct limbs44 b)
 
 INLINE_IFMA struct limbs44 select44_or_one(__mmask8 k, struct limbs44 a)
 {
-	return (struct limbs44){
-	    _mm512_mask_mov_epi64(_mm512_set1_epi64(1), k, a.l0),
-	    _mm512_maskz_mov_epi64(k, a.l1), _mm512_maskz_mov_epi64(k, a.l2)};
+	return (struct limbs44){_mm512_mask_mov_epi64(V_SET1_64(1), k, a.l0),
+				_mm512_maskz_mov_epi64(k, a.l1),
+				_mm512_maskz_mov_epi64(k, a.l2)};
 }
 
 INLINE_IFMA struct limbs44 broadcast44(struct limbs44 a)
@@ -371,9 +358,9 @@ INLINE_IFMA struct limbs44 powers44(const struct poly1305 *st)
 	struct limbs44 t;
 
 	to_limbs44(l, st->r0, st->r1, 0);
-	t = (struct limbs44){_mm512_set1_epi64((long long)l[0]),
-			     _mm512_set1_epi64((long long)l[1]),
-			     _mm512_set1_epi64((long long)l[2])};
+	t = (struct limbs44){V_SET1_64((long long)l[0]),
+			     V_SET1_64((long long)l[1]),
+			     V_SET1_64((long long)l[2])};
 	aead_wipe(l, sizeof(l));
 	t = mul44_by(t, select44_or_one(0x55, t));
 	t = mul44_by(t, select44_or_one(0x33, broadcast44(t)));
@@ -383,17 +370,14 @@ INLINE_IFMA struct limbs44 powers44(const struct poly1305 *st)
 /* Eight 16-byte blocks, block j in lane j, with the 2^128 bit. */
 INLINE_IFMA struct limbs44 load44(const uint8_t *p)
 {
-	const __m512i m44 = _mm512_set1_epi64((1LL << 44) - 1);
+	const __m512i m44 = V_SET1_64((1LL << 44) - 1);
 	__m512i lo, hi;
 
 	poly_halves(p, &lo, &hi);
 	return (struct limbs44){
-	    _mm512_and_si512(lo, m44),
-	    _mm512_and_si512(_mm512_or_si512(_mm512_srli_epi64(lo, 44),
-					     _mm512_slli_epi64(hi, 20)),
-			     m44),
-	    _mm512_or_si512(_mm512_srli_epi64(hi, 24),
-			    _mm512_set1_epi64(1LL << 40)),
+	    V_AND(lo, m44),
+	    V_AND(V_OR(V_SRL64(lo, 44), V_SLL64(hi, 20)), m44),
+	    V_OR(V_SRL64(hi, 24), V_SET1_64(1LL << 40)),
 	};
 }
 
@@ -437,24 +421,21 @@ TARGET_IFMA static size_t poly_bulk_ifma(struct poly1305 *st, const uint8_t *m,
 	/* The h so far joins the first block. */
 	to_limbs44(l, st->h0, st->h1, st->h2);
 	h = load44(m);
-	h.l0 = _mm512_mask_add_epi64(h.l0, 1, h.l0,
-				     _mm512_set1_epi64((long long)l[0]));
-	h.l1 = _mm512_mask_add_epi64(h.l1, 1, h.l1,
-				     _mm512_set1_epi64((long long)l[1]));
-	h.l2 = _mm512_mask_add_epi64(h.l2, 1, h.l2,
-				     _mm512_set1_epi64((long long)l[2]));
+	h.l0 = _mm512_mask_add_epi64(h.l0, 1, h.l0, V_SET1_64((long long)l[0]));
+	h.l1 = _mm512_mask_add_epi64(h.l1, 1, h.l1, V_SET1_64((long long)l[1]));
+	h.l2 = _mm512_mask_add_epi64(h.l2, 1, h.l2, V_SET1_64((long long)l[2]));
 	for (g = 1; g < groups; g++) {
 		struct limbs44 mb = load44(m + 128 * g);
 
 		h = mul44(h, r8, s81, s82);
-		h.l0 = _mm512_add_epi64(h.l0, mb.l0);
-		h.l1 = _mm512_add_epi64(h.l1, mb.l1);
-		h.l2 = _mm512_add_epi64(h.l2, mb.l2);
+		h.l0 = V_ADD64(h.l0, mb.l0);
+		h.l1 = V_ADD64(h.l1, mb.l1);
+		h.l2 = V_ADD64(h.l2, mb.l2);
 	}
 	h = mul44(h, rp, sp1, sp2);
-	l[0] = (uint64_t)_mm512_reduce_add_epi64(h.l0);
-	l[1] = (uint64_t)_mm512_reduce_add_epi64(h.l1);
-	l[2] = (uint64_t)_mm512_reduce_add_epi64(h.l2);
+	l[0] = V_SUM64(h.l0);
+	l[1] = V_SUM64(h.l1);
+	l[2] = V_SUM64(h.l2);
 	from_limbs44(st, l);
 	aead_wipe(l, sizeof(l));
 	return groups * 8;
@@ -474,7 +455,7 @@ const struct chacha_poly_ops wg_chacha_avx512ifma_ops = {
 
 const struct chacha_poly_ops wg_chacha_avx512_ops = {
     .stream = stream_avx512,
-    .mac = mac_avx512,
+    .mac = poly_mac,
 };
 
 #endif

@@ -21,7 +21,8 @@
  *                        to *lo, high halves to *hi, in the file's order
  *
  * then includes this header, then defines poly_powers (declared below),
- * which knows in which lane poly_halves puts which block.
+ * which knows in which lane poly_halves puts which block. The header's
+ * poly_mac is the mac of the file's struct chacha_poly_ops.
  */
 #ifndef WGPIPE_POLY1305_SIMD_H
 #define WGPIPE_POLY1305_SIMD_H
@@ -176,6 +177,14 @@ TARGET static size_t poly_bulk(struct poly1305 *st, const uint8_t *m, size_t n)
 	poly1305_from_limbs(st, l);
 	aead_wipe(l, sizeof(l));
 	return groups * POLY_LANES;
+}
+
+/* The ops table's mac: RFC 8439's tag, poly_bulk taking the long runs. */
+static void poly_mac(uint8_t tag[static 16], const uint8_t key[static 32],
+		     const uint8_t *ad, size_t ad_len, const uint8_t *ct,
+		     size_t ct_len)
+{
+	wg_poly1305_aead_mac(tag, key, ad, ad_len, ct, ct_len, poly_bulk);
 }
 
 #endif
