@@ -145,6 +145,9 @@ INLINE void chacha_lanes(ks_block out[CHACHA_LANES], const uint32_t key[8],
  * blocks. Per block this is more work than one block per 32-bit lane
  * (the diagonal rotations), but nothing is wasted on blocks past the
  * end; independent sets hide each other's latency.
+ *
+ * A quarter round on whole rows is a column round of every block in the
+ * set, or a diagonal round once the rows are diagonalized.
  */
 #define ROUND_ROWS(a, b, c, d)                                                 \
 	do {                                                                   \

@@ -155,7 +155,7 @@ TARGET static size_t poly_bulk(struct poly1305 *st, const uint8_t *m, size_t n)
 		return 0;
 	rp = poly_powers(st);
 	sp = times5(rp);
-	rn = broadcast_lane0(rp);
+	rn = broadcast_lane0(rp); /* r^POLY_LANES in every lane */
 	sn = times5(rn);
 
 	/* The h so far joins the first block. */
