@@ -432,15 +432,6 @@ static void batch_ops(const struct chacha_poly_ops *ops,
 	aead_wipe(kw, sizeof(kw));
 }
 
-static void one_nonce(uint8_t n[static WG_AEAD_NONCE_LEN], uint64_t counter)
-{
-	int i;
-
-	memset(n, 0, 4);
-	for (i = 0; i < 8; i++)
-		n[4 + i] = (uint8_t)(counter >> (8 * i));
-}
-
 /* Sealed when ok is NULL, else opened, as in batch_ops; libsodium takes
  * the packets one at a time. */
 static void batch(const uint8_t key[static WG_KEY_LEN],
@@ -456,7 +447,7 @@ static void batch(const uint8_t key[static WG_KEY_LEN],
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		one_nonce(nonce, counters[i]);
+		wg_aead_nonce(nonce, counters[i]);
 		if (ok)
 			ok[i] = wg_aead_decrypt(bufs[i], bufs[i], lens[i], NULL,
 						0, nonce, key);
