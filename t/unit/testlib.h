@@ -12,16 +12,30 @@
 long test_unhex(uint8_t *out, size_t max, const char *hex);
 
 /*
- * The folder of the shared vector files: $WGPIPE_TESTDATA, set by
- * `make check` to ../shared/testdata beside the source tree. NULL when it
- * is absent; the tests that need it then print why they skip. Where
- * CI=true, an absent folder is a failure: test_testdata_required() says so.
+ * A known-answer file of t/vectors (see its README), in the folder that
+ * `make check` names in $T_VECTORS: a "fields" line, a "cases N" line,
+ * then N case lines of space-separated fields, hex with "-" for empty.
  */
-const char *test_testdata_dir(void);
-bool test_testdata_required(void);
-/* Reads a whole file from the vector folder, NUL-terminated; NULL if it
- * is missing. The caller frees. */
-char *test_read_testdata(const char *name, size_t *len);
+struct test_vectors {
+	char *text;    /* the file, its case lines cut into fields */
+	char **fields; /* count rows of nfields */
+	int nfields;
+	int count;	 /* case lines read */
+	int declared;	 /* N of the "cases N" line */
+	char error[256]; /* why test_vectors_load failed, else "" */
+};
+
+/*
+ * Reads T_VECTORS/name, whose fields line must be "fields " + fields.
+ * 0, or -1 with v->error saying what is wrong: T_VECTORS unset, the file
+ * missing or unreadable, a line malformed or the last one cut short. The
+ * counts are left for the caller to check against what it expects.
+ */
+int test_vectors_load(struct test_vectors *v, const char *name,
+		      const char *fields);
+void test_vectors_free(struct test_vectors *v);
+/* Field k of case i, "" for an empty one ("-" in the file). */
+const char *test_vectors_field(const struct test_vectors *v, int i, int k);
 
 /* Fills buf with n bytes from a simple seeded PRNG (xorshift64*). */
 void test_random_bytes(uint64_t *seed, void *buf, size_t n);
