@@ -432,37 +432,11 @@ static void batch_ops(const struct chacha_poly_ops *ops,
 	aead_wipe(kw, sizeof(kw));
 }
 
-static void one_nonce(uint8_t n[static WG_AEAD_NONCE_LEN], uint64_t counter)
-{
-	int i;
-
-	memset(n, 0, 4);
-	for (i = 0; i < 8; i++)
-		n[4 + i] = (uint8_t)(counter >> (8 * i));
-}
-
-void wg_aead_seal_batch(const uint8_t key[static WG_KEY_LEN],
-			const uint64_t counters[], uint8_t *const bufs[],
-			const size_t lens[], size_t n)
-{
-	const struct aead_impl *im = wg_aead_impl();
-	uint8_t nonce[WG_AEAD_NONCE_LEN];
-	size_t i;
-
-	if (im->ops) {
-		batch_ops(im->ops, key, counters, bufs, lens, NULL, n);
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		one_nonce(nonce, counters[i]);
-		crypto_aead_chacha20poly1305_ietf_encrypt(
-		    bufs[i], NULL, bufs[i], lens[i], NULL, 0, NULL, nonce, key);
-	}
-}
-
-void wg_aead_open_batch(const uint8_t key[static WG_KEY_LEN],
-			const uint64_t counters[], uint8_t *const bufs[],
-			const size_t lens[], bool ok[], size_t n)
+/* Sealed when ok is NULL, else opened, as in batch_ops; libsodium takes
+ * the packets one at a time. */
+static void batch(const uint8_t key[static WG_KEY_LEN],
+		  const uint64_t counters[], uint8_t *const bufs[],
+		  const size_t lens[], bool ok[], size_t n)
 {
 	const struct aead_impl *im = wg_aead_impl();
 	uint8_t nonce[WG_AEAD_NONCE_LEN];
@@ -473,8 +447,27 @@ void wg_aead_open_batch(const uint8_t key[static WG_KEY_LEN],
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		one_nonce(nonce, counters[i]);
-		ok[i] = wg_aead_decrypt(bufs[i], bufs[i], lens[i], NULL, 0,
-					nonce, key);
+		wg_aead_nonce(nonce, counters[i]);
+		if (ok)
+			ok[i] = wg_aead_decrypt(bufs[i], bufs[i], lens[i], NULL,
+						0, nonce, key);
+		else
+			crypto_aead_chacha20poly1305_ietf_encrypt(
+			    bufs[i], NULL, bufs[i], lens[i], NULL, 0, NULL,
+			    nonce, key);
 	}
+}
+
+void wg_aead_seal_batch(const uint8_t key[static WG_KEY_LEN],
+			const uint64_t counters[], uint8_t *const bufs[],
+			const size_t lens[], size_t n)
+{
+	batch(key, counters, bufs, lens, NULL, n);
+}
+
+void wg_aead_open_batch(const uint8_t key[static WG_KEY_LEN],
+			const uint64_t counters[], uint8_t *const bufs[],
+			const size_t lens[], bool ok[], size_t n)
+{
+	batch(key, counters, bufs, lens, ok, n);
 }

@@ -8,6 +8,11 @@
  * (lane i = block i), or two or four blocks with one block per 128-bit
  * lane for short messages. Poly1305: four interleaved Horner chains in
  * 26-bit limbs multiplied by r^4 per step, combined at the end.
+ *
+ * Both algorithms are written once, for AVX2 and AVX-512 alike, in
+ * chacha_simd.h and poly1305_simd.h; this file gives them their AVX2
+ * words and keeps what is its own: the rotations, how blocks leave the
+ * registers, the lane order of the Poly1305 loads, and one job at a time.
  */
 #include "aead.h"
 
@@ -19,14 +24,29 @@
 #define TARGET __attribute__((target("avx2")))
 #define INLINE static inline __attribute__((always_inline)) TARGET
 
+#define VEC_BYTES 32
+typedef __m256i vec;
+
 enum {
 	/* Below this many blocks the scalar Poly1305 is faster than
 	 * computing r^2..r^4. */
 	POLY_VEC_MIN_BLOCKS = 16,
 };
 
-static const uint32_t sigma[4] = {0x61707865, 0x3320646e, 0x79622d32,
-				  0x6b206574};
+/* ---- ChaCha20 (chacha_simd.h) ---- */
+
+#define V_ADD32 _mm256_add_epi32
+#define V_XOR _mm256_xor_si256
+#define V_ROL32 rol256
+#define V_SHUF32 _mm256_shuffle_epi32
+#define V_UNPACKLO32 _mm256_unpacklo_epi32
+#define V_UNPACKHI32 _mm256_unpackhi_epi32
+#define V_UNPACKLO64 _mm256_unpacklo_epi64
+#define V_UNPACKHI64 _mm256_unpackhi_epi64
+#define V_SET1_32 _mm256_set1_epi32
+#define V_BCAST128 _mm256_broadcastsi128_si256
+#define ROW_IOTA _mm256_set_epi32(0, 0, 0, 1, 0, 0, 0, 0)
+#define ROW_STEP _mm256_set_epi32(0, 0, 0, 2, 0, 0, 0, 2)
 
 /* Rotations by 16 and 8 are byte shuffles; 12 and 7 are two shifts. */
 INLINE __m256i rol256(__m256i v, int n)
@@ -46,205 +66,27 @@ INLINE __m256i rol256(__m256i v, int n)
 			       _mm256_srli_epi32(v, 32 - n));
 }
 
-#define QUARTER4(x, a0, b0, c0, d0, a1, b1, c1, d1, a2, b2, c2, d2, a3, b3,    \
-		 c3, d3)                                                       \
-	do {                                                                   \
-		x[a0] = _mm256_add_epi32(x[a0], x[b0]);                        \
-		x[a1] = _mm256_add_epi32(x[a1], x[b1]);                        \
-		x[a2] = _mm256_add_epi32(x[a2], x[b2]);                        \
-		x[a3] = _mm256_add_epi32(x[a3], x[b3]);                        \
-		x[d0] = rol256(_mm256_xor_si256(x[d0], x[a0]), 16);            \
-		x[d1] = rol256(_mm256_xor_si256(x[d1], x[a1]), 16);            \
-		x[d2] = rol256(_mm256_xor_si256(x[d2], x[a2]), 16);            \
-		x[d3] = rol256(_mm256_xor_si256(x[d3], x[a3]), 16);            \
-		x[c0] = _mm256_add_epi32(x[c0], x[d0]);                        \
-		x[c1] = _mm256_add_epi32(x[c1], x[d1]);                        \
-		x[c2] = _mm256_add_epi32(x[c2], x[d2]);                        \
-		x[c3] = _mm256_add_epi32(x[c3], x[d3]);                        \
-		x[b0] = rol256(_mm256_xor_si256(x[b0], x[c0]), 12);            \
-		x[b1] = rol256(_mm256_xor_si256(x[b1], x[c1]), 12);            \
-		x[b2] = rol256(_mm256_xor_si256(x[b2], x[c2]), 12);            \
-		x[b3] = rol256(_mm256_xor_si256(x[b3], x[c3]), 12);            \
-		x[a0] = _mm256_add_epi32(x[a0], x[b0]);                        \
-		x[a1] = _mm256_add_epi32(x[a1], x[b1]);                        \
-		x[a2] = _mm256_add_epi32(x[a2], x[b2]);                        \
-		x[a3] = _mm256_add_epi32(x[a3], x[b3]);                        \
-		x[d0] = rol256(_mm256_xor_si256(x[d0], x[a0]), 8);             \
-		x[d1] = rol256(_mm256_xor_si256(x[d1], x[a1]), 8);             \
-		x[d2] = rol256(_mm256_xor_si256(x[d2], x[a2]), 8);             \
-		x[d3] = rol256(_mm256_xor_si256(x[d3], x[a3]), 8);             \
-		x[c0] = _mm256_add_epi32(x[c0], x[d0]);                        \
-		x[c1] = _mm256_add_epi32(x[c1], x[d1]);                        \
-		x[c2] = _mm256_add_epi32(x[c2], x[d2]);                        \
-		x[c3] = _mm256_add_epi32(x[c3], x[d3]);                        \
-		x[b0] = rol256(_mm256_xor_si256(x[b0], x[c0]), 7);             \
-		x[b1] = rol256(_mm256_xor_si256(x[b1], x[c1]), 7);             \
-		x[b2] = rol256(_mm256_xor_si256(x[b2], x[c2]), 7);             \
-		x[b3] = rol256(_mm256_xor_si256(x[b3], x[c3]), 7);             \
-	} while (0)
-
 /* A 64-byte block as two ymm halves. */
-struct block {
+typedef struct {
 	__m256i lo, hi;
-};
+} ks_block;
 
-/* ---- Eight blocks: ymm register i holds word i of every block ---- */
-
-INLINE void transpose8(struct block out[8], const __m256i x[16])
+INLINE void rows_to_blocks(ks_block *out, size_t stride, __m256i a, __m256i b,
+			   __m256i c, __m256i d)
 {
-	__m256i u[4][4];
-	int g, k;
-
-	/* Within each 128-bit lane L: u[g][k] = words 4g..4g+3 of block
-	 * 4L + k. */
-#pragma GCC unroll 4
-	for (g = 0; g < 4; g++) {
-		__m256i t0 = _mm256_unpacklo_epi32(x[4 * g], x[4 * g + 1]);
-		__m256i t1 = _mm256_unpackhi_epi32(x[4 * g], x[4 * g + 1]);
-		__m256i t2 = _mm256_unpacklo_epi32(x[4 * g + 2], x[4 * g + 3]);
-		__m256i t3 = _mm256_unpackhi_epi32(x[4 * g + 2], x[4 * g + 3]);
-
-		u[g][0] = _mm256_unpacklo_epi64(t0, t2);
-		u[g][1] = _mm256_unpackhi_epi64(t0, t2);
-		u[g][2] = _mm256_unpacklo_epi64(t1, t3);
-		u[g][3] = _mm256_unpackhi_epi64(t1, t3);
-	}
-#pragma GCC unroll 4
-	for (k = 0; k < 4; k++) {
-		out[k].lo = _mm256_permute2x128_si256(u[0][k], u[1][k], 0x20);
-		out[k].hi = _mm256_permute2x128_si256(u[2][k], u[3][k], 0x20);
-		out[4 + k].lo =
-		    _mm256_permute2x128_si256(u[0][k], u[1][k], 0x31);
-		out[4 + k].hi =
-		    _mm256_permute2x128_si256(u[2][k], u[3][k], 0x31);
-	}
-}
-
-INLINE void chacha8(struct block out[8], const uint32_t key[8], __m256i ctr,
-		    __m256i n0, __m256i n1, __m256i n2)
-{
-	__m256i x[16];
-	int i;
-
-	/* Fully unrolled, so that x[] lives in registers as far as sixteen
-	 * allow; the constant and key words are broadcast again at the end
-	 * rather than kept. */
-#pragma GCC unroll 16
-	for (i = 0; i < 4; i++)
-		x[i] = _mm256_set1_epi32((int)sigma[i]);
-#pragma GCC unroll 16
-	for (i = 0; i < 8; i++)
-		x[4 + i] = _mm256_set1_epi32((int)key[i]);
-	x[12] = ctr;
-	x[13] = n0;
-	x[14] = n1;
-	x[15] = n2;
-	for (i = 0; i < 10; i++) {
-		QUARTER4(x, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11,
-			 15);
-		QUARTER4(x, 0, 5, 10, 15, 1, 6, 11, 12, 2, 7, 8, 13, 3, 4, 9,
-			 14);
-	}
-#pragma GCC unroll 16
-	for (i = 0; i < 4; i++)
-		x[i] = _mm256_add_epi32(x[i], _mm256_set1_epi32((int)sigma[i]));
-#pragma GCC unroll 16
-	for (i = 0; i < 8; i++)
-		x[4 + i] =
-		    _mm256_add_epi32(x[4 + i], _mm256_set1_epi32((int)key[i]));
-	x[12] = _mm256_add_epi32(x[12], ctr);
-	x[13] = _mm256_add_epi32(x[13], n0);
-	x[14] = _mm256_add_epi32(x[14], n1);
-	x[15] = _mm256_add_epi32(x[15], n2);
-	transpose8(out, x);
-}
-
-/* ---- Two or four blocks, one per 128-bit lane ---- */
-
-#define HALF_ROUND(a, b, c, d)                                                 \
-	do {                                                                   \
-		a = _mm256_add_epi32(a, b);                                    \
-		d = rol256(_mm256_xor_si256(d, a), 16);                        \
-		c = _mm256_add_epi32(c, d);                                    \
-		b = rol256(_mm256_xor_si256(b, c), 12);                        \
-		a = _mm256_add_epi32(a, b);                                    \
-		d = rol256(_mm256_xor_si256(d, a), 8);                         \
-		c = _mm256_add_epi32(c, d);                                    \
-		b = rol256(_mm256_xor_si256(b, c), 7);                         \
-	} while (0)
-
-/* Rotate rows 1..3 so the diagonals line up as columns, or back. */
-#define DIAGONALIZE(b, c, d)                                                   \
-	do {                                                                   \
-		b = _mm256_shuffle_epi32(b, 0x39);                             \
-		c = _mm256_shuffle_epi32(c, 0x4e);                             \
-		d = _mm256_shuffle_epi32(d, 0x93);                             \
-	} while (0)
-#define UNDIAGONALIZE(b, c, d)                                                 \
-	do {                                                                   \
-		b = _mm256_shuffle_epi32(b, 0x93);                             \
-		c = _mm256_shuffle_epi32(c, 0x4e);                             \
-		d = _mm256_shuffle_epi32(d, 0x39);                             \
-	} while (0)
-
-/* Blocks ctr .. ctr + 2 * sets - 1; sets is 1 or 2 (two independent
- * chains hide each other's latency). */
-INLINE void chacha_rows(struct block *out, const uint32_t key[8], uint32_t ctr,
-			const uint32_t nonce[3], int sets)
-{
-	const __m256i a0 = _mm256_broadcastsi128_si256(
-	    _mm_loadu_si128((const __m128i *)sigma));
-	const __m256i b0 =
-	    _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)key));
-	const __m256i c0 = _mm256_broadcastsi128_si256(
-	    _mm_loadu_si128((const __m128i *)(key + 4)));
-	const __m256i d0 = _mm256_add_epi32(
-	    _mm256_broadcastsi128_si256(_mm_set_epi32(
-		(int)nonce[2], (int)nonce[1], (int)nonce[0], (int)ctr)),
-	    _mm256_set_epi32(0, 0, 0, 1, 0, 0, 0, 0));
-	const __m256i d1 =
-	    _mm256_add_epi32(d0, _mm256_set_epi32(0, 0, 0, 2, 0, 0, 0, 2));
-	__m256i a = a0, b = b0, c = c0, d = d0;
-	__m256i e = a0, f = b0, g = c0, h = d1;
-	int i;
-
-	for (i = 0; i < 10; i++) {
-		HALF_ROUND(a, b, c, d);
-		if (sets > 1)
-			HALF_ROUND(e, f, g, h);
-		DIAGONALIZE(b, c, d);
-		if (sets > 1)
-			DIAGONALIZE(f, g, h);
-		HALF_ROUND(a, b, c, d);
-		if (sets > 1)
-			HALF_ROUND(e, f, g, h);
-		UNDIAGONALIZE(b, c, d);
-		if (sets > 1)
-			UNDIAGONALIZE(f, g, h);
-	}
-	a = _mm256_add_epi32(a, a0);
-	b = _mm256_add_epi32(b, b0);
-	c = _mm256_add_epi32(c, c0);
-	d = _mm256_add_epi32(d, d0);
 	out[0].lo = _mm256_permute2x128_si256(a, b, 0x20);
 	out[0].hi = _mm256_permute2x128_si256(c, d, 0x20);
-	out[1].lo = _mm256_permute2x128_si256(a, b, 0x31);
-	out[1].hi = _mm256_permute2x128_si256(c, d, 0x31);
-	if (sets < 2)
-		return;
-	e = _mm256_add_epi32(e, a0);
-	f = _mm256_add_epi32(f, b0);
-	g = _mm256_add_epi32(g, c0);
-	h = _mm256_add_epi32(h, d1);
-	out[2].lo = _mm256_permute2x128_si256(e, f, 0x20);
-	out[2].hi = _mm256_permute2x128_si256(g, h, 0x20);
-	out[3].lo = _mm256_permute2x128_si256(e, f, 0x31);
-	out[3].hi = _mm256_permute2x128_si256(g, h, 0x31);
+	out[stride].lo = _mm256_permute2x128_si256(a, b, 0x31);
+	out[stride].hi = _mm256_permute2x128_si256(c, d, 0x31);
 }
 
-/* ---- Applying keystream ---- */
+INLINE void store_block(uint8_t *dst, const ks_block *b)
+{
+	_mm256_storeu_si256((__m256i *)dst, b->lo);
+	_mm256_storeu_si256((__m256i *)(dst + 32), b->hi);
+}
 
-INLINE void xor_block(uint8_t *dst, const uint8_t *src, const struct block *b)
+INLINE void xor_block(uint8_t *dst, const uint8_t *src, const ks_block *b)
 {
 	__m256i lo = _mm256_loadu_si256((const __m256i *)src);
 	__m256i hi = _mm256_loadu_si256((const __m256i *)(src + 32));
@@ -253,14 +95,8 @@ INLINE void xor_block(uint8_t *dst, const uint8_t *src, const struct block *b)
 	_mm256_storeu_si256((__m256i *)(dst + 32), _mm256_xor_si256(hi, b->hi));
 }
 
-INLINE void store_block(uint8_t *dst, const struct block *b)
-{
-	_mm256_storeu_si256((__m256i *)dst, b->lo);
-	_mm256_storeu_si256((__m256i *)(dst + 32), b->hi);
-}
-
-/* The last n < 64 bytes, through a buffer. */
-INLINE void xor_partial(uint8_t *dst, const uint8_t *src, const struct block *b,
+/* Fewer than 64 bytes, through a buffer. */
+INLINE void xor_partial(uint8_t *dst, const uint8_t *src, const ks_block *b,
 			size_t n)
 {
 	uint8_t ks[64];
@@ -272,50 +108,19 @@ INLINE void xor_partial(uint8_t *dst, const uint8_t *src, const struct block *b,
 	aead_wipe(ks, sizeof(ks));
 }
 
-/* Where a message's keystream goes: the first `skip` bytes (0 or 64) to
- * polykey, the next len bytes XORed from src into dst. */
-struct sink {
-	uint8_t *dst;
-	const uint8_t *src;
-	size_t len, skip;
-	uint8_t *polykey;
-};
-
-INLINE void emit(const struct sink *s, size_t pos, const struct block *blk,
-		 unsigned int nb)
-{
-	unsigned int j;
-
-	for (j = 0; j < nb; j++, pos += 64) {
-		size_t off;
-
-		if (pos < s->skip) {
-			store_block(s->polykey, &blk[j]);
-			continue;
-		}
-		off = pos - s->skip;
-		if (off >= s->len)
-			return;
-		if (s->len - off >= 64)
-			xor_block(s->dst + off, s->src + off, &blk[j]);
-		else
-			xor_partial(s->dst + off, s->src + off, &blk[j],
-				    s->len - off);
-	}
-}
+#include "chacha_simd.h"
 
 /* Eight lanes fill up with the 24 blocks of an MTU-sized packet, so
  * jobs go one at a time. */
 TARGET static void stream_one(const struct chacha_job *job,
 			      const uint32_t key[8])
 {
-	const struct sink s = {job->dst, job->src, job->len,
-			       job->polykey ? 64 : 0, job->polykey};
-	const size_t total = job->len + s.skip;
+	const struct sink s = job_sink(job);
+	const size_t total = job_total(job);
 	const uint32_t *nonce = job->nonce;
 	const __m256i iota = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
 	uint32_t ctr = job->ctr;
-	struct block blk[8];
+	ks_block blk[8];
 	size_t pos;
 
 	for (pos = 0; pos < total;) {
@@ -323,7 +128,7 @@ TARGET static void stream_one(const struct chacha_job *job,
 		unsigned int nb;
 
 		if (left > 4) {
-			chacha8(
+			chacha_lanes(
 			    blk, key,
 			    _mm256_add_epi32(_mm256_set1_epi32((int)ctr), iota),
 			    _mm256_set1_epi32((int)nonce[0]),
@@ -353,139 +158,18 @@ TARGET static void stream_avx2(const struct chacha_job *jobs, size_t n,
 		stream_one(&jobs[i], key);
 }
 
-/* ---- Poly1305, four lanes of 26-bit limbs ---- */
+/* ---- Poly1305, four lanes of 26-bit limbs (poly1305_simd.h) ---- */
 
-/* Five limbs of 26 bits (the top one 24, plus carries), one value per
- * 64-bit lane. */
-struct limbs {
-	__m256i l0, l1, l2, l3, l4;
-};
-
-#define ADD(a, b) _mm256_add_epi64(a, b)
-
-/* h * r, lane by lane, given s = 5 r; limbs below 2^27.5 in, below
- * 2^26 + 2^9 out. */
-INLINE struct limbs poly_mul(struct limbs h, struct limbs r, struct limbs s)
-{
-	const __m256i m26 = _mm256_set1_epi64x((1 << 26) - 1);
-	__m256i d0, d1, d2, d3, d4, c;
-
-#define MUL(a, b) _mm256_mul_epu32(a, b)
-	d0 = ADD(ADD(MUL(h.l0, r.l0), MUL(h.l1, s.l4)),
-		 ADD(ADD(MUL(h.l2, s.l3), MUL(h.l3, s.l2)), MUL(h.l4, s.l1)));
-	d1 = ADD(ADD(MUL(h.l0, r.l1), MUL(h.l1, r.l0)),
-		 ADD(ADD(MUL(h.l2, s.l4), MUL(h.l3, s.l3)), MUL(h.l4, s.l2)));
-	d2 = ADD(ADD(MUL(h.l0, r.l2), MUL(h.l1, r.l1)),
-		 ADD(ADD(MUL(h.l2, r.l0), MUL(h.l3, s.l4)), MUL(h.l4, s.l3)));
-	d3 = ADD(ADD(MUL(h.l0, r.l3), MUL(h.l1, r.l2)),
-		 ADD(ADD(MUL(h.l2, r.l1), MUL(h.l3, r.l0)), MUL(h.l4, s.l4)));
-	d4 = ADD(ADD(MUL(h.l0, r.l4), MUL(h.l1, r.l3)),
-		 ADD(ADD(MUL(h.l2, r.l2), MUL(h.l3, r.l1)), MUL(h.l4, r.l0)));
-#undef MUL
-
-	/* Two carry chains at once: 0->1->2->3 and 3->4->0->1. */
-#define CARRY(from, to)                                                        \
-	do {                                                                   \
-		c = _mm256_srli_epi64(from, 26);                               \
-		from = _mm256_and_si256(from, m26);                            \
-		to = ADD(to, c);                                               \
-	} while (0)
-	CARRY(d0, d1);
-	CARRY(d3, d4);
-	CARRY(d1, d2);
-	c = _mm256_srli_epi64(d4, 26);
-	d4 = _mm256_and_si256(d4, m26);
-	d0 = ADD(d0, ADD(c, _mm256_slli_epi64(c, 2)));
-	CARRY(d2, d3);
-	CARRY(d0, d1);
-	CARRY(d3, d4);
-#undef CARRY
-	return (struct limbs){d0, d1, d2, d3, d4};
-}
-
-INLINE struct limbs times5(struct limbs r)
-{
-	return (struct limbs){
-	    ADD(r.l0, _mm256_slli_epi64(r.l0, 2)),
-	    ADD(r.l1, _mm256_slli_epi64(r.l1, 2)),
-	    ADD(r.l2, _mm256_slli_epi64(r.l2, 2)),
-	    ADD(r.l3, _mm256_slli_epi64(r.l3, 2)),
-	    ADD(r.l4, _mm256_slli_epi64(r.l4, 2)),
-	};
-}
-
-INLINE struct limbs add_limbs(struct limbs a, struct limbs b)
-{
-	return (struct limbs){ADD(a.l0, b.l0), ADD(a.l1, b.l1), ADD(a.l2, b.l2),
-			      ADD(a.l3, b.l3), ADD(a.l4, b.l4)};
-}
-
-/* Lane 0's value in every lane. */
-INLINE struct limbs broadcast_lane0(struct limbs a)
-{
-	return (struct limbs){_mm256_permute4x64_epi64(a.l0, 0),
-			      _mm256_permute4x64_epi64(a.l1, 0),
-			      _mm256_permute4x64_epi64(a.l2, 0),
-			      _mm256_permute4x64_epi64(a.l3, 0),
-			      _mm256_permute4x64_epi64(a.l4, 0)};
-}
-
-/* a in the 32-bit elements set in imm, the value 1 elsewhere. */
-#define SELECT_OR_ONE(imm, a)                                                  \
-	((struct limbs){                                                       \
-	    _mm256_blend_epi32(_mm256_set1_epi64x(1), (a).l0, imm),            \
-	    _mm256_blend_epi32(_mm256_setzero_si256(), (a).l1, imm),           \
-	    _mm256_blend_epi32(_mm256_setzero_si256(), (a).l2, imm),           \
-	    _mm256_blend_epi32(_mm256_setzero_si256(), (a).l3, imm),           \
-	    _mm256_blend_epi32(_mm256_setzero_si256(), (a).l4, imm)})
-
-INLINE struct limbs mul_by(struct limbs a, struct limbs b)
-{
-	return poly_mul(a, b, times5(b));
-}
-
-/*
- * Lanes 0..3 hold blocks 0, 2, 1, 3 of each group (see poly_load), which
- * need r^4, r^2, r^3, r^1 at the end. Starting from r everywhere, lanes
- * 0 and 1 are multiplied by r, then lanes 0 and 2 by r^2.
- */
-INLINE struct limbs poly_powers(const struct poly1305 *st)
-{
-	uint64_t l[5];
-	struct limbs t;
-
-	poly1305_to_limbs(l, st->r0, st->r1, 0);
-	t = (struct limbs){_mm256_set1_epi64x((long long)l[0]),
-			   _mm256_set1_epi64x((long long)l[1]),
-			   _mm256_set1_epi64x((long long)l[2]),
-			   _mm256_set1_epi64x((long long)l[3]),
-			   _mm256_set1_epi64x((long long)l[4])};
-	aead_wipe(l, sizeof(l));
-	t = mul_by(t, SELECT_OR_ONE(0x0f, t));
-	return mul_by(t, SELECT_OR_ONE(0x33, broadcast_lane0(t)));
-}
-
-/* Four 16-byte blocks as limbs with the 2^128 bit. The unpacks leave
- * blocks 0, 2, 1, 3 in lanes 0..3. */
-INLINE struct limbs poly_load(const uint8_t *p)
-{
-	const __m256i m26 = _mm256_set1_epi64x((1 << 26) - 1);
-	__m256i a = _mm256_loadu_si256((const __m256i *)p);
-	__m256i b = _mm256_loadu_si256((const __m256i *)(p + 32));
-	__m256i lo = _mm256_unpacklo_epi64(a, b);
-	__m256i hi = _mm256_unpackhi_epi64(a, b);
-
-	return (struct limbs){
-	    _mm256_and_si256(lo, m26),
-	    _mm256_and_si256(_mm256_srli_epi64(lo, 26), m26),
-	    _mm256_and_si256(_mm256_or_si256(_mm256_srli_epi64(lo, 52),
-					     _mm256_slli_epi64(hi, 12)),
-			     m26),
-	    _mm256_and_si256(_mm256_srli_epi64(hi, 14), m26),
-	    _mm256_or_si256(_mm256_srli_epi64(hi, 40),
-			    _mm256_set1_epi64x(1 << 24)),
-	};
-}
+#define V_ADD64 _mm256_add_epi64
+#define V_AND _mm256_and_si256
+#define V_OR _mm256_or_si256
+#define V_SRL64 _mm256_srli_epi64
+#define V_SLL64 _mm256_slli_epi64
+#define V_MUL32 _mm256_mul_epu32
+#define V_SET1_64 _mm256_set1_epi64x
+#define V_LANE0(x) _mm256_set_epi64x(0, 0, 0, x)
+#define V_BCAST_LANE0(v) _mm256_permute4x64_epi64(v, 0)
+#define V_SUM64 sum_lanes
 
 INLINE uint64_t sum_lanes(__m256i v)
 {
@@ -496,53 +180,44 @@ INLINE uint64_t sum_lanes(__m256i v)
 	    _mm_add_epi64(t, _mm_unpackhi_epi64(t, t)));
 }
 
-TARGET static size_t poly_bulk_avx2(struct poly1305 *st, const uint8_t *m,
-				    size_t n)
+/* Four 16-byte blocks; the unpacks leave blocks 0, 2, 1, 3 in lanes
+ * 0..3. */
+INLINE void poly_halves(const uint8_t *p, __m256i *lo, __m256i *hi)
 {
-	struct limbs h, rp, sp, r4, s4;
-	uint64_t l[5];
-	size_t groups = n / 4, g;
+	__m256i a = _mm256_loadu_si256((const __m256i *)p);
+	__m256i b = _mm256_loadu_si256((const __m256i *)(p + 32));
 
-	if (n < POLY_VEC_MIN_BLOCKS)
-		return 0;
-	rp = poly_powers(st);
-	sp = times5(rp);
-	r4 = broadcast_lane0(rp);
-	s4 = times5(r4);
-
-	/* The h so far joins the first block. */
-	poly1305_to_limbs(l, st->h0, st->h1, st->h2);
-	h = add_limbs(
-	    poly_load(m),
-	    (struct limbs){_mm256_set_epi64x(0, 0, 0, (long long)l[0]),
-			   _mm256_set_epi64x(0, 0, 0, (long long)l[1]),
-			   _mm256_set_epi64x(0, 0, 0, (long long)l[2]),
-			   _mm256_set_epi64x(0, 0, 0, (long long)l[3]),
-			   _mm256_set_epi64x(0, 0, 0, (long long)l[4])});
-	for (g = 1; g < groups; g++)
-		h = add_limbs(poly_mul(h, r4, s4), poly_load(m + 64 * g));
-	h = poly_mul(h, rp, sp);
-	l[0] = sum_lanes(h.l0);
-	l[1] = sum_lanes(h.l1);
-	l[2] = sum_lanes(h.l2);
-	l[3] = sum_lanes(h.l3);
-	l[4] = sum_lanes(h.l4);
-	poly1305_from_limbs(st, l);
-	aead_wipe(l, sizeof(l));
-	return groups * 4;
+	*lo = _mm256_unpacklo_epi64(a, b);
+	*hi = _mm256_unpackhi_epi64(a, b);
 }
-#undef ADD
 
-static void mac_avx2(uint8_t tag[static 16], const uint8_t key[static 32],
-		     const uint8_t *ad, size_t ad_len, const uint8_t *ct,
-		     size_t ct_len)
+#include "poly1305_simd.h"
+
+/* a in the 32-bit elements set in imm, the value 1 elsewhere. */
+#define SELECT_OR_ONE(imm, a)                                                  \
+	((struct limbs){                                                       \
+	    _mm256_blend_epi32(_mm256_set1_epi64x(1), (a).l0, imm),            \
+	    _mm256_blend_epi32(_mm256_setzero_si256(), (a).l1, imm),           \
+	    _mm256_blend_epi32(_mm256_setzero_si256(), (a).l2, imm),           \
+	    _mm256_blend_epi32(_mm256_setzero_si256(), (a).l3, imm),           \
+	    _mm256_blend_epi32(_mm256_setzero_si256(), (a).l4, imm)})
+
+/*
+ * Lanes 0..3 hold blocks 0, 2, 1, 3 of each group (see poly_halves),
+ * which need r^4, r^2, r^3, r^1 at the end. Starting from r everywhere,
+ * lanes 0 and 1 are multiplied by r, then lanes 0 and 2 by r^2.
+ */
+INLINE struct limbs poly_powers(const struct poly1305 *st)
 {
-	wg_poly1305_aead_mac(tag, key, ad, ad_len, ct, ct_len, poly_bulk_avx2);
+	struct limbs t = poly_r(st);
+
+	t = mul_by(t, SELECT_OR_ONE(0x0f, t));
+	return mul_by(t, SELECT_OR_ONE(0x33, broadcast_lane0(t)));
 }
 
 const struct chacha_poly_ops wg_chacha_avx2_ops = {
     .stream = stream_avx2,
-    .mac = mac_avx2,
+    .mac = poly_mac,
 };
 
 #endif

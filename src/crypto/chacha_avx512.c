@@ -15,6 +15,12 @@
  * summed. In 26-bit limbs with AVX-512F, or in 44-bit limbs with the
  * 52-bit multiply-adds of AVX-512 IFMA where the CPU has them (a second
  * table, wg_chacha_avx512ifma_ops, with its own target attribute).
+ *
+ * ChaCha20 and the 26-bit Poly1305 are written once, for AVX2 and AVX-512
+ * alike, in chacha_simd.h and poly1305_simd.h; this file gives them their
+ * AVX-512 words and keeps what is its own: how blocks leave the registers
+ * (masked for a partial one), filling sixteen lanes from several jobs, and
+ * the IFMA Poly1305.
  */
 #include "aead.h"
 
@@ -26,172 +32,36 @@
 #define TARGET __attribute__((target("avx512f,avx512vl,avx512bw")))
 #define INLINE static inline __attribute__((always_inline)) TARGET
 
+#define VEC_BYTES 64
+typedef __m512i vec;
+
 enum {
 	/* Below this many blocks the scalar Poly1305 is faster than
 	 * computing r^2..r^8. */
 	POLY_VEC_MIN_BLOCKS = 24,
 };
 
-static const uint32_t sigma[4] = {0x61707865, 0x3320646e, 0x79622d32,
-				  0x6b206574};
+/* ---- ChaCha20 (chacha_simd.h) ---- */
 
-/* Four quarter rounds side by side on state words held in x[]. */
-#define QUARTER4(x, ADD, XOR, ROL, a0, b0, c0, d0, a1, b1, c1, d1, a2, b2, c2, \
-		 d2, a3, b3, c3, d3)                                           \
-	do {                                                                   \
-		x[a0] = ADD(x[a0], x[b0]);                                     \
-		x[a1] = ADD(x[a1], x[b1]);                                     \
-		x[a2] = ADD(x[a2], x[b2]);                                     \
-		x[a3] = ADD(x[a3], x[b3]);                                     \
-		x[d0] = ROL(XOR(x[d0], x[a0]), 16);                            \
-		x[d1] = ROL(XOR(x[d1], x[a1]), 16);                            \
-		x[d2] = ROL(XOR(x[d2], x[a2]), 16);                            \
-		x[d3] = ROL(XOR(x[d3], x[a3]), 16);                            \
-		x[c0] = ADD(x[c0], x[d0]);                                     \
-		x[c1] = ADD(x[c1], x[d1]);                                     \
-		x[c2] = ADD(x[c2], x[d2]);                                     \
-		x[c3] = ADD(x[c3], x[d3]);                                     \
-		x[b0] = ROL(XOR(x[b0], x[c0]), 12);                            \
-		x[b1] = ROL(XOR(x[b1], x[c1]), 12);                            \
-		x[b2] = ROL(XOR(x[b2], x[c2]), 12);                            \
-		x[b3] = ROL(XOR(x[b3], x[c3]), 12);                            \
-		x[a0] = ADD(x[a0], x[b0]);                                     \
-		x[a1] = ADD(x[a1], x[b1]);                                     \
-		x[a2] = ADD(x[a2], x[b2]);                                     \
-		x[a3] = ADD(x[a3], x[b3]);                                     \
-		x[d0] = ROL(XOR(x[d0], x[a0]), 8);                             \
-		x[d1] = ROL(XOR(x[d1], x[a1]), 8);                             \
-		x[d2] = ROL(XOR(x[d2], x[a2]), 8);                             \
-		x[d3] = ROL(XOR(x[d3], x[a3]), 8);                             \
-		x[c0] = ADD(x[c0], x[d0]);                                     \
-		x[c1] = ADD(x[c1], x[d1]);                                     \
-		x[c2] = ADD(x[c2], x[d2]);                                     \
-		x[c3] = ADD(x[c3], x[d3]);                                     \
-		x[b0] = ROL(XOR(x[b0], x[c0]), 7);                             \
-		x[b1] = ROL(XOR(x[b1], x[c1]), 7);                             \
-		x[b2] = ROL(XOR(x[b2], x[c2]), 7);                             \
-		x[b3] = ROL(XOR(x[b3], x[c3]), 7);                             \
-	} while (0)
+#define V_ADD32 _mm512_add_epi32
+#define V_XOR _mm512_xor_si512
+#define V_ROL32 _mm512_rol_epi32
+#define V_SHUF32(v, imm) _mm512_shuffle_epi32(v, (_MM_PERM_ENUM)(imm))
+#define V_UNPACKLO32 _mm512_unpacklo_epi32
+#define V_UNPACKHI32 _mm512_unpackhi_epi32
+#define V_UNPACKLO64 _mm512_unpacklo_epi64
+#define V_UNPACKHI64 _mm512_unpackhi_epi64
+#define V_SET1_32 _mm512_set1_epi32
+#define V_BCAST128 _mm512_broadcast_i32x4
+#define ROW_IOTA                                                               \
+	_mm512_set_epi32(0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0)
+#define ROW_STEP                                                               \
+	_mm512_set_epi32(0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4)
 
-/* A column round then a diagonal round. */
-#define DOUBLE_ROUND(x, ADD, XOR, ROL)                                         \
-	do {                                                                   \
-		QUARTER4(x, ADD, XOR, ROL, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, \
-			 14, 3, 7, 11, 15);                                    \
-		QUARTER4(x, ADD, XOR, ROL, 0, 5, 10, 15, 1, 6, 11, 12, 2, 7,   \
-			 8, 13, 3, 4, 9, 14);                                  \
-	} while (0)
+typedef __m512i ks_block;
 
-/* ---- Sixteen blocks: zmm register i holds word i of every block ---- */
-
-#define ADD512 _mm512_add_epi32
-#define XOR512 _mm512_xor_si512
-#define ROL512 _mm512_rol_epi32
-
-INLINE void transpose16(__m512i out[16], const __m512i x[16])
-{
-	__m512i u[4][4];
-	int g, k;
-
-	/* Within each 128-bit lane L: u[g][k] = words 4g..4g+3 of block
-	 * 4L + k. */
-#pragma GCC unroll 4
-	for (g = 0; g < 4; g++) {
-		__m512i t0 = _mm512_unpacklo_epi32(x[4 * g], x[4 * g + 1]);
-		__m512i t1 = _mm512_unpackhi_epi32(x[4 * g], x[4 * g + 1]);
-		__m512i t2 = _mm512_unpacklo_epi32(x[4 * g + 2], x[4 * g + 3]);
-		__m512i t3 = _mm512_unpackhi_epi32(x[4 * g + 2], x[4 * g + 3]);
-
-		u[g][0] = _mm512_unpacklo_epi64(t0, t2);
-		u[g][1] = _mm512_unpackhi_epi64(t0, t2);
-		u[g][2] = _mm512_unpacklo_epi64(t1, t3);
-		u[g][3] = _mm512_unpackhi_epi64(t1, t3);
-	}
-	/* Then gather lane L of u[0..3][k] into block 4L + k. */
-#pragma GCC unroll 4
-	for (k = 0; k < 4; k++) {
-		__m512i p = _mm512_shuffle_i32x4(u[0][k], u[1][k], 0x44);
-		__m512i q = _mm512_shuffle_i32x4(u[2][k], u[3][k], 0x44);
-		__m512i r = _mm512_shuffle_i32x4(u[0][k], u[1][k], 0xee);
-		__m512i s = _mm512_shuffle_i32x4(u[2][k], u[3][k], 0xee);
-
-		out[k] = _mm512_shuffle_i32x4(p, q, 0x88);
-		out[4 + k] = _mm512_shuffle_i32x4(p, q, 0xdd);
-		out[8 + k] = _mm512_shuffle_i32x4(r, s, 0x88);
-		out[12 + k] = _mm512_shuffle_i32x4(r, s, 0xdd);
-	}
-}
-
-INLINE void chacha16(__m512i out[16], const uint32_t key[8], __m512i ctr,
-		     __m512i n0, __m512i n1, __m512i n2)
-{
-	__m512i x[16];
-	int i;
-
-	/* Fully unrolled, so that x[] lives in registers; the constant and
-	 * key words are broadcast again at the end rather than kept. */
-#pragma GCC unroll 16
-	for (i = 0; i < 4; i++)
-		x[i] = _mm512_set1_epi32((int)sigma[i]);
-#pragma GCC unroll 16
-	for (i = 0; i < 8; i++)
-		x[4 + i] = _mm512_set1_epi32((int)key[i]);
-	x[12] = ctr;
-	x[13] = n0;
-	x[14] = n1;
-	x[15] = n2;
-	for (i = 0; i < 10; i++)
-		DOUBLE_ROUND(x, ADD512, XOR512, ROL512);
-#pragma GCC unroll 16
-	for (i = 0; i < 4; i++)
-		x[i] = _mm512_add_epi32(x[i], _mm512_set1_epi32((int)sigma[i]));
-#pragma GCC unroll 16
-	for (i = 0; i < 8; i++)
-		x[4 + i] =
-		    _mm512_add_epi32(x[4 + i], _mm512_set1_epi32((int)key[i]));
-	x[12] = _mm512_add_epi32(x[12], ctr);
-	x[13] = _mm512_add_epi32(x[13], n0);
-	x[14] = _mm512_add_epi32(x[14], n1);
-	x[15] = _mm512_add_epi32(x[15], n2);
-	transpose16(out, x);
-}
-
-/* ---- Up to twelve blocks, one per 128-bit lane, rows in registers ---- */
-
-/*
- * Each set of four zmm registers a, b, c, d holds rows 0..3 of four
- * blocks. Per block this is more work than sixteen lanes (the diagonal
- * rotations), but nothing is wasted on blocks past the end; up to three
- * independent sets hide each other's latency.
- */
-#define HALF_ROUND(a, b, c, d)                                                 \
-	do {                                                                   \
-		a = _mm512_add_epi32(a, b);                                    \
-		d = _mm512_rol_epi32(_mm512_xor_si512(d, a), 16);              \
-		c = _mm512_add_epi32(c, d);                                    \
-		b = _mm512_rol_epi32(_mm512_xor_si512(b, c), 12);              \
-		a = _mm512_add_epi32(a, b);                                    \
-		d = _mm512_rol_epi32(_mm512_xor_si512(d, a), 8);               \
-		c = _mm512_add_epi32(c, d);                                    \
-		b = _mm512_rol_epi32(_mm512_xor_si512(b, c), 7);               \
-	} while (0)
-
-/* Rotate rows 1..3 so the diagonals line up as columns, or back. */
-#define DIAGONALIZE(b, c, d)                                                   \
-	do {                                                                   \
-		b = _mm512_shuffle_epi32(b, (_MM_PERM_ENUM)0x39);              \
-		c = _mm512_shuffle_epi32(c, (_MM_PERM_ENUM)0x4e);              \
-		d = _mm512_shuffle_epi32(d, (_MM_PERM_ENUM)0x93);              \
-	} while (0)
-#define UNDIAGONALIZE(b, c, d)                                                 \
-	do {                                                                   \
-		b = _mm512_shuffle_epi32(b, (_MM_PERM_ENUM)0x93);              \
-		c = _mm512_shuffle_epi32(c, (_MM_PERM_ENUM)0x4e);              \
-		d = _mm512_shuffle_epi32(d, (_MM_PERM_ENUM)0x39);              \
-	} while (0)
-
-/* Rows a..d of four blocks, plus the input, to blocks out[0..3]. */
-INLINE void rows_out(__m512i out[4], __m512i a, __m512i b, __m512i c, __m512i d)
+INLINE void rows_to_blocks(__m512i *out, size_t stride, __m512i a, __m512i b,
+			   __m512i c, __m512i d)
 {
 	__m512i p = _mm512_shuffle_i32x4(a, b, 0x44);
 	__m512i q = _mm512_shuffle_i32x4(c, d, 0x44);
@@ -199,127 +69,34 @@ INLINE void rows_out(__m512i out[4], __m512i a, __m512i b, __m512i c, __m512i d)
 	__m512i s = _mm512_shuffle_i32x4(c, d, 0xee);
 
 	out[0] = _mm512_shuffle_i32x4(p, q, 0x88);
-	out[1] = _mm512_shuffle_i32x4(p, q, 0xdd);
-	out[2] = _mm512_shuffle_i32x4(r, s, 0x88);
-	out[3] = _mm512_shuffle_i32x4(r, s, 0xdd);
+	out[stride] = _mm512_shuffle_i32x4(p, q, 0xdd);
+	out[2 * stride] = _mm512_shuffle_i32x4(r, s, 0x88);
+	out[3 * stride] = _mm512_shuffle_i32x4(r, s, 0xdd);
 }
 
-/* Blocks ctr .. ctr + 4 * sets - 1, sets being 1, 2 or 3. */
-INLINE void chacha_rows(__m512i out[12], const uint32_t key[8], uint32_t ctr,
-			const uint32_t nonce[3], int sets)
+INLINE void store_block(uint8_t *dst, const __m512i *b)
 {
-	const __m512i a0 =
-	    _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)sigma));
-	const __m512i b0 =
-	    _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)key));
-	const __m512i c0 =
-	    _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(key + 4)));
-	const __m512i four =
-	    _mm512_set_epi32(0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4);
-	const __m512i d0 = _mm512_add_epi32(
-	    _mm512_broadcast_i32x4(_mm_set_epi32((int)nonce[2], (int)nonce[1],
-						 (int)nonce[0], (int)ctr)),
-	    _mm512_set_epi32(0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0));
-	const __m512i d1 = _mm512_add_epi32(d0, four);
-	const __m512i d2 = _mm512_add_epi32(d1, four);
-	__m512i a = a0, b = b0, c = c0, d = d0;
-	__m512i e = a0, f = b0, g = c0, h = d1;
-	__m512i i = a0, j = b0, k = c0, l = d2;
-	int n;
-
-	for (n = 0; n < 10; n++) {
-		HALF_ROUND(a, b, c, d);
-		if (sets > 1)
-			HALF_ROUND(e, f, g, h);
-		if (sets > 2)
-			HALF_ROUND(i, j, k, l);
-		DIAGONALIZE(b, c, d);
-		if (sets > 1)
-			DIAGONALIZE(f, g, h);
-		if (sets > 2)
-			DIAGONALIZE(j, k, l);
-		HALF_ROUND(a, b, c, d);
-		if (sets > 1)
-			HALF_ROUND(e, f, g, h);
-		if (sets > 2)
-			HALF_ROUND(i, j, k, l);
-		UNDIAGONALIZE(b, c, d);
-		if (sets > 1)
-			UNDIAGONALIZE(f, g, h);
-		if (sets > 2)
-			UNDIAGONALIZE(j, k, l);
-	}
-	rows_out(out, _mm512_add_epi32(a, a0), _mm512_add_epi32(b, b0),
-		 _mm512_add_epi32(c, c0), _mm512_add_epi32(d, d0));
-	if (sets > 1)
-		rows_out(out + 4, _mm512_add_epi32(e, a0),
-			 _mm512_add_epi32(f, b0), _mm512_add_epi32(g, c0),
-			 _mm512_add_epi32(h, d1));
-	if (sets > 2)
-		rows_out(out + 8, _mm512_add_epi32(i, a0),
-			 _mm512_add_epi32(j, b0), _mm512_add_epi32(k, c0),
-			 _mm512_add_epi32(l, d2));
+	_mm512_storeu_si512(dst, *b);
 }
 
-/* ---- Applying keystream ---- */
-
-INLINE __mmask64 byte_mask(size_t n)
+INLINE void xor_block(uint8_t *dst, const uint8_t *src, const __m512i *b)
 {
-	return n >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << n) - 1;
+	_mm512_storeu_si512(dst, _mm512_xor_si512(_mm512_loadu_si512(src), *b));
 }
 
-/* Where a message's keystream goes: the first `skip` bytes (0 or 64) to
- * polykey, the next len bytes XORed from src into dst. */
-struct sink {
-	uint8_t *dst;
-	const uint8_t *src;
-	size_t len, skip;
-	uint8_t *polykey;
-};
-
-INLINE void emit(const struct sink *s, size_t pos, const __m512i *blk,
-		 unsigned int nb)
+/* Fewer than 64 bytes, under a mask. */
+INLINE void xor_partial(uint8_t *dst, const uint8_t *src, const __m512i *b,
+			size_t n)
 {
-	unsigned int j;
+	__mmask64 k = ((__mmask64)1 << n) - 1;
 
-	for (j = 0; j < nb; j++, pos += 64) {
-		size_t off, n;
-		__mmask64 k;
-
-		if (pos < s->skip) {
-			_mm512_storeu_si512(s->polykey, blk[j]);
-			continue;
-		}
-		off = pos - s->skip;
-		if (off >= s->len)
-			return;
-		n = s->len - off;
-		if (n >= 64) {
-			__m512i v = _mm512_loadu_si512(s->src + off);
-
-			_mm512_storeu_si512(s->dst + off,
-					    _mm512_xor_si512(v, blk[j]));
-			continue;
-		}
-		k = byte_mask(n);
-		_mm512_mask_storeu_epi8(
-		    s->dst + off, k,
-		    _mm512_xor_si512(_mm512_maskz_loadu_epi8(k, s->src + off),
-				     blk[j]));
-	}
+	_mm512_mask_storeu_epi8(
+	    dst, k, _mm512_xor_si512(_mm512_maskz_loadu_epi8(k, src), *b));
 }
 
-INLINE struct sink job_sink(const struct chacha_job *job)
-{
-	return (struct sink){job->dst, job->src, job->len,
-			     job->polykey ? 64 : 0, job->polykey};
-}
+#include "chacha_simd.h"
 
-/* Keystream bytes a job needs: the key block, then the data. */
-INLINE size_t job_total(const struct chacha_job *job)
-{
-	return job->len + (job->polykey ? 64 : 0);
-}
+/* ---- Sixteen lanes of blocks from a batch, twelve for tails ---- */
 
 /* The last few blocks of a job, one per 128-bit lane. */
 INLINE void rows_tail(const struct chacha_job *job, size_t pos,
@@ -415,7 +192,7 @@ TARGET static void stream_avx512(const struct chacha_job *jobs, size_t n,
 			break;
 		}
 		nseg = fill16(seg, in, &c, jobs, n);
-		chacha16(blk, key, in[0], in[1], in[2], in[3]);
+		chacha_lanes(blk, key, in[0], in[1], in[2], in[3]);
 		for (j = 0; j < nseg; j++) {
 			const struct sink s = job_sink(seg[j].job);
 
@@ -425,83 +202,31 @@ TARGET static void stream_avx512(const struct chacha_job *jobs, size_t n,
 	aead_wipe(blk, sizeof(blk));
 }
 
-/* ---- Poly1305, eight lanes of 26-bit limbs ---- */
+/* ---- Poly1305, eight lanes of 26-bit limbs (poly1305_simd.h) ---- */
 
-/* Five limbs of 26 bits (the top one 24, plus carries), one value per
- * 64-bit lane. */
-struct limbs {
-	__m512i l0, l1, l2, l3, l4;
-};
+#define V_ADD64 _mm512_add_epi64
+#define V_AND _mm512_and_si512
+#define V_OR _mm512_or_si512
+#define V_SRL64 _mm512_srli_epi64
+#define V_SLL64 _mm512_slli_epi64
+#define V_MUL32 _mm512_mul_epu32
+#define V_SET1_64 _mm512_set1_epi64
+#define V_LANE0(x) _mm512_maskz_set1_epi64(1, x)
+#define V_BCAST_LANE0(v) _mm512_broadcastq_epi64(_mm512_castsi512_si128(v))
+#define V_SUM64(v) ((uint64_t)_mm512_reduce_add_epi64(v))
 
-/* h * r, lane by lane, given s = 5 r; limbs below 2^27.5 in, below
- * 2^26 + 2^9 out. */
-INLINE struct limbs poly_mul(struct limbs h, struct limbs r, struct limbs s)
+/* Eight 16-byte blocks, block j in lane j. */
+INLINE void poly_halves(const uint8_t *p, __m512i *lo, __m512i *hi)
 {
-	const __m512i m26 = _mm512_set1_epi64((1 << 26) - 1);
-	__m512i d0, d1, d2, d3, d4, c;
+	const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
+	const __m512i odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+	__m512i a = _mm512_loadu_si512(p), b = _mm512_loadu_si512(p + 64);
 
-#define MUL(a, b) _mm512_mul_epu32(a, b)
-#define ADD(a, b) _mm512_add_epi64(a, b)
-	d0 = ADD(ADD(MUL(h.l0, r.l0), MUL(h.l1, s.l4)),
-		 ADD(ADD(MUL(h.l2, s.l3), MUL(h.l3, s.l2)), MUL(h.l4, s.l1)));
-	d1 = ADD(ADD(MUL(h.l0, r.l1), MUL(h.l1, r.l0)),
-		 ADD(ADD(MUL(h.l2, s.l4), MUL(h.l3, s.l3)), MUL(h.l4, s.l2)));
-	d2 = ADD(ADD(MUL(h.l0, r.l2), MUL(h.l1, r.l1)),
-		 ADD(ADD(MUL(h.l2, r.l0), MUL(h.l3, s.l4)), MUL(h.l4, s.l3)));
-	d3 = ADD(ADD(MUL(h.l0, r.l3), MUL(h.l1, r.l2)),
-		 ADD(ADD(MUL(h.l2, r.l1), MUL(h.l3, r.l0)), MUL(h.l4, s.l4)));
-	d4 = ADD(ADD(MUL(h.l0, r.l4), MUL(h.l1, r.l3)),
-		 ADD(ADD(MUL(h.l2, r.l2), MUL(h.l3, r.l1)), MUL(h.l4, r.l0)));
-
-	/* Two carry chains at once: 0->1->2->3 and 3->4->0->1. */
-#define CARRY(from, to)                                                        \
-	do {                                                                   \
-		c = _mm512_srli_epi64(from, 26);                               \
-		from = _mm512_and_si512(from, m26);                            \
-		to = ADD(to, c);                                               \
-	} while (0)
-	CARRY(d0, d1);
-	CARRY(d3, d4);
-	CARRY(d1, d2);
-	c = _mm512_srli_epi64(d4, 26);
-	d4 = _mm512_and_si512(d4, m26);
-	d0 = ADD(d0, ADD(c, _mm512_slli_epi64(c, 2)));
-	CARRY(d2, d3);
-	CARRY(d0, d1);
-	CARRY(d3, d4);
-#undef CARRY
-#undef MUL
-	return (struct limbs){d0, d1, d2, d3, d4};
+	*lo = _mm512_permutex2var_epi64(a, even, b);
+	*hi = _mm512_permutex2var_epi64(a, odd, b);
 }
 
-INLINE struct limbs times5(struct limbs r)
-{
-	return (struct limbs){
-	    ADD(r.l0, _mm512_slli_epi64(r.l0, 2)),
-	    ADD(r.l1, _mm512_slli_epi64(r.l1, 2)),
-	    ADD(r.l2, _mm512_slli_epi64(r.l2, 2)),
-	    ADD(r.l3, _mm512_slli_epi64(r.l3, 2)),
-	    ADD(r.l4, _mm512_slli_epi64(r.l4, 2)),
-	};
-}
-
-INLINE struct limbs add_limbs(struct limbs a, struct limbs b)
-{
-	return (struct limbs){ADD(a.l0, b.l0), ADD(a.l1, b.l1), ADD(a.l2, b.l2),
-			      ADD(a.l3, b.l3), ADD(a.l4, b.l4)};
-}
-
-INLINE __m512i bcast0(__m512i v)
-{
-	return _mm512_broadcastq_epi64(_mm512_castsi512_si128(v));
-}
-
-/* Lane 0's value in every lane. */
-INLINE struct limbs broadcast_lane0(struct limbs a)
-{
-	return (struct limbs){bcast0(a.l0), bcast0(a.l1), bcast0(a.l2),
-			      bcast0(a.l3), bcast0(a.l4)};
-}
+#include "poly1305_simd.h"
 
 /* a where mask is set, 1 elsewhere. */
 INLINE struct limbs select_or_one(__mmask8 k, struct limbs a)
@@ -512,97 +237,17 @@ INLINE struct limbs select_or_one(__mmask8 k, struct limbs a)
 	    _mm512_maskz_mov_epi64(k, a.l3), _mm512_maskz_mov_epi64(k, a.l4)};
 }
 
-INLINE struct limbs mul_by(struct limbs a, struct limbs b)
-{
-	return poly_mul(a, b, times5(b));
-}
-
 /*
  * Lane j gets r^(8 - j). Starting from r everywhere, lane j is multiplied
  * by r, r^2 and r^4 where bits 0, 1 and 2 of 7 - j are set.
  */
 INLINE struct limbs poly_powers(const struct poly1305 *st)
 {
-	uint64_t l[5];
-	struct limbs t;
+	struct limbs t = poly_r(st);
 
-	poly1305_to_limbs(l, st->r0, st->r1, 0);
-	t = (struct limbs){_mm512_set1_epi64((long long)l[0]),
-			   _mm512_set1_epi64((long long)l[1]),
-			   _mm512_set1_epi64((long long)l[2]),
-			   _mm512_set1_epi64((long long)l[3]),
-			   _mm512_set1_epi64((long long)l[4])};
-	aead_wipe(l, sizeof(l));
 	t = mul_by(t, select_or_one(0x55, t));
 	t = mul_by(t, select_or_one(0x33, broadcast_lane0(t)));
 	return mul_by(t, select_or_one(0x0f, broadcast_lane0(t)));
-}
-
-/* Eight 16-byte blocks as limbs, block j in lane j, with the 2^128 bit. */
-INLINE struct limbs poly_load(const uint8_t *p)
-{
-	const __m512i m26 = _mm512_set1_epi64((1 << 26) - 1);
-	const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
-	const __m512i odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
-	__m512i a = _mm512_loadu_si512(p), b = _mm512_loadu_si512(p + 64);
-	__m512i lo = _mm512_permutex2var_epi64(a, even, b);
-	__m512i hi = _mm512_permutex2var_epi64(a, odd, b);
-
-	return (struct limbs){
-	    _mm512_and_si512(lo, m26),
-	    _mm512_and_si512(_mm512_srli_epi64(lo, 26), m26),
-	    _mm512_and_si512(_mm512_or_si512(_mm512_srli_epi64(lo, 52),
-					     _mm512_slli_epi64(hi, 12)),
-			     m26),
-	    _mm512_and_si512(_mm512_srli_epi64(hi, 14), m26),
-	    _mm512_or_si512(_mm512_srli_epi64(hi, 40),
-			    _mm512_set1_epi64(1 << 24)),
-	};
-}
-
-TARGET static size_t poly_bulk_avx512(struct poly1305 *st, const uint8_t *m,
-				      size_t n)
-{
-	struct limbs h, rp, sp, r8, s8;
-	uint64_t l[5];
-	size_t groups = n / 8, g;
-
-	if (n < POLY_VEC_MIN_BLOCKS)
-		return 0;
-	rp = poly_powers(st);
-	sp = times5(rp);
-	r8 = broadcast_lane0(rp);
-	s8 = times5(r8);
-
-	/* The h so far joins the first block. */
-	poly1305_to_limbs(l, st->h0, st->h1, st->h2);
-	h = add_limbs(
-	    poly_load(m),
-	    (struct limbs){_mm512_maskz_set1_epi64(1, (long long)l[0]),
-			   _mm512_maskz_set1_epi64(1, (long long)l[1]),
-			   _mm512_maskz_set1_epi64(1, (long long)l[2]),
-			   _mm512_maskz_set1_epi64(1, (long long)l[3]),
-			   _mm512_maskz_set1_epi64(1, (long long)l[4])});
-	for (g = 1; g < groups; g++)
-		h = add_limbs(poly_mul(h, r8, s8), poly_load(m + 128 * g));
-	h = poly_mul(h, rp, sp);
-	l[0] = (uint64_t)_mm512_reduce_add_epi64(h.l0);
-	l[1] = (uint64_t)_mm512_reduce_add_epi64(h.l1);
-	l[2] = (uint64_t)_mm512_reduce_add_epi64(h.l2);
-	l[3] = (uint64_t)_mm512_reduce_add_epi64(h.l3);
-	l[4] = (uint64_t)_mm512_reduce_add_epi64(h.l4);
-	poly1305_from_limbs(st, l);
-	aead_wipe(l, sizeof(l));
-	return groups * 8;
-}
-#undef ADD
-
-static void mac_avx512(uint8_t tag[static 16], const uint8_t key[static 32],
-		       const uint8_t *ad, size_t ad_len, const uint8_t *ct,
-		       size_t ct_len)
-{
-	wg_poly1305_aead_mac(tag, key, ad, ad_len, ct, ct_len,
-			     poly_bulk_avx512);
 }
 
 /* ---- Poly1305 with AVX-512 IFMA: eight lanes of 44-bit limbs ---- */
@@ -627,60 +272,54 @@ struct limbs44 {
 	__m512i l0, l1, l2;
 };
 
+/* lo[i] += the low 52 bits of h x_i, hi[i] += the bits above, lane by
+ * lane. */
+INLINE_IFMA void madd_row(__m512i lo[3], __m512i hi[3], __m512i h, __m512i x0,
+			  __m512i x1, __m512i x2)
+{
+	lo[0] = _mm512_madd52lo_epu64(lo[0], h, x0);
+	hi[0] = _mm512_madd52hi_epu64(hi[0], h, x0);
+	lo[1] = _mm512_madd52lo_epu64(lo[1], h, x1);
+	hi[1] = _mm512_madd52hi_epu64(hi[1], h, x1);
+	lo[2] = _mm512_madd52lo_epu64(lo[2], h, x2);
+	hi[2] = _mm512_madd52hi_epu64(hi[2], h, x2);
+}
+
 /* h * r lane by lane, given s1 = 20 r1, s2 = 20 r2; limbs below 2^46
  * in; out, limb 0 below 2^44 + 2^15, limb 1 below 2^44 + 2^10, limb 2
  * below 2^42. */
 INLINE_IFMA struct limbs44 mul44(struct limbs44 h, struct limbs44 r, __m512i s1,
 				 __m512i s2)
 {
-	const __m512i m44 = _mm512_set1_epi64((1LL << 44) - 1);
-	const __m512i m42 = _mm512_set1_epi64((1LL << 42) - 1);
+	const __m512i m44 = V_SET1_64((1LL << 44) - 1);
+	const __m512i m42 = V_SET1_64((1LL << 42) - 1);
 	const __m512i z = _mm512_setzero_si512();
-	__m512i lo0, lo1, lo2, hi0, hi1, hi2, c;
+	__m512i lo[3] = {z, z, z}, hi[3] = {z, z, z}, c;
 
-	lo0 = _mm512_madd52lo_epu64(z, h.l0, r.l0);
-	hi0 = _mm512_madd52hi_epu64(z, h.l0, r.l0);
-	lo1 = _mm512_madd52lo_epu64(z, h.l0, r.l1);
-	hi1 = _mm512_madd52hi_epu64(z, h.l0, r.l1);
-	lo2 = _mm512_madd52lo_epu64(z, h.l0, r.l2);
-	hi2 = _mm512_madd52hi_epu64(z, h.l0, r.l2);
-	lo0 = _mm512_madd52lo_epu64(lo0, h.l1, s2);
-	hi0 = _mm512_madd52hi_epu64(hi0, h.l1, s2);
-	lo1 = _mm512_madd52lo_epu64(lo1, h.l1, r.l0);
-	hi1 = _mm512_madd52hi_epu64(hi1, h.l1, r.l0);
-	lo2 = _mm512_madd52lo_epu64(lo2, h.l1, r.l1);
-	hi2 = _mm512_madd52hi_epu64(hi2, h.l1, r.l1);
-	lo0 = _mm512_madd52lo_epu64(lo0, h.l2, s1);
-	hi0 = _mm512_madd52hi_epu64(hi0, h.l2, s1);
-	lo1 = _mm512_madd52lo_epu64(lo1, h.l2, s2);
-	hi1 = _mm512_madd52hi_epu64(hi1, h.l2, s2);
-	lo2 = _mm512_madd52lo_epu64(lo2, h.l2, r.l0);
-	hi2 = _mm512_madd52hi_epu64(hi2, h.l2, r.l0);
+	madd_row(lo, hi, h.l0, r.l0, r.l1, r.l2);
+	madd_row(lo, hi, h.l1, s2, r.l0, r.l1);
+	madd_row(lo, hi, h.l2, s1, s2, r.l0);
 
-	lo1 = _mm512_add_epi64(lo1, _mm512_slli_epi64(hi0, 8));
-	lo2 = _mm512_add_epi64(lo2, _mm512_slli_epi64(hi1, 8));
-	lo0 =
-	    _mm512_add_epi64(lo0, _mm512_add_epi64(_mm512_slli_epi64(hi2, 12),
-						   _mm512_slli_epi64(hi2, 10)));
+	lo[1] = V_ADD64(lo[1], V_SLL64(hi[0], 8));
+	lo[2] = V_ADD64(lo[2], V_SLL64(hi[1], 8));
+	lo[0] = V_ADD64(lo[0], V_ADD64(V_SLL64(hi[2], 12), V_SLL64(hi[2], 10)));
 
-	c = _mm512_srli_epi64(lo0, 44);
-	lo0 = _mm512_and_si512(lo0, m44);
-	lo1 = _mm512_add_epi64(lo1, c);
-	c = _mm512_srli_epi64(lo1, 44);
-	lo1 = _mm512_and_si512(lo1, m44);
-	lo2 = _mm512_add_epi64(lo2, c);
-	c = _mm512_srli_epi64(lo2, 42);
-	lo2 = _mm512_and_si512(lo2, m42);
+	c = V_SRL64(lo[0], 44);
+	lo[0] = V_AND(lo[0], m44);
+	lo[1] = V_ADD64(lo[1], c);
+	c = V_SRL64(lo[1], 44);
+	lo[1] = V_AND(lo[1], m44);
+	lo[2] = V_ADD64(lo[2], c);
+	c = V_SRL64(lo[2], 42);
+	lo[2] = V_AND(lo[2], m42);
 	/* Limb 0 may stay up to 2^15 over 44 bits: inputs may have 52. */
-	lo0 =
-	    _mm512_add_epi64(lo0, _mm512_add_epi64(c, _mm512_slli_epi64(c, 2)));
-	return (struct limbs44){lo0, lo1, lo2};
+	lo[0] = V_ADD64(lo[0], V_ADD64(c, V_SLL64(c, 2)));
+	return (struct limbs44){lo[0], lo[1], lo[2]};
 }
 
 INLINE_IFMA __m512i times20(__m512i v)
 {
-	return _mm512_add_epi64(_mm512_slli_epi64(v, 4),
-				_mm512_slli_epi64(v, 2));
+	return V_ADD64(V_SLL64(v, 4), V_SLL64(v, 2));
 }
 
 INLINE_IFMA struct limbs44 mul44_by(struct limbs44 a, struct limbs44 b)
@@ -690,14 +329,15 @@ INLINE_IFMA struct limbs44 mul44_by(struct limbs44 a, struct limbs44 b)
 
 INLINE_IFMA struct limbs44 select44_or_one(__mmask8 k, struct limbs44 a)
 {
-	return (struct limbs44){
-	    _mm512_mask_mov_epi64(_mm512_set1_epi64(1), k, a.l0),
-	    _mm512_maskz_mov_epi64(k, a.l1), _mm512_maskz_mov_epi64(k, a.l2)};
+	return (struct limbs44){_mm512_mask_mov_epi64(V_SET1_64(1), k, a.l0),
+				_mm512_maskz_mov_epi64(k, a.l1),
+				_mm512_maskz_mov_epi64(k, a.l2)};
 }
 
 INLINE_IFMA struct limbs44 broadcast44(struct limbs44 a)
 {
-	return (struct limbs44){bcast0(a.l0), bcast0(a.l1), bcast0(a.l2)};
+	return (struct limbs44){V_BCAST_LANE0(a.l0), V_BCAST_LANE0(a.l1),
+				V_BCAST_LANE0(a.l2)};
 }
 
 /* 2^64 radix (h2 <= 7) to 44-bit limbs. */
@@ -718,9 +358,9 @@ INLINE_IFMA struct limbs44 powers44(const struct poly1305 *st)
 	struct limbs44 t;
 
 	to_limbs44(l, st->r0, st->r1, 0);
-	t = (struct limbs44){_mm512_set1_epi64((long long)l[0]),
-			     _mm512_set1_epi64((long long)l[1]),
-			     _mm512_set1_epi64((long long)l[2])};
+	t = (struct limbs44){V_SET1_64((long long)l[0]),
+			     V_SET1_64((long long)l[1]),
+			     V_SET1_64((long long)l[2])};
 	aead_wipe(l, sizeof(l));
 	t = mul44_by(t, select44_or_one(0x55, t));
 	t = mul44_by(t, select44_or_one(0x33, broadcast44(t)));
@@ -730,20 +370,14 @@ INLINE_IFMA struct limbs44 powers44(const struct poly1305 *st)
 /* Eight 16-byte blocks, block j in lane j, with the 2^128 bit. */
 INLINE_IFMA struct limbs44 load44(const uint8_t *p)
 {
-	const __m512i m44 = _mm512_set1_epi64((1LL << 44) - 1);
-	const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
-	const __m512i odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
-	__m512i a = _mm512_loadu_si512(p), b = _mm512_loadu_si512(p + 64);
-	__m512i lo = _mm512_permutex2var_epi64(a, even, b);
-	__m512i hi = _mm512_permutex2var_epi64(a, odd, b);
+	const __m512i m44 = V_SET1_64((1LL << 44) - 1);
+	__m512i lo, hi;
 
+	poly_halves(p, &lo, &hi);
 	return (struct limbs44){
-	    _mm512_and_si512(lo, m44),
-	    _mm512_and_si512(_mm512_or_si512(_mm512_srli_epi64(lo, 44),
-					     _mm512_slli_epi64(hi, 20)),
-			     m44),
-	    _mm512_or_si512(_mm512_srli_epi64(hi, 24),
-			    _mm512_set1_epi64(1LL << 40)),
+	    V_AND(lo, m44),
+	    V_AND(V_OR(V_SRL64(lo, 44), V_SLL64(hi, 20)), m44),
+	    V_OR(V_SRL64(hi, 24), V_SET1_64(1LL << 40)),
 	};
 }
 
@@ -787,24 +421,21 @@ TARGET_IFMA static size_t poly_bulk_ifma(struct poly1305 *st, const uint8_t *m,
 	/* The h so far joins the first block. */
 	to_limbs44(l, st->h0, st->h1, st->h2);
 	h = load44(m);
-	h.l0 = _mm512_mask_add_epi64(h.l0, 1, h.l0,
-				     _mm512_set1_epi64((long long)l[0]));
-	h.l1 = _mm512_mask_add_epi64(h.l1, 1, h.l1,
-				     _mm512_set1_epi64((long long)l[1]));
-	h.l2 = _mm512_mask_add_epi64(h.l2, 1, h.l2,
-				     _mm512_set1_epi64((long long)l[2]));
+	h.l0 = _mm512_mask_add_epi64(h.l0, 1, h.l0, V_SET1_64((long long)l[0]));
+	h.l1 = _mm512_mask_add_epi64(h.l1, 1, h.l1, V_SET1_64((long long)l[1]));
+	h.l2 = _mm512_mask_add_epi64(h.l2, 1, h.l2, V_SET1_64((long long)l[2]));
 	for (g = 1; g < groups; g++) {
 		struct limbs44 mb = load44(m + 128 * g);
 
 		h = mul44(h, r8, s81, s82);
-		h.l0 = _mm512_add_epi64(h.l0, mb.l0);
-		h.l1 = _mm512_add_epi64(h.l1, mb.l1);
-		h.l2 = _mm512_add_epi64(h.l2, mb.l2);
+		h.l0 = V_ADD64(h.l0, mb.l0);
+		h.l1 = V_ADD64(h.l1, mb.l1);
+		h.l2 = V_ADD64(h.l2, mb.l2);
 	}
 	h = mul44(h, rp, sp1, sp2);
-	l[0] = (uint64_t)_mm512_reduce_add_epi64(h.l0);
-	l[1] = (uint64_t)_mm512_reduce_add_epi64(h.l1);
-	l[2] = (uint64_t)_mm512_reduce_add_epi64(h.l2);
+	l[0] = V_SUM64(h.l0);
+	l[1] = V_SUM64(h.l1);
+	l[2] = V_SUM64(h.l2);
 	from_limbs44(st, l);
 	aead_wipe(l, sizeof(l));
 	return groups * 8;
@@ -824,7 +455,7 @@ const struct chacha_poly_ops wg_chacha_avx512ifma_ops = {
 
 const struct chacha_poly_ops wg_chacha_avx512_ops = {
     .stream = stream_avx512,
-    .mac = mac_avx512,
+    .mac = poly_mac,
 };
 
 #endif

@@ -62,16 +62,6 @@ void wg_crypto_wipe_registers(void)
 #endif
 
 /* 32 zero bits, then the counter little-endian. */
-static void make_nonce(uint8_t out[static WG_AEAD_NONCE_LEN], uint64_t counter)
-{
-	int i;
-
-	for (i = 0; i < 4; i++)
-		out[i] = 0;
-	for (i = 0; i < 8; i++)
-		out[4 + i] = (uint8_t)(counter >> (8 * i));
-}
-
 void wg_aead_seal_nonce(uint8_t *dst, const uint8_t *src, size_t src_len,
 			const uint8_t *ad, size_t ad_len,
 			const uint8_t nonce[static WG_AEAD_NONCE_LEN],
@@ -94,7 +84,7 @@ void wg_aead_seal(uint8_t *dst, const uint8_t *src, size_t src_len,
 {
 	uint8_t n[WG_AEAD_NONCE_LEN];
 
-	make_nonce(n, nonce);
+	wg_aead_nonce(n, nonce);
 	wg_aead_seal_nonce(dst, src, src_len, ad, ad_len, n, key);
 }
 
@@ -104,7 +94,7 @@ bool wg_aead_open(uint8_t *dst, const uint8_t *src, size_t src_len,
 {
 	uint8_t n[WG_AEAD_NONCE_LEN];
 
-	make_nonce(n, nonce);
+	wg_aead_nonce(n, nonce);
 	return wg_aead_open_nonce(dst, src, src_len, ad, ad_len, n, key);
 }
 

@@ -15,6 +15,19 @@ enum {
 	WG_XAEAD_NONCE_LEN = 24,
 };
 
+/* WireGuard's 12-byte nonce for a counter: 32 zero bits, then the
+ * counter, little-endian. */
+static inline void wg_aead_nonce(uint8_t out[static WG_AEAD_NONCE_LEN],
+				 uint64_t counter)
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		out[i] = 0;
+	for (i = 0; i < 8; i++)
+		out[4 + i] = (uint8_t)(counter >> (8 * i));
+}
+
 /* sodium_init(); 0 or -errno. Call once before any other function. */
 int wg_crypto_init(void);
 

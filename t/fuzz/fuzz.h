@@ -3,7 +3,7 @@
  * What the fuzz harnesses share. Each harness (fuzz_NAME.c) defines
  * LLVMFuzzerTestOneInput and fuzz_seeds, and builds two ways: with
  * clang -fsanitize=fuzzer for `make fuzz`, and with the normal compiler
- * and t/fuzz/replay.c for t/check_fuzz_NAME, which replays the seeds
+ * and t/fuzz/replay.c for t/fuzz/check_fuzz_NAME, which replays the seeds
  * and every committed input through the same code.
  *
  * A broken invariant aborts (FUZZ_ASSERT), which both libFuzzer and the

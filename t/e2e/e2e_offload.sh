@@ -8,9 +8,9 @@
 #   wgpipe <-> wgpipe        both with the flag and --crypto-workers 4:
 #                            handshake, ping IPv4 and IPv6 both ways, a
 #                            TCP transfer each way with equal checksums,
-#                            then a numbered UDP stream A -> B (t/udpseq)
-#                            that must arrive with nothing reordered or
-#                            twice and little lost;
+#                            then a numbered UDP stream A -> B
+#                            (t/tools/udpseq) that must arrive with
+#                            nothing reordered or twice and little lost;
 #   wgpipe <-> wireguard-go  wgpipe (with the flag) on A, wireguard-go on
 #                            B, A initiating, then B initiating: the same
 #                            handshake, ping and transfer checks.

@@ -7,12 +7,13 @@
 #
 # Environment (all optional):
 #   WGPIPE         the daemon under test; default $abs_top_builddir/src/wgpipe,
-#                  else src/wgpipe beside this script's folder
+#                  else src/wgpipe in the tree this script is in
 #   WIREGUARD_GO   the independent reference peer; default wireguard-go
 #   WG_IMPL_A/B    the daemons on host A and host B; default $WGPIPE
-#   T_BIN          where the helpers xfer, udpseq, udpgarbage and uapiclient
-#                  are; default $abs_top_builddir/t, else this folder; a
-#                  missing one is compiled on the spot with ${CC:-cc}
+#   T_BIN          where the helpers xfer, udpseq, udpgarbage, uapiclient
+#                  and flood are; default $abs_top_builddir/t/tools, else
+#                  t/tools in the tree this script is in; a missing one is
+#                  compiled on the spot with ${CC:-cc}
 #   E2E_LOG_LEVEL  LOG_LEVEL of the daemons (default verbose)
 #   E2E_KEEP=1     keep the temporary folder (daemon logs) after the test;
 #                  after a failure it is kept unless E2E_KEEP=0
@@ -31,9 +32,10 @@
 # UAPI sockets in /var/run/wireguard are shared by all namespaces.
 
 T_SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+T_TOP_SRCDIR=$(cd "$T_SRCDIR/../.." && pwd)
 T_NAME=$(basename "$0" .sh)
 T_MAIN_PID=$$
-: "${abs_top_builddir:=$(cd "$T_SRCDIR/.." && pwd)}"
+: "${abs_top_builddir:=$T_TOP_SRCDIR}"
 : "${WGPIPE:=$abs_top_builddir/src/wgpipe}"
 : "${WIREGUARD_GO:=wireguard-go}"
 : "${WG_IMPL_A:=$WGPIPE}"
@@ -152,8 +154,8 @@ impl_name()
 # tool NAME: the path of a helper program, compiled here if not built.
 tool()
 {
-	local name=$1 d
-	for d in "${T_BIN:-}" "$abs_top_builddir/t" "$T_SRCDIR"; do
+	local name=$1 d src=$T_TOP_SRCDIR/t/tools/$1.c
+	for d in "${T_BIN:-}" "$abs_top_builddir/t/tools" "$T_TOP_SRCDIR/t/tools"; do
 		if [ -n "$d" ] && [ -x "$d/$name" ] && [ -f "$d/$name" ]; then
 			echo "$d/$name"
 			return
@@ -162,10 +164,10 @@ tool()
 	if [ ! -x "$T_TMP/$name" ]; then
 		local extra=()
 		[ "$name" = udpgarbage ] || [ "$name" = flood ] &&
-			extra=(-I"$T_SRCDIR/../src" "$T_SRCDIR/../src/crypto/blake2s.c" -lsodium)
+			extra=(-I"$T_TOP_SRCDIR/src" "$T_TOP_SRCDIR/src/crypto/blake2s.c" -lsodium)
 		"${CC:-cc}" -std=gnu11 -D_GNU_SOURCE -O2 -o "$T_TMP/$name" \
-			"$T_SRCDIR/$name.c" "${extra[@]}" >&2 ||
-			fail "cannot build helper $name from $T_SRCDIR/$name.c"
+			"$src" "${extra[@]}" >&2 ||
+			fail "cannot build helper $name from $src"
 	fi
 	echo "$T_TMP/$name"
 }
@@ -214,8 +216,8 @@ san_init()
 	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}$common:detect_leaks=1"
 	export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}$common"
 	export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}$common:second_deadlock_stack=1"
-	[ -f "$T_SRCDIR/tsan.supp" ] &&
-		export TSAN_OPTIONS="$TSAN_OPTIONS:suppressions=$T_SRCDIR/tsan.supp"
+	[ -f "$T_TOP_SRCDIR/t/tsan.supp" ] &&
+		export TSAN_OPTIONS="$TSAN_OPTIONS:suppressions=$T_TOP_SRCDIR/t/tsan.supp"
 	return 0
 }
 

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 #
 # Floods at host B (wgpipe, the victim) while a TCP transfer runs from A
-# to B through the tunnel; the attacker's tool (t/flood) runs in A's
+# to B through the tunnel; the attacker's tool (t/tools/flood) runs in A's
 # namespace, on A's side of the underlay. In turn, each for a while:
 #   (a) garbage: random datagrams at B's listen port, as fast as one
 #       core sends them (sendmmsg);
@@ -14,8 +14,9 @@
 #       wgpipe as A also rekeys every 5 s (WGPIPE_TEST_REKEY_AFTER_TIME);
 #       the handshakes that brings before A forgets B are counted, not
 #       asserted (each waits for a cookie round and may be dropped);
-#   (c) replays: data messages A sends (a numbered UDP stream, t/udpseq)
-#       are captured on A's underlay and sent again, 4 times each.
+#   (c) replays: data messages A sends (a numbered UDP stream,
+#       t/tools/udpseq) are captured on A's underlay and sent again, 4
+#       times each.
 # After the initiation flood, the test waits until the transfer's data
 # reaches B again (at most E2E_FLOOD_RECOVER_SECONDS): TCP, which lost
 # packets to the flood and while A made its new handshake, retransmits
@@ -39,7 +40,7 @@
 
 # shellcheck disable=SC2015 # "A && B || fail" is meant
 # shellcheck disable=SC2154 # D_* are set by printf -v in phase_end
-# shellcheck source=t/netns.sh
+# shellcheck source=t/e2e/netns.sh
 . "$(dirname "$0")/netns.sh"
 
 t_init

@@ -18,13 +18,13 @@
 #   E2E_COUNTERS_BYTES   bytes of each transfer (default 4000000)
 
 # shellcheck disable=SC2015 # "A && B || fail" is meant
-# shellcheck source=t/netns.sh
+# shellcheck source=t/e2e/netns.sh
 . "$(dirname "$0")/netns.sh"
 
 t_init
 require_impl "$WGPIPE"
 : "${E2E_COUNTERS_BYTES:=4000000}"
-PAGE="$T_SRCDIR/../man/wgpipe.8"
+PAGE="$T_TOP_SRCDIR/man/wgpipe.8"
 [ -f "$PAGE" ] || fail "no manual page $PAGE"
 t_watchdog 180
 make_hosts

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Batch pool, rings and the per-peer ordered queue. */
+/* The rings and the per-peer ordered queue. */
 #include <check.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -8,39 +8,6 @@
 #include "batch.h"
 #include "queueing.h"
 #include "testlib.h"
-
-START_TEST(test_pool_exhaustion)
-{
-	struct batch_pool pool;
-	struct batch *got[16];
-	unsigned int i;
-
-	ck_assert_int_eq(wg_batch_pool_init(&pool, 16, 8, 1024), 0);
-	for (i = 0; i < 16; i++) {
-		got[i] = wg_batch_get(&pool, BATCH_TX);
-		ck_assert_ptr_nonnull(got[i]);
-		ck_assert_uint_eq(got[i]->count, 0);
-		/* Every slot is its own WG_SLOT_SIZE buffer. */
-		got[i]->pkts[7].buf[WG_SLOT_SIZE - 1] = 0xaa;
-	}
-	ck_assert_ptr_null(wg_batch_get(&pool, BATCH_TX));
-	ck_assert_uint_eq(pool.empty_events, 1);
-	wg_batch_put(&pool, got[3]);
-	ck_assert_ptr_eq(wg_batch_get(&pool, BATCH_RX), got[3]);
-	ck_assert_int_eq(got[3]->dir, BATCH_RX);
-	wg_batch_pool_destroy(&pool);
-}
-END_TEST
-
-START_TEST(test_pool_rejects_bad_sizes)
-{
-	struct batch_pool pool;
-
-	ck_assert_int_ne(wg_batch_pool_init(&pool, 0, 8, 1024), 0);
-	ck_assert_int_ne(wg_batch_pool_init(&pool, 8, 0, 1024), 0);
-	ck_assert_int_ne(wg_batch_pool_init(&pool, 8, WG_BATCH_MAX + 1, 1024), 0);
-}
-END_TEST
 
 START_TEST(test_ring_fifo_and_timeout)
 {
@@ -239,10 +206,6 @@ static Suite *queueing_suite(void)
 	Suite *s = suite_create("queueing");
 	TCase *tc;
 
-	tc = tcase_create("pool");
-	tcase_add_test(tc, test_pool_exhaustion);
-	tcase_add_test(tc, test_pool_rejects_bad_sizes);
-	suite_add_tcase(s, tc);
 	tc = tcase_create("ring");
 	tcase_add_test(tc, test_ring_fifo_and_timeout);
 	suite_add_tcase(s, tc);

@@ -1,38 +1,28 @@
 // SPDX-License-Identifier: MIT
 /* The libsodium wrappers against RFC 8439 and RFC 7748 (typed in), then
  * every Project Wycheproof case for ChaCha20-Poly1305, XChaCha20-Poly1305
- * and X25519 from the shared vector folder. */
+ * and X25519 (t/vectors). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crypto/crypto.h"
-#include "json.h"
 #include "testlib.h"
 
 enum {
 	CHACHA_CASES = 325,
 	XCHACHA_CASES = 315,
 	X25519_CASES = 518,
-	MAX_CASES = 1024,
 };
 
-/* True when the vector folder is there; otherwise says why the caller
- * skips, or fails the test when CI requires the folder. */
-static bool have_testdata(const char *what)
-{
-	const char *env = getenv("WGPIPE_TESTDATA");
-
-	if (test_testdata_dir())
-		return true;
-	ck_assert_msg(!test_testdata_required(),
-		      "CI=true but the vector folder %s is missing",
-		      env ? env : "(WGPIPE_TESTDATA unset)");
-	fprintf(stderr, "skipping %s: vector folder %s not found\n", what,
-		env ? env : "../shared/testdata (WGPIPE_TESTDATA unset)");
-	return false;
-}
+/* The fields of the vector files, in order; every kind starts with the
+ * case's tcId and result. */
+enum { TC_ID, TC_RESULT };
+#define AEAD_FIELDS "tcId result key iv aad msg ct tag"
+enum { AEAD_KEY = 2, AEAD_IV, AEAD_AAD, AEAD_MSG, AEAD_CT, AEAD_TAG };
+#define XDH_FIELDS "tcId result public private shared"
+enum { XDH_PUBLIC = 2, XDH_PRIVATE, XDH_SHARED };
 
 static void unhex_exact(uint8_t *out, size_t len, const char *hex)
 {
@@ -287,80 +277,55 @@ START_TEST(test_equal_is_zero)
 }
 END_TEST
 
-/* Wycheproof: every tests[] entry of every testGroups[] entry, in order. */
+/* Wycheproof: every case of a file (t/vectors), in upstream order. */
 struct vectors {
-	const char *file;
+	const char *file, *fields;
 	int expected;
-	struct json *root;
-	const struct json *cases[MAX_CASES];
-	int count, declared;
+	struct test_vectors v;
 };
 
 static struct vectors chacha = {
-    .file = "wycheproof-chacha20_poly1305_test.json",
+    .file = "wycheproof-chacha20_poly1305.txt",
+    .fields = AEAD_FIELDS,
     .expected = CHACHA_CASES,
 };
 static struct vectors xchacha = {
-    .file = "wycheproof-xchacha20_poly1305_test.json",
+    .file = "wycheproof-xchacha20_poly1305.txt",
+    .fields = AEAD_FIELDS,
     .expected = XCHACHA_CASES,
 };
 static struct vectors x25519 = {
-    .file = "wycheproof-x25519_test.json",
+    .file = "wycheproof-x25519.txt",
+    .fields = XDH_FIELDS,
     .expected = X25519_CASES,
 };
 
-static void collect_cases(struct vectors *v)
-{
-	const struct json *groups = test_json_get(v->root, "testGroups");
-	const struct json *g, *tc;
-
-	for (g = groups ? groups->child : NULL; g; g = g->next) {
-		const struct json *tests = test_json_get(g, "tests");
-
-		for (tc = tests ? tests->child : NULL; tc; tc = tc->next)
-			if (v->count < MAX_CASES)
-				v->cases[v->count++] = tc;
-	}
-}
-
 /* Runs in the parent before the forks (an unchecked fixture), so each
- * case's process starts with the files already parsed. */
-static void load_vectors(struct vectors *v)
-{
-	char *text = test_read_testdata(v->file, NULL);
-
-	v->count = 0;
-	v->root = text ? test_json_parse(text) : NULL;
-	free(text);
-	v->declared = (int)test_json_get_number(v->root, "numberOfTests", -1);
-	collect_cases(v);
-}
-
+ * case's process starts with the files already read. */
 static void load_all(void)
 {
-	load_vectors(&chacha);
-	load_vectors(&xchacha);
-	load_vectors(&x25519);
+	test_vectors_load(&chacha.v, chacha.file, chacha.fields);
+	test_vectors_load(&xchacha.v, xchacha.file, xchacha.fields);
+	test_vectors_load(&x25519.v, x25519.file, x25519.fields);
 }
 
 static void free_all(void)
 {
-	test_json_free(chacha.root);
-	test_json_free(xchacha.root);
-	test_json_free(x25519.root);
-	chacha.root = xchacha.root = x25519.root = NULL;
+	test_vectors_free(&chacha.v);
+	test_vectors_free(&xchacha.v);
+	test_vectors_free(&x25519.v);
 }
 
+/* A file cut short, or grown, fails here. */
 START_TEST(test_wycheproof_counts)
 {
 	struct vectors *all[] = {&chacha, &xchacha, &x25519};
 	const struct vectors *v = all[_i];
 
-	if (!have_testdata(v->file))
-		return;
-	ck_assert_msg(v->root, "cannot read or parse %s", v->file);
-	ck_assert_int_eq(v->declared, v->expected);
-	ck_assert_int_eq(v->count, v->expected);
+	ck_assert_msg(!v->v.error[0], "%s", v->v.error);
+	ck_assert_int_eq(v->v.declared, v->expected);
+	ck_assert_int_eq(v->v.count, v->expected);
+	fprintf(stderr, "%s: %d cases\n", v->file, v->v.count);
 }
 END_TEST
 
@@ -369,12 +334,11 @@ struct hexfield {
 	size_t len;
 };
 
-static struct hexfield get_hex(const struct json *tc, const char *name)
+static struct hexfield get_hex(const struct vectors *v, int i, int k)
 {
-	const char *hex = test_json_get_string(tc, name);
+	const char *hex = test_vectors_field(&v->v, i, k);
 	struct hexfield f;
 
-	ck_assert_msg(hex, "no field %s", name);
 	f.len = strlen(hex) / 2;
 	f.p = malloc(f.len + 1);
 	ck_assert_ptr_nonnull(f.p);
@@ -382,13 +346,13 @@ static struct hexfield get_hex(const struct json *tc, const char *name)
 	return f;
 }
 
-static const struct json *get_case(const struct vectors *v, int i, int *id)
+/* Case i's tcId, and its result. */
+static const char *get_case(const struct vectors *v, int i, int *id)
 {
-	ck_assert_msg(i < v->count, "%s: case %d missing (read %d)", v->file, i,
-		      v->count);
-	*id = (int)test_json_get_number(v->cases[i], "tcId", -1);
-	ck_assert_ptr_nonnull(test_json_get_string(v->cases[i], "result"));
-	return v->cases[i];
+	ck_assert_msg(i < v->v.count, "%s: case %d missing (read %d): %s",
+		      v->file, i, v->v.count, v->v.error);
+	*id = atoi(test_vectors_field(&v->v, i, TC_ID));
+	return test_vectors_field(&v->v, i, TC_RESULT);
 }
 
 /* The two AEADs differ only in nonce length; their prototypes decay to
@@ -414,15 +378,15 @@ struct aead_case {
 	size_t sealed_len;
 };
 
-static void aead_case_load(struct aead_case *c, const struct json *tc)
+static void aead_case_load(struct aead_case *c, const struct vectors *v, int i)
 {
-	c->result = test_json_get_string(tc, "result");
-	c->key = get_hex(tc, "key");
-	c->iv = get_hex(tc, "iv");
-	c->aad = get_hex(tc, "aad");
-	c->msg = get_hex(tc, "msg");
-	c->ct = get_hex(tc, "ct");
-	c->tag = get_hex(tc, "tag");
+	c->result = get_case(v, i, &c->id);
+	c->key = get_hex(v, i, AEAD_KEY);
+	c->iv = get_hex(v, i, AEAD_IV);
+	c->aad = get_hex(v, i, AEAD_AAD);
+	c->msg = get_hex(v, i, AEAD_MSG);
+	c->ct = get_hex(v, i, AEAD_CT);
+	c->tag = get_hex(v, i, AEAD_TAG);
 	ck_assert_uint_eq(c->key.len, WG_KEY_LEN);
 	c->sealed_len = c->ct.len + c->tag.len;
 	c->sealed = malloc(c->sealed_len + 1);
@@ -484,9 +448,8 @@ static void aead_check_case(const struct vectors *v, int i,
 			    const struct aead_ops *ops)
 {
 	struct aead_case c;
-	const struct json *tc = get_case(v, i, &c.id);
 
-	aead_case_load(&c, tc);
+	aead_case_load(&c, v, i);
 	if (c.iv.len != ops->nonce_len) {
 		/* Our API takes only nonces of exactly nonce_len bytes, so
 		 * a case with any other size cannot be opened at all: it
@@ -526,13 +489,12 @@ START_TEST(test_wycheproof_x25519)
 	struct hexfield pub, priv, shared;
 	uint8_t out[WG_KEY_LEN];
 	int id;
-	const struct json *tc = get_case(&x25519, _i, &id);
-	const char *result = test_json_get_string(tc, "result");
+	const char *result = get_case(&x25519, _i, &id);
 	bool ok;
 
-	pub = get_hex(tc, "public");
-	priv = get_hex(tc, "private");
-	shared = get_hex(tc, "shared");
+	pub = get_hex(&x25519, _i, XDH_PUBLIC);
+	priv = get_hex(&x25519, _i, XDH_PRIVATE);
+	shared = get_hex(&x25519, _i, XDH_SHARED);
 	ck_assert(pub.len == WG_KEY_LEN && priv.len == WG_KEY_LEN &&
 		  shared.len == WG_KEY_LEN);
 	ck_assert_msg(!strcmp(result, "valid") || !strcmp(result, "acceptable"),
@@ -558,16 +520,11 @@ static void add_wycheproof(Suite *s)
 {
 	TCase *tc = tcase_create("wycheproof");
 
+	tcase_add_unchecked_fixture(tc, load_all, free_all);
 	tcase_add_loop_test(tc, test_wycheproof_counts, 0, 3);
-	if (test_testdata_dir()) {
-		tcase_add_unchecked_fixture(tc, load_all, free_all);
-		tcase_add_loop_test(tc, test_wycheproof_chacha, 0,
-				    CHACHA_CASES);
-		tcase_add_loop_test(tc, test_wycheproof_xchacha, 0,
-				    XCHACHA_CASES);
-		tcase_add_loop_test(tc, test_wycheproof_x25519, 0,
-				    X25519_CASES);
-	}
+	tcase_add_loop_test(tc, test_wycheproof_chacha, 0, CHACHA_CASES);
+	tcase_add_loop_test(tc, test_wycheproof_xchacha, 0, XCHACHA_CASES);
+	tcase_add_loop_test(tc, test_wycheproof_x25519, 0, X25519_CASES);
 	suite_add_tcase(s, tc);
 }
 

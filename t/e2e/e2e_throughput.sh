@@ -1,13 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# The README's demo: two hosts (network namespaces joined by a veth
-# pair), a wgpipe on each, configured with wg(8); a handshake, a ping,
-# and a 3-second iperf3 run through the tunnel. Everything it creates is
-# removed at the end. Run as root from the source tree after make:
+# Two hosts (network namespaces joined by a veth pair), a wgpipe on
+# each, configured with wg(8): the first ping makes the handshake, and a
+# 3-second iperf3 run through the tunnel gives a throughput figure. It
+# is also the README's demo (contrib/debian-setup demo), so it says what
+# it does as it goes. Everything it creates is removed at the end. Run
+# as root from the source tree after make:
 #
-#   t/demo.sh                       # wgpipe on both hosts
-#   WG_IMPL_B=wireguard-go t/demo.sh   # wgpipe talking to wireguard-go
+#   t/e2e/e2e_throughput.sh                          # wgpipe on both hosts
+#   WG_IMPL_B=wireguard-go t/e2e/e2e_throughput.sh   # wgpipe to wireguard-go
 
 . "$(dirname "$0")/netns.sh"
 

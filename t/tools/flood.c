@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * flood: the three floods of t/e2e_flood.sh, from inside the attacker's
+ * flood: the three floods of t/e2e/e2e_flood.sh, from inside the attacker's
  * network namespace.
  *
  *   flood garbage HOST PORT SECONDS

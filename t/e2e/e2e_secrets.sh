@@ -18,7 +18,7 @@
 #       it, while root still gets its answer.
 
 # shellcheck disable=SC2015 # "A && B || fail" is meant
-# shellcheck source=t/netns.sh
+# shellcheck source=t/e2e/netns.sh
 . "$(dirname "$0")/netns.sh"
 
 E2E_LOG_LEVEL=verbose

@@ -30,7 +30,7 @@
 set -u
 export LC_ALL=C
 NAME=e2e_service
-TOP_SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
+TOP_SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
 : "${WGPIPE:=${abs_top_builddir:-$(pwd)}/src/wgpipe}"
 UNIT="$TOP_SRCDIR/contrib/systemd/wgpipe@.service"
 PAGE="$TOP_SRCDIR/man/wgpipe.8"

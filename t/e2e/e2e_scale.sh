@@ -21,7 +21,7 @@
 # may take before the test fails, default 30).
 
 # shellcheck disable=SC2015,SC2153 # "A && B || fail" is meant; PID is netns.sh's
-# shellcheck source=t/netns.sh
+# shellcheck source=t/e2e/netns.sh
 . "$(dirname "$0")/netns.sh"
 
 : "${E2E_SCALE_PEERS:=10000}"
