@@ -497,6 +497,17 @@ START_TEST(test_split)
 				      (unsigned int)nseg, &nout),
 			 0);
 	ck_assert_uint_eq(nout, nseg);
+	/* What the reader lays its slots out by, before cutting. */
+	{
+		unsigned int pieces = 0;
+		size_t longest = 0;
+
+		ck_assert_int_eq(wg_gso_measure(&h, super, len, &pieces,
+						&longest),
+				 0);
+		ck_assert_uint_eq(pieces, nseg);
+		ck_assert_uint_eq(longest, maxseg);
+	}
 	for (i = 0; i < nseg; i++) {
 		size_t wl =
 		    expected_segment(&sp, pl, c->plen, c->mss, i, nseg, want);
@@ -911,6 +922,32 @@ START_TEST(test_split_malformed)
 }
 END_TEST
 
+/* wg_gso_measure() agrees with what wg_gso_split() did: a read it
+ * measured as pieces packets of at most longest bytes was cut into
+ * exactly that, and a read it refuses was refused. */
+static void check_measure(const struct virtio_net_hdr *h, const uint8_t *pkt,
+			  size_t len, int split_ret, const size_t *lens,
+			  unsigned int nout)
+{
+	unsigned int pieces = 0, i;
+	size_t longest = 0, max = 0;
+	int ret = wg_gso_measure(h, pkt, len, &pieces, &longest);
+
+	ck_assert_msg(ret == 0 || ret == -EINVAL, "measure: ret %d", ret);
+	if (ret) {
+		ck_assert_int_ne(split_ret, 0);
+		return;
+	}
+	if (split_ret)
+		return; /* too many pieces for the test's buffers, say */
+	for (i = 0; i < nout; i++)
+		max = lens[i] > max ? lens[i] : max;
+	ck_assert_uint_eq(pieces, nout);
+	ck_assert_uint_eq(longest, max);
+	for (i = 0; i + 1 < nout; i++)
+		ck_assert_uint_eq(lens[i], longest);
+}
+
 /* Random mutations of valid super-packets: 0 or -EINVAL, and what comes
  * out is within bounds and carries valid checksums. */
 START_TEST(test_split_fuzz)
@@ -955,6 +992,7 @@ START_TEST(test_split_fuzz)
 			out[i] = malloc(CAP);
 		ret = wg_gso_split(&h, pkt, len, out, CAP, lens, NOUT, &nout);
 		ck_assert_msg(ret == 0 || ret == -EINVAL, "ret %d", ret);
+		check_measure(&h, pkt, len, ret, lens, nout);
 		if (ret) {
 			refused++;
 			ck_assert_uint_eq(nout, 0);
