@@ -252,6 +252,13 @@ void wg_device_housekeeping(struct wg_device *dev, uint64_t now)
 	ret = wg_tun_follow(&dev->tun, &mtu);
 	if (!ret && mtu != wg_read_once(dev->mtu)) {
 		log_debug("interface %s: MTU %u", dev->tun.name, mtu);
+		if (mtu > WG_MAX_MTU_IPV4)
+			log_info("interface %s: MTU %u, but a UDP datagram "
+				 "carries tunnel packets of at most %u bytes "
+				 "over IPv4 and %u over IPv6; larger ones are "
+				 "dropped (drop_too_big)",
+				 dev->tun.name, mtu, WG_MAX_MTU_IPV4,
+				 WG_MAX_MTU_IPV6);
 		wg_write_once(dev->mtu, mtu);
 	} else if (ret == -ENODEV) {
 		log_info("interface %s was deleted; shutting down", dev->name);
@@ -366,19 +373,21 @@ int wg_device_send(struct wg_device *dev, const union wg_sockaddr *dst,
 		   unsigned int *sent)
 {
 	struct wg_socket_set *s;
-	unsigned int more;
+	unsigned int more, sends, more_sends;
 	int ret;
 
 	rcu_read_lock();
 	s = rcu_dereference(dev->sockets);
-	ret = wg_socket_send_burst_from(s, dst, src, iov, n, sent);
+	ret = wg_socket_send_burst_from(s, dst, src, iov, n, sent, &sends);
 	if (ret && src && src->family && src_refused(ret)) {
 		src->family = 0;
 		ret = wg_socket_send_burst_from(s, dst, NULL, iov + *sent,
-						n - *sent, &more);
+						n - *sent, &more, &more_sends);
 		*sent += more;
+		sends += more_sends;
 	}
 	rcu_read_unlock();
+	wg_stat_add(dev, udp_tx_sends, sends);
 	return ret;
 }
 
@@ -460,6 +469,8 @@ static const struct {
 	STAT_LINE(udp_tx_packets),    STAT_LINE(udp_tx_batches),
 	STAT_LINE(udp_rx_packets),    STAT_LINE(udp_rx_batches),
 	STAT_LINE(tun_tx_packets),    STAT_LINE(tun_tx_batches),
+	STAT_LINE(tun_rx_reads),      STAT_LINE(udp_rx_reads),
+	STAT_LINE(udp_tx_sends),      STAT_LINE(tun_tx_writes),
 	STAT_LINE(drop_no_peer),      STAT_LINE(drop_no_endpoint),
 	STAT_LINE(drop_no_keypair),   STAT_LINE(drop_staged),
 	STAT_LINE(drop_too_big),      STAT_LINE(drop_send_error),

@@ -63,6 +63,10 @@ struct wg_stats {
 	uint64_t tun_rx_packets, tun_rx_batches;
 	uint64_t udp_rx_packets, udp_rx_batches;
 	uint64_t udp_tx_packets, udp_tx_batches;
+	/* System calls' worth: TUN reads (a super-packet is one), UDP
+	 * messages received (a UDP_GRO run is one) and sent (a UDP_SEGMENT
+	 * run is one), TUN writes (a coalesced super-packet is one). */
+	uint64_t tun_rx_reads, udp_rx_reads, udp_tx_sends, tun_tx_writes;
 	uint64_t tun_tx_packets, tun_tx_batches;
 	uint64_t drop_no_peer, drop_no_endpoint, drop_no_keypair;
 	uint64_t drop_staged, drop_too_big, drop_send_error;

@@ -103,13 +103,13 @@ static void submit_read(struct wg_udp_reader *r, struct batch *b)
 	classify_batch(dev, b, r->has_writer ? &r->writer : NULL);
 }
 
-/* A datagram wgpipe cannot take: counted, and said once. */
-static void too_big(struct wg_device *dev, size_t len, const char *why)
+/* A datagram wgpipe cannot take: counted, and said once for each reason
+ * (*said, a flag of the caller's). */
+static void too_big(struct wg_device *dev, size_t len, const char *why,
+		    int *said)
 {
-	static int said;
-
 	wg_stat_add(dev, drop_too_big, 1);
-	if (!wg_exchange(said, 1))
+	if (!wg_exchange(*said, 1))
 		log_err("dropped a %zu-byte UDP datagram: %s (counted in "
 			"drop_too_big; said once)",
 			len, why);
@@ -144,12 +144,17 @@ static unsigned int udp_burst(struct wg_device *dev, int fd, struct batch *b)
 		n++;
 	}
 	got = wg_socket_recv_burst(fd, msgs, n);
+	if (got > 0)
+		wg_stat_add(dev, udp_rx_reads, got);
 	for (i = 0; got > 0 && i < (unsigned int)got; i++) {
 		p = &b->pkts[i];
 		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			static int said;
+
 			too_big(dev, msgs[i].msg_len,
-				"longer than the MTU allows, and UDP_GRO is "
-				"off");
+				"longer than our MTU allows, and UDP_GRO is "
+				"off",
+				&said);
 			continue;
 		}
 		wg_src_from_cmsg(&p->dst, &msgs[i].msg_hdr);
@@ -200,8 +205,11 @@ static struct batch *cut_run(struct wg_udp_reader *r, struct batch *b,
 	for (off = 0; off < len; off += size) {
 		seg = len - off < size ? len - off : size;
 		if (wg_slots_for(seg) > dev->pool.batch_size) {
-			too_big(dev, seg, "larger than a batch (--batch-size) "
-					  "holds");
+			static int said;
+
+			too_big(dev, seg,
+				"larger than a batch (--batch-size) holds",
+				&said);
 			continue;
 		}
 		if (b && wg_batch_room(&dev->pool, b) < seg) {
@@ -242,6 +250,8 @@ static void udp_gro_burst(struct wg_udp_reader *r, int fd)
 		};
 	}
 	got = wg_socket_recv_burst(fd, rx->msgs, GRO_BUFS);
+	if (got > 0)
+		wg_stat_add(dev, udp_rx_reads, got);
 	for (i = 0; got > 0 && i < (unsigned int)got; i++) {
 		struct msghdr *m = &rx->msgs[i].msg_hdr;
 		struct wg_src dst;
@@ -609,12 +619,13 @@ static void received(struct wg_peer *peer, struct wg_keypair *kp,
 static void write_out(struct wg_device *dev, struct wg_tun_writer *w,
 		      const struct rx_out *out)
 {
-	unsigned int ok;
+	unsigned int ok, writes;
 
 	if (!out->n)
 		return;
-	ok = wg_tun_writer_write(w, out->pkts, out->lens, out->n);
+	ok = wg_tun_writer_write(w, out->pkts, out->lens, out->n, &writes);
 	wg_stat_add(dev, tun_tx_packets, ok);
+	wg_stat_add(dev, tun_tx_writes, writes);
 	if (ok < out->n)
 		wg_stat_add(dev, drop_send_error, out->n - ok);
 }

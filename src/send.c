@@ -23,6 +23,7 @@
 #include "send.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,15 +75,15 @@ static void tun_gone(struct wg_device *dev, int ret)
 	poll(NULL, 0, TUN_ERROR_PAUSE_MS);
 }
 
-/* A packet wgpipe cannot carry: counted, and said once. */
-static void too_big(struct wg_device *dev, size_t len, const char *why)
+/* A packet wgpipe cannot carry: counted, and said once for each reason
+ * (*said, a flag of the caller's). */
+static void too_big(struct wg_device *dev, size_t len, const char *why,
+		    int *said)
 {
-	static int said;
-
 	wg_stat_add(dev, drop_too_big, 1);
-	if (!wg_exchange(said, 1))
-		log_err("dropped a %zu-byte packet from the TUN device: %s "
-			"(counted in drop_too_big; said once)",
+	if (!wg_exchange(*said, 1))
+		log_err("dropped a %zu-byte tunnel packet: %s (counted in "
+			"drop_too_big; said once)",
 			len, why);
 }
 
@@ -108,6 +109,7 @@ static void tun_plain_burst(struct wg_tun_reader *r)
 		ret = wg_tun_read_burst(r->fd, &iov, 1, &len, &got);
 		if (ret || !got)
 			break;
+		wg_stat_add(dev, tun_rx_reads, 1);
 		wg_batch_add(pool, b, wg_tx_room(len))->len = (uint32_t)len;
 	}
 	if (b->count)
@@ -190,10 +192,17 @@ static struct batch *cut_read(struct wg_tun_reader *r, struct batch *b,
 		return b;
 	}
 	stride = wg_slots_for(wg_tx_room(longest));
-	if (longest > WG_MAX_PLAIN || stride > pool->batch_size) {
-		too_big(dev, longest, longest > WG_MAX_PLAIN
-			? "larger than WireGuard carries"
-			: "larger than a batch (--batch-size) holds");
+	if (longest > WG_MAX_PLAIN) {
+		static int said;
+
+		too_big(dev, longest, "larger than WireGuard carries", &said);
+		return b;
+	}
+	if (stride > pool->batch_size) {
+		static int said;
+
+		too_big(dev, longest,
+			"larger than a batch (--batch-size) holds", &said);
 		return b;
 	}
 	if ((unsigned long)pieces * stride > pool->batch_size)
@@ -227,6 +236,7 @@ static void tun_vnet_burst(struct wg_tun_reader *r)
 				tun_gone(dev, (int)len);
 			break;
 		}
+		wg_stat_add(dev, tun_rx_reads, 1);
 		if ((size_t)len <= hlen)
 			continue;
 		b = cut_read(r, b, h, r->super + hlen, (size_t)len - hlen);
@@ -598,29 +608,54 @@ void wg_send_seal_batch(struct wg_device *dev, struct batch *b)
 
 /* Sends one finished batch, adding to *bytes what left and setting *data
  * when it carried data (not only a keepalive). */
+/* The largest message a UDP datagram to ep carries: 65,535 bytes less
+ * the UDP header and, to an IPv4 address (v4-mapped ones too), the IPv4
+ * header; IPv6's payload length leaves out its own header. */
+static size_t max_message(const union wg_sockaddr *ep)
+{
+	if (ep->sa.sa_family == AF_INET6 &&
+	    !IN6_IS_ADDR_V4MAPPED(&ep->in6.sin6_addr))
+		return 65535 - 8;
+	return 65535 - 20 - 8;
+}
+
+/* Sends one finished batch, adding to *bytes what left and setting *data
+ * when it carried data (not only a keepalive). */
 static void send_one_batch(struct wg_peer *peer, struct batch *b,
 			   const union wg_sockaddr *ep, struct wg_src *src,
 			   uint64_t *bytes, bool *data)
 {
 	struct wg_device *dev = peer->dev;
 	struct iovec iov[WG_BATCH_MAX];
-	unsigned int i, sent = 0;
+	unsigned int i, n = 0, sent = 0;
+	size_t max;
 
 	if (wg_batch_get_state(b) == BATCH_DEAD || !ep->sa.sa_family) {
 		wg_stat_add(dev, drop_no_endpoint, b->count);
 		return;
 	}
+	max = max_message(ep);
 	for (i = 0; i < b->count; i++) {
-		iov[i].iov_base = b->pkts[i].buf;
-		iov[i].iov_len = b->pkts[i].len;
+		if (b->pkts[i].len > max) {
+			static int said;
+
+			too_big(dev, b->pkts[i].len - WG_MESSAGE_MINIMUM_LENGTH,
+				"with its padding, larger than a UDP datagram "
+				"to the peer's endpoint carries",
+				&said);
+			continue;
+		}
+		iov[n].iov_base = b->pkts[i].buf;
+		iov[n++].iov_len = b->pkts[i].len;
 		if (b->pkts[i].len > WG_MESSAGE_MINIMUM_LENGTH)
 			*data = true;
 	}
-	wg_device_send(dev, ep, src, iov, b->count, &sent);
+	if (n)
+		wg_device_send(dev, ep, src, iov, n, &sent);
 	for (i = 0; i < sent; i++)
-		*bytes += b->pkts[i].len;
-	if (sent < b->count)
-		wg_stat_add(dev, drop_send_error, b->count - sent);
+		*bytes += iov[i].iov_len;
+	if (sent < n)
+		wg_stat_add(dev, drop_send_error, n - sent);
 	wg_stat_add(dev, udp_tx_packets, sent);
 	wg_stat_add(dev, udp_tx_batches, 1);
 }

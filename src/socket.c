@@ -454,19 +454,23 @@ static unsigned int build(struct send_job *j, struct mmsghdr *msgs,
 	return m;
 }
 
-/* The kernel refused a GSO send of datagrams of size bytes. EINVAL for
- * large datagrams means they exceed the route's MTU (UDP_SEGMENT does
- * not fragment): such sizes go out one by one from now on, fragmented
- * by the kernel, as the kernel module's and wireguard-go's datagrams
- * are. Otherwise the route takes no GSO at all (no checksum offload,
- * say): turn it off for good. */
-static bool gso_refused(struct send_job *j, int err, size_t size)
+/* The kernel refused a GSO send (segs datagrams of size bytes). EMSGSIZE
+ * (EINVAL on older kernels) for large datagrams means they exceed the
+ * route's MTU, which UDP_SEGMENT does not fragment: such sizes go out
+ * one by one from now on, fragmented by the kernel, as the kernel
+ * module's and wireguard-go's datagrams are. Otherwise the route takes
+ * no GSO at all (no checksum offload, say): turn it off for good. True
+ * when the send is worth trying again without. */
+static bool gso_refused(struct send_job *j, int err, unsigned int segs,
+			size_t size)
 {
 	struct wg_socket_set *s = (struct wg_socket_set *)j->s;
 
-	if (!j->gso || (err != EIO && err != EINVAL && err != ENOPROTOOPT))
+	if (!j->gso || segs < 2 ||
+	    (err != EIO && err != EINVAL && err != ENOPROTOOPT &&
+	     err != EMSGSIZE))
 		return false;
-	if (err == EINVAL && size > GSO_SMALL) {
+	if ((err == EINVAL || err == EMSGSIZE) && size > GSO_SMALL) {
 		if (wg_read_once(s->gso_max) == GSO_MAX_BYTES)
 			log_info("UDP: %zu-byte datagrams exceed the route's "
 				 "MTU; sending such sizes one by one, "
@@ -485,7 +489,7 @@ static bool gso_refused(struct send_job *j, int err, size_t size)
 }
 
 static int send_all(struct send_job *j, struct iovec *iov, unsigned int n,
-		    unsigned int *sent)
+		    unsigned int *sent, unsigned int *sends)
 {
 	struct mmsghdr msgs[SEND_CHUNK];
 	struct send_ctl ctl[SEND_CHUNK];
@@ -499,11 +503,13 @@ static int send_all(struct send_job *j, struct iovec *iov, unsigned int n,
 		if (r > 0) {
 			for (i = 0; i < (unsigned int)r; i++)
 				*sent += counts[i];
+			*sends += (unsigned int)r;
 			waited = false;
 		} else if (r < 0 && errno == EAGAIN && !waited) {
 			wait_writable(j->fd);
 			waited = true;
-		} else if (r < 0 && gso_refused(j, errno, iov[*sent].iov_len)) {
+		} else if (r < 0 && gso_refused(j, errno, counts[0],
+						iov[*sent].iov_len)) {
 			continue; /* again, one datagram per message */
 		} else if (r == 0 || errno != EINTR) {
 			return r < 0 ? -errno : -EIO;
@@ -515,24 +521,29 @@ static int send_all(struct send_job *j, struct iovec *iov, unsigned int n,
 int wg_socket_send_burst_from(const struct wg_socket_set *s,
 			      const union wg_sockaddr *dst,
 			      const struct wg_src *src, struct iovec *iov,
-			      unsigned int n, unsigned int *sent)
+			      unsigned int n, unsigned int *sent,
+			      unsigned int *sends)
 {
 	struct send_job j = {.s = s, .src = src};
+	unsigned int none;
 
 	*sent = 0;
+	if (!sends)
+		sends = &none;
+	*sends = 0;
 	j.fd = socket_for(s, dst, &j.to, &j.tolen);
 	if (j.fd < 0)
 		return j.fd;
 	j.gso = n > 1 && wg_read_once(s->gso);
 	j.gso_max = wg_read_once(s->gso_max);
-	return send_all(&j, iov, n, sent);
+	return send_all(&j, iov, n, sent, sends);
 }
 
 int wg_socket_send_burst(const struct wg_socket_set *s,
 			 const union wg_sockaddr *dst, struct iovec *iov,
 			 unsigned int n, unsigned int *sent)
 {
-	return wg_socket_send_burst_from(s, dst, NULL, iov, n, sent);
+	return wg_socket_send_burst_from(s, dst, NULL, iov, n, sent, NULL);
 }
 
 int wg_socket_send_one(const struct wg_socket_set *s,

@@ -427,7 +427,8 @@ void wg_tun_writer_destroy(struct wg_tun_writer *w)
  * wants one. */
 static unsigned int write_plain(struct wg_tun_writer *w,
 				const uint8_t *const *pkts,
-				const size_t *lens, unsigned int n)
+				const size_t *lens, unsigned int n,
+				unsigned int *writes)
 {
 	static const struct virtio_net_hdr none;
 	unsigned int i, ok = 0;
@@ -444,13 +445,15 @@ static unsigned int write_plain(struct wg_tun_writer *w,
 
 		ok += !ret;
 	}
+	*writes = ok;
 	return ok;
 }
 
 /* GRO: in-order segments of a flow go out as one super-packet. */
 static unsigned int write_coalesced(struct wg_tun_writer *w,
 				    const uint8_t *const *pkts,
-				    const size_t *lens, unsigned int n)
+				    const size_t *lens, unsigned int n,
+				    unsigned int *writes)
 {
 	struct wg_gro_item items[WG_TUN_WRITER_MAX];
 	unsigned int i, nitems, ok = 0;
@@ -464,17 +467,21 @@ static unsigned int write_coalesced(struct wg_tun_writer *w,
 		};
 
 		if (!wg_tun_writev(w->fd, iov, 2,
-				   sizeof(items[i].hdr) + items[i].len))
+				   sizeof(items[i].hdr) + items[i].len)) {
 			ok += items[i].count;
+			++*writes;
+		}
 	}
 	return ok;
 }
 
 unsigned int wg_tun_writer_write(struct wg_tun_writer *w,
 				 const uint8_t *const *pkts,
-				 const size_t *lens, unsigned int n)
+				 const size_t *lens, unsigned int n,
+				 unsigned int *writes)
 {
+	*writes = 0;
 	if (n > 1 && w->gro)
-		return write_coalesced(w, pkts, lens, n);
-	return write_plain(w, pkts, lens, n);
+		return write_coalesced(w, pkts, lens, n, writes);
+	return write_plain(w, pkts, lens, n, writes);
 }

@@ -122,10 +122,12 @@ int wg_tun_writer_init(struct wg_tun_writer *w, const struct wg_tun *tun,
 		       unsigned int index, bool gro_wanted);
 void wg_tun_writer_destroy(struct wg_tun_writer *w);
 /* Writes n authenticated IP packets (n <= WG_TUN_WRITER_MAX), coalescing
- * where it can; returns how many went in. The rest were refused by the
- * device (down, full or deleted) and are the caller's to count. */
+ * where it can; returns how many went in, and in *writes how many writes
+ * carried them. The rest were refused by the device (down, full or
+ * deleted) and are the caller's to count. */
 unsigned int wg_tun_writer_write(struct wg_tun_writer *w,
 				 const uint8_t *const *pkts,
-				 const size_t *lens, unsigned int n);
+				 const size_t *lens, unsigned int n,
+				 unsigned int *writes);
 
 #endif
