@@ -29,6 +29,7 @@
 #include "options.h"
 #include "privs.h"
 #include "uapi.h"
+#include "uapi_client.h"
 
 static void usage(FILE *out)
 {

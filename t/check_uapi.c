@@ -32,6 +32,7 @@
 #include "log.h"
 #include "testlib.h"
 #include "uapi.h"
+#include "uapi_client.h"
 
 #define PRIV "e84b5a6d2717c1003a13b431570353dbaca9146cf150c5f8575680feba52027a"
 #define PRIV_UC                                                                \

@@ -16,7 +16,8 @@
 
 #include "fuzz.h"
 #include "log.h"
-#include "uapi.h"
+#include "uapi_format.h"
+#include "uapi_parse.h"
 
 static void init(void)
 {
