@@ -1,8 +1,27 @@
 // SPDX-License-Identifier: MIT
-/* Untrusted text quoted safely in a message. */
+/* Untrusted text: numbers read as wireguard-go reads them, and quoted
+ * safely in a message. */
 #include "text.h"
 
 #include <string.h>
+
+bool wg_text_decimal(const char *v, size_t n, uint64_t max, uint64_t *out)
+{
+	uint64_t x = 0;
+	size_t i;
+
+	if (!n)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return false;
+		if (x > (max - (uint64_t)(v[i] - '0')) / 10)
+			return false;
+		x = x * 10 + (uint64_t)(v[i] - '0');
+	}
+	*out = x;
+	return true;
+}
 
 const char *wg_text_quote(char buf[static WG_TEXT_QUOTE_SIZE], const char *v,
 			  size_t n)

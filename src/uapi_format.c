@@ -15,6 +15,8 @@
 
 #include <sodium.h>
 
+#include "addr.h"
+
 struct text {
 	char *p;
 	size_t len, cap;
@@ -89,23 +91,13 @@ static void text_key(struct text *t, const char *name,
 	t->len = (size_t)(o - t->p);
 }
 
+/* Left out for an address of neither family. */
 static void text_endpoint(struct text *t, const union wg_sockaddr *ep)
 {
-	char a[INET6_ADDRSTRLEN];
+	char s[WG_SOCKADDR_STRLEN];
 
-	if (ep->sa.sa_family == AF_INET) {
-		inet_ntop(AF_INET, &ep->in4.sin_addr, a, sizeof(a));
-		text_printf(t, "endpoint=%s:%u\n", a, ntohs(ep->in4.sin_port));
-	} else if (ep->sa.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &ep->in6.sin6_addr, a, sizeof(a));
-		if (ep->in6.sin6_scope_id)
-			text_printf(t, "endpoint=[%s%%%u]:%u\n", a,
-				    ep->in6.sin6_scope_id,
-				    ntohs(ep->in6.sin6_port));
-		else
-			text_printf(t, "endpoint=[%s]:%u\n", a,
-				    ntohs(ep->in6.sin6_port));
-	}
+	if (!wg_sockaddr_format(ep, s, sizeof(s)))
+		text_printf(t, "endpoint=%s\n", s);
 }
 
 static void text_allowedip(struct text *t, const struct wg_uapi_allowedip *a)

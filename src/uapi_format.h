@@ -40,8 +40,8 @@ struct wg_uapi_device_info {
 /*
  * Formats the reply to get, without the final "errno=0\n\n": private_key
  * (if any), listen_port (if nonzero), fwmark (if nonzero), then for each
- * peer public_key, preshared_key, protocol_version=1, endpoint (if any;
- * IPv6 as [addr%scope]:port), last_handshake_time_sec,
+ * peer public_key, preshared_key, protocol_version=1, endpoint (if any,
+ * as wg_sockaddr_format writes it), last_handshake_time_sec,
  * last_handshake_time_nsec, tx_bytes, rx_bytes,
  * persistent_keepalive_interval and its allowed_ip lines; the order of
  * wireguard-go. *out is NUL-terminated and holds the private key: release

@@ -12,7 +12,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 
 #include <sodium.h>
 
+#include "addr.h"
 #include "text.h"
 
 /* Grows an array to hold at least one more element, copying through a
@@ -71,25 +71,6 @@ static bool parse_key(uint8_t key[static WG_KEY_LEN], const char *v, size_t n)
 			return false;
 		key[i] = (uint8_t)(hi << 4 | lo);
 	}
-	return true;
-}
-
-/* Decimal digits only, as Go's strconv.ParseUint(v, 10, bits). */
-static bool parse_dec(const char *v, size_t n, uint64_t max, uint64_t *out)
-{
-	uint64_t x = 0;
-	size_t i;
-
-	if (!n)
-		return false;
-	for (i = 0; i < n; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return false;
-		if (x > (max - (uint64_t)(v[i] - '0')) / 10)
-			return false;
-		x = x * 10 + (uint64_t)(v[i] - '0');
-	}
-	*out = x;
 	return true;
 }
 
@@ -156,7 +137,7 @@ static int want_dec(struct parse *ps, const char *v, size_t n, uint64_t max,
 {
 	char e[WG_TEXT_QUOTE_SIZE];
 
-	if (!parse_dec(v, n, max, out))
+	if (!wg_text_decimal(v, n, max, out))
 		return parse_error(ps, -EINVAL,
 				   "want a number from 0 to %llu, "
 				   "not \"%s\"",
@@ -212,77 +193,22 @@ static int peer_preshared_key(struct parse *ps, const char *v, size_t n)
 	return want_key(ps, v, n, ps->peer->preshared_key);
 }
 
-/* A numeric scope ("%2") or an interface name ("%eth0"), as getnameinfo
- * writes it for wg(8). */
-static bool parse_scope(const char *scope, uint32_t *id)
-{
-	uint64_t x = 0;
-
-	if (parse_dec(scope, strlen(scope), UINT32_MAX, &x)) {
-		*id = (uint32_t)x;
-		return true;
-	}
-	*id = if_nametoindex(scope);
-	return *id != 0;
-}
-
-/* "a.b.c.d:port" or "[v6]:port" or "[v6%scope]:port"; numeric only, wg(8)
- * resolves names before it sends them. Port 0 cannot be sent to. */
-static bool parse_endpoint(const char *v, size_t n, union wg_sockaddr *ep)
-{
-	char buf[INET6_ADDRSTRLEN + IF_NAMESIZE + 16], *host, *port, *p;
-	uint64_t portnum;
-
-	if (!n || n >= sizeof(buf) || memchr(v, '\0', n))
-		return false;
-	memcpy(buf, v, n);
-	buf[n] = '\0';
-	memset(ep, 0, sizeof(*ep));
-	if (buf[0] == '[') {
-		host = buf + 1;
-		p = strchr(host, ']');
-		if (!p || p[1] != ':')
-			return false;
-		*p = '\0';
-		port = p + 2;
-		p = strchr(host, '%');
-		if (p) {
-			*p++ = '\0';
-			if (!parse_scope(p, &ep->in6.sin6_scope_id))
-				return false;
-		}
-		if (inet_pton(AF_INET6, host, &ep->in6.sin6_addr) != 1)
-			return false;
-		ep->in6.sin6_family = AF_INET6;
-	} else {
-		p = strrchr(buf, ':');
-		if (!p)
-			return false;
-		*p = '\0';
-		host = buf;
-		port = p + 1;
-		if (inet_pton(AF_INET, host, &ep->in4.sin_addr) != 1)
-			return false;
-		ep->in4.sin_family = AF_INET;
-	}
-	if (!parse_dec(port, strlen(port), UINT16_MAX, &portnum) || !portnum)
-		return false;
-	/* sin_port and sin6_port share their offset. */
-	ep->in4.sin_port = htons((uint16_t)portnum);
-	return true;
-}
-
 static int peer_endpoint(struct parse *ps, const char *v, size_t n)
 {
-	char e[WG_TEXT_QUOTE_SIZE];
+	char text[WG_SOCKADDR_STRLEN], e[WG_TEXT_QUOTE_SIZE];
 
 	ps->peer->has_endpoint = true;
-	if (!parse_endpoint(v, n, &ps->peer->endpoint))
-		return parse_error(ps, -EINVAL,
-				   "want a.b.c.d:port or "
-				   "[ipv6]:port, not \"%s\"",
-				   wg_text_quote(e, v, n));
-	return 0;
+	/* NUL-terminated for the parser (parse_line has refused NUL bytes);
+	 * text this long is no endpoint. */
+	if (n < sizeof(text)) {
+		memcpy(text, v, n);
+		text[n] = '\0';
+		if (!wg_sockaddr_parse(&ps->peer->endpoint, text))
+			return 0;
+	}
+	return parse_error(ps, -EINVAL,
+			   "want a.b.c.d:port or [ipv6]:port, not \"%s\"",
+			   wg_text_quote(e, v, n));
 }
 
 static int peer_keepalive(struct parse *ps, const char *v, size_t n)
@@ -337,7 +263,8 @@ static bool parse_prefix(const char *v, size_t n, struct wg_uapi_allowedip *a)
 	alen = (size_t)(slash - v);
 	n -= alen + 1;
 	if (!alen || alen >= sizeof(buf) || n > 3 ||
-	    (n > 1 && slash[1] == '0') || !parse_dec(slash + 1, n, 128, &cidr))
+	    (n > 1 && slash[1] == '0') ||
+	    !wg_text_decimal(slash + 1, n, 128, &cidr))
 		return false;
 	memcpy(buf, v, alen);
 	buf[alen] = '\0';
