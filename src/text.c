@@ -13,11 +13,14 @@ bool wg_text_decimal(const char *v, size_t n, uint64_t max, uint64_t *out)
 	if (!n)
 		return false;
 	for (i = 0; i < n; i++) {
+		uint64_t digit = (uint64_t)(v[i] - '0');
+
 		if (v[i] < '0' || v[i] > '9')
 			return false;
-		if (x > (max - (uint64_t)(v[i] - '0')) / 10)
+		/* x * 10 + digit <= max, without overflow */
+		if (digit > max || x > (max - digit) / 10)
 			return false;
-		x = x * 10 + (uint64_t)(v[i] - '0');
+		x = x * 10 + digit;
 	}
 	*out = x;
 	return true;
