@@ -37,16 +37,14 @@
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "crypto/crypto.h"
 #include "log.h"
 #include "text.h"
 
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return wg_now_ns() / NSEC_PER_MSEC;
 }
 
 struct wg_uapi_server {
@@ -486,7 +484,8 @@ static void *server_main(void *arg)
 		if (n < 0 && errno != EINTR) {
 			wg_log_ratelimited(WG_LOG_ERROR, "UAPI: poll: %s",
 					   strerror(errno));
-			nanosleep(&(struct timespec){.tv_nsec = 100000000},
+			nanosleep(&(struct timespec){
+					  .tv_nsec = 100 * NSEC_PER_MSEC },
 				  NULL);
 			continue;
 		}
