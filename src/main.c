@@ -29,21 +29,24 @@
 #include "options.h"
 #include "privs.h"
 #include "uapi.h"
+#include "uapi_client.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: wgpipe [-f|--foreground] [options] INTERFACE\n"
 		"       wgpipe show INTERFACE\n"
+		"       wgpipe -h|--help\n"
+		"       wgpipe -v|--version\n"
 		"\n"
 		"Userspace WireGuard daemon; configure it with wg(8) or wg-quick(8).\n"
 		"\"wgpipe show\" prints the counters of the daemon running INTERFACE.\n"
 		"\n"
-		"  -f, --foreground          stay in the foreground, log to stderr\n");
+		"  -f, --foreground           stay in the foreground, log to stderr\n");
 	wg_options_usage(out);
 	fprintf(out,
-		"  -h, --help                show this help\n"
-		"  -v, --version             show the version\n"
+		"  -h, --help                 show this help\n"
+		"  -v, --version              show the version\n"
 		"\n"
 		"Environment: WG_PROCESS_FOREGROUND=1, LOG_LEVEL=error|info|verbose,\n"
 		"WG_TUN_FD, WG_UAPI_FD (inherited descriptors).\n"

@@ -141,25 +141,30 @@ static int disable_offload(struct wg_options *opt, const char *name)
 	return -1;
 }
 
+/* Each flag with its value, as wg(8) shows them ("--batches N"), the
+ * text in one column with the lines main.c prints around these. */
 void wg_options_usage(FILE *out)
 {
 	struct wg_options def;
+	char tag[32];
 	unsigned int i;
 
 	wg_options_defaults(&def);
-	for (i = 0; i < NFLAGS; i++)
-		fprintf(out, "      --%-20s %s\n%28s(%u to %u, default %u)\n",
-			flags[i].name, flags[i].help, "", flags[i].min,
-			flags[i].max, *field(&def, &flags[i]));
+	for (i = 0; i < NFLAGS; i++) {
+		snprintf(tag, sizeof(tag), "%s N", flags[i].name);
+		fprintf(out, "      --%-20s %s\n%29s(%u to %u, default %u)\n",
+			tag, flags[i].help, "", flags[i].min, flags[i].max,
+			*field(&def, &flags[i]));
+	}
 	fprintf(out, "      --%-20s ChaCha20-Poly1305 for the data: auto, "
-		     "avx512,\n%28savx2, portable or libsodium (default auto: "
-		     "the fastest\n%28sthis CPU runs)\n", "crypto NAME", "", "");
+		     "avx512,\n%29savx2, portable or libsodium (default auto: "
+		     "the fastest\n%29sthis CPU runs)\n", "crypto NAME", "", "");
 	fprintf(out, "      --%-20s pin each thread to one CPU, taking the "
 		     "CPUs in turn\n", "pin-threads");
 	fprintf(out, "      --%-20s turn an offload off (repeatable); NAME is "
 		     "all or:\n", "no-offload NAME");
 	for (i = 0; i < NOFFLOADS; i++)
-		fprintf(out, "%28s%-8s %s\n", "", offloads[i].name,
+		fprintf(out, "%29s%-8s %s\n", "", offloads[i].name,
 			offloads[i].help);
 }
 

@@ -81,8 +81,7 @@ struct wg_peer {
 
 	/* Batches waiting for a keypair (send.c). */
 	pthread_mutex_t staged_lock;
-	struct batch *staged_head, *staged_tail;
-	unsigned int staged_count; /* shared: written under staged_lock */
+	struct batch_list staged;
 
 	uint64_t rx_bytes, tx_bytes; /* shared: wg_counter_add */
 	uint64_t last_handshake_realtime_ns; /* shared; 0: never */

@@ -130,11 +130,39 @@ unsigned int wg_ring_len(struct wg_ring *r)
 	return ck_ring_size(&r->ring);
 }
 
+void wg_batch_list_append(struct batch_list *l, struct batch *b)
+{
+	b->next = NULL;
+	if (l->tail)
+		l->tail->next = b;
+	else
+		l->head = b;
+	l->tail = b;
+	wg_write_once(l->len, l->len + 1);
+}
+
+struct batch *wg_batch_list_cut(struct batch_list *l, struct batch *last,
+				unsigned int n)
+{
+	struct batch *first = l->head;
+
+	l->head = last->next;
+	if (!l->head)
+		l->tail = NULL;
+	last->next = NULL;
+	wg_write_once(l->len, l->len - n);
+	return first;
+}
+
+struct batch *wg_batch_list_pop(struct batch_list *l)
+{
+	return l->head ? wg_batch_list_cut(l, l->head, 1) : NULL;
+}
+
 void wg_ordered_queue_init(struct wg_ordered_queue *q)
 {
 	pthread_spin_init(&q->lock, PTHREAD_PROCESS_PRIVATE);
-	q->head = q->tail = NULL;
-	q->len = 0;
+	q->list = (struct batch_list){ NULL, NULL, 0 };
 	q->draining = 0;
 	q->again = 0;
 }
@@ -147,13 +175,7 @@ void wg_ordered_queue_destroy(struct wg_ordered_queue *q)
 void wg_ordered_queue_append_locked(struct wg_ordered_queue *q,
 				    struct batch *b)
 {
-	b->next = NULL;
-	if (q->tail)
-		q->tail->next = b;
-	else
-		q->head = b;
-	q->tail = b;
-	q->len++;
+	wg_batch_list_append(&q->list, b);
 }
 
 bool wg_ordered_queue_begin_drain(struct wg_ordered_queue *q)
@@ -164,24 +186,18 @@ bool wg_ordered_queue_begin_drain(struct wg_ordered_queue *q)
 
 struct batch *wg_ordered_queue_pop_finished(struct wg_ordered_queue *q)
 {
-	struct batch *first, *last = NULL, *b;
+	struct batch *first = NULL, *last = NULL, *b;
+	unsigned int n = 0;
 
 	wg_full_store(q->again, 0);
 	pthread_spin_lock(&q->lock);
-	first = q->head;
-	for (b = q->head; b && wg_batch_get_state(b) != BATCH_PENDING;
+	for (b = q->list.head; b && wg_batch_get_state(b) != BATCH_PENDING;
 	     b = b->next) {
 		last = b;
-		q->len--;
+		n++;
 	}
-	if (!last) {
-		pthread_spin_unlock(&q->lock);
-		return NULL;
-	}
-	q->head = last->next;
-	if (!q->head)
-		q->tail = NULL;
-	last->next = NULL;
+	if (last)
+		first = wg_batch_list_cut(&q->list, last, n);
 	pthread_spin_unlock(&q->lock);
 	return first;
 }
@@ -200,12 +216,11 @@ bool wg_ordered_queue_end_drain(struct wg_ordered_queue *q)
 
 struct batch *wg_ordered_queue_take_all(struct wg_ordered_queue *q)
 {
-	struct batch *first;
+	struct batch *first = NULL;
 
 	pthread_spin_lock(&q->lock);
-	first = q->head;
-	q->head = q->tail = NULL;
-	q->len = 0;
+	if (q->list.head)
+		first = wg_batch_list_cut(&q->list, q->list.tail, q->list.len);
 	pthread_spin_unlock(&q->lock);
 	return first;
 }

@@ -75,7 +75,7 @@
  *   in:   UDP readers.  out: one drainer: a TUN writer, or a UDP reader
  *         for an inline batch.  size: as tx_queue.
  *
- * peer->staged_head (send.c): tx batches waiting for a keypair,
+ * peer->staged (send.c): tx batches waiting for a keypair,
  *   uncharged.
  *   in:   every caller of wg_send_batch.
  *   out:  wg_send_staged: the handshake worker that completes a
@@ -134,10 +134,24 @@ void *wg_ring_pop(struct wg_ring *r);
 void *wg_ring_pop_wait(struct wg_ring *r, unsigned int timeout_ms);
 unsigned int wg_ring_len(struct wg_ring *r);
 
+/* A FIFO of batches linked through ->next; its user locks it. len may
+ * be peeked at without the lock (wg_read_once). */
+struct batch_list {
+	struct batch *head, *tail;
+	unsigned int len; /* shared: written with wg_write_once */
+};
+
+void wg_batch_list_append(struct batch_list *l, struct batch *b);
+/* The first batch, or NULL. */
+struct batch *wg_batch_list_pop(struct batch_list *l);
+/* Detaches the n batches from the head up to and including last and
+ * returns the first of them, the chain ending in NULL. */
+struct batch *wg_batch_list_cut(struct batch_list *l, struct batch *last,
+				unsigned int n);
+
 struct wg_ordered_queue {
 	pthread_spinlock_t lock;
-	struct batch *head, *tail;
-	unsigned int len;
+	struct batch_list list;
 	int draining; /* shared, wg_full_*: a drainer is running */
 	int again;    /* shared, wg_full_*: work finished while draining */
 };

@@ -473,7 +473,7 @@ void wg_send_keepalive(struct wg_peer *peer)
 {
 	struct batch *b;
 
-	if (wg_read_once(peer->staged_count)) {
+	if (wg_read_once(peer->staged.len)) {
 		wg_send_staged(peer);
 		return;
 	}
@@ -487,7 +487,7 @@ void wg_send_keepalive(struct wg_peer *peer)
 
 void wg_send_staged(struct wg_peer *peer)
 {
-	unsigned int n = wg_read_once(peer->staged_count);
+	unsigned int n = wg_read_once(peer->staged.len);
 	struct batch *b;
 
 	/* Only what was staged on entry: a batch that is staged again
@@ -499,14 +499,8 @@ void wg_send_staged(struct wg_peer *peer)
 /* ------------------------------------------------------------------ */
 /* Staged: batches waiting for a keypair                                */
 
-/* Under staged_lock. The senders peek at the count without the lock
- * (wg_send_staged), so every change is a wg_write_once(). */
-static void staged_count_add(struct wg_peer *peer, int n)
-{
-	wg_write_once(peer->staged_count, peer->staged_count + n);
-}
-
-/* The oldest staged batch is dropped when the peer has its fill. */
+/* The oldest staged batch is dropped when the peer has its fill. The
+ * senders peek at the count without staged_lock (wg_send_staged). */
 static void stage(struct wg_peer *peer, struct batch *b)
 {
 	struct batch *dropped = NULL;
@@ -514,20 +508,9 @@ static void stage(struct wg_peer *peer, struct batch *b)
 	/* Waiting for a handshake is not in flight: readers go on. */
 	wg_batch_uncharge(&peer->dev->pool, b);
 	pthread_mutex_lock(&peer->staged_lock);
-	if (peer->staged_count >= WG_MAX_STAGED_BATCHES) {
-		dropped = peer->staged_head;
-		peer->staged_head = dropped->next;
-		if (!peer->staged_head)
-			peer->staged_tail = NULL;
-		staged_count_add(peer, -1);
-	}
-	b->next = NULL;
-	if (peer->staged_tail)
-		peer->staged_tail->next = b;
-	else
-		peer->staged_head = b;
-	peer->staged_tail = b;
-	staged_count_add(peer, 1);
+	if (peer->staged.len >= WG_MAX_STAGED_BATCHES)
+		dropped = wg_batch_list_pop(&peer->staged);
+	wg_batch_list_append(&peer->staged, b);
 	pthread_mutex_unlock(&peer->staged_lock);
 	if (dropped) {
 		wg_stat_add(peer->dev, drop_staged, dropped->count);
@@ -546,14 +529,7 @@ static struct batch *take_staged(struct wg_peer *peer)
 	struct batch *b;
 
 	pthread_mutex_lock(&peer->staged_lock);
-	b = peer->staged_head;
-	if (b) {
-		peer->staged_head = b->next;
-		if (!peer->staged_head)
-			peer->staged_tail = NULL;
-		staged_count_add(peer, -1);
-		b->next = NULL;
-	}
+	b = wg_batch_list_pop(&peer->staged);
 	pthread_mutex_unlock(&peer->staged_lock);
 	return b;
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * UDP sockets and endpoint addresses.
+ * UDP sockets.
  *
  * The first set of a device binds its port without SO_REUSEPORT and
  * turns it on only afterwards: bound that way, the port is never one
@@ -12,11 +12,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <net/if.h>
 #include <netinet/udp.h>
 #include <poll.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -35,7 +33,6 @@ enum {
 	 * GSO refused for it means no GSO at all. */
 	GSO_SMALL = 1200,
 	SEND_WAIT_MS = 1, /* for room in a full socket buffer */
-	PORT_MAX_DIGITS = 5,
 };
 
 enum reuse {
@@ -582,152 +579,5 @@ bool wg_src_from_cmsg(struct wg_src *src, struct msghdr *m)
 		}
 	}
 	src->family = 0;
-	return false;
-}
-
-void wg_sockaddr_unmap(union wg_sockaddr *a)
-{
-	struct sockaddr_in in4 = {.sin_family = AF_INET};
-
-	if (a->sa.sa_family != AF_INET6 ||
-	    !IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr))
-		return;
-	in4.sin_port = a->in6.sin6_port;
-	memcpy(&in4.sin_addr, &a->in6.sin6_addr.s6_addr[12], 4);
-	memset(a, 0, sizeof(*a));
-	a->in4 = in4;
-}
-
-static int parse_port(const char *text, uint16_t *port)
-{
-	unsigned long v = 0;
-	size_t i;
-
-	for (i = 0; text[i]; i++) {
-		if (text[i] < '0' || text[i] > '9' || i == PORT_MAX_DIGITS)
-			return -EINVAL;
-		v = v * 10 + (unsigned long)(text[i] - '0');
-	}
-	if (!i || v > UINT16_MAX)
-		return -EINVAL;
-	*port = (uint16_t)v;
-	return 0;
-}
-
-/* A scope is an interface name or index: "eth0", "2". */
-static int parse_scope(const char *text, uint32_t *scope)
-{
-	char *end;
-	unsigned long v;
-
-	if (!*text)
-		return -EINVAL;
-	if (text[0] >= '0' && text[0] <= '9') {
-		errno = 0;
-		v = strtoul(text, &end, 10);
-		if (*end || errno || v > UINT32_MAX)
-			return -EINVAL;
-		*scope = (uint32_t)v;
-		return 0;
-	}
-	*scope = if_nametoindex(text);
-	return *scope ? 0 : -EINVAL;
-}
-
-/* host is writable: the scope is cut off at '%'. */
-static int parse_ipv6(union wg_sockaddr *out, char *host)
-{
-	char *percent = strchr(host, '%');
-	uint32_t scope = 0;
-
-	if (percent) {
-		*percent = '\0';
-		if (parse_scope(percent + 1, &scope))
-			return -EINVAL;
-	}
-	out->sa.sa_family = AF_INET6;
-	out->in6.sin6_scope_id = scope;
-	return inet_pton(AF_INET6, host, &out->in6.sin6_addr) == 1 ? 0
-								   : -EINVAL;
-}
-
-int wg_sockaddr_parse(union wg_sockaddr *out, const char *text)
-{
-	bool v6 = text[0] == '[';
-	char host[WG_SOCKADDR_STRLEN];
-	union wg_sockaddr a = {0};
-	const char *end;
-	size_t hostlen;
-	uint16_t port;
-
-	text += v6;
-	end = strchr(text, v6 ? ']' : ':');
-	if (!end)
-		return -EINVAL;
-	hostlen = (size_t)(end - text);
-	end += v6; /* past the ']', onto the ':' */
-	if (*end != ':' || hostlen >= sizeof(host) ||
-	    parse_port(end + 1, &port))
-		return -EINVAL;
-	memcpy(host, text, hostlen);
-	host[hostlen] = '\0';
-	if (v6) {
-		if (parse_ipv6(&a, host))
-			return -EINVAL;
-		a.in6.sin6_port = htons(port);
-	} else {
-		if (inet_pton(AF_INET, host, &a.in4.sin_addr) != 1)
-			return -EINVAL;
-		a.in4.sin_family = AF_INET;
-		a.in4.sin_port = htons(port);
-	}
-	wg_sockaddr_unmap(&a);
-	*out = a;
-	return 0;
-}
-
-int wg_sockaddr_format(const union wg_sockaddr *a, char *buf, size_t len)
-{
-	char host[INET6_ADDRSTRLEN], scope[IF_NAMESIZE + 1] = "";
-	int n;
-
-	switch (a->sa.sa_family) {
-	case AF_INET:
-		inet_ntop(AF_INET, &a->in4.sin_addr, host, sizeof(host));
-		n = snprintf(buf, len, "%s:%u", host, ntohs(a->in4.sin_port));
-		break;
-	case AF_INET6:
-		inet_ntop(AF_INET6, &a->in6.sin6_addr, host, sizeof(host));
-		if (a->in6.sin6_scope_id &&
-		    !if_indextoname(a->in6.sin6_scope_id, scope + 1))
-			snprintf(scope + 1, sizeof(scope) - 1, "%u",
-				 a->in6.sin6_scope_id);
-		if (a->in6.sin6_scope_id)
-			scope[0] = '%';
-		n = snprintf(buf, len, "[%s%s]:%u", host, scope,
-			     ntohs(a->in6.sin6_port));
-		break;
-	default:
-		return -EAFNOSUPPORT;
-	}
-	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
-}
-
-bool wg_sockaddr_equal(const union wg_sockaddr *a, const union wg_sockaddr *b)
-{
-	union wg_sockaddr x = *a, y = *b;
-
-	wg_sockaddr_unmap(&x);
-	wg_sockaddr_unmap(&y);
-	if (x.sa.sa_family != y.sa.sa_family)
-		return false;
-	if (x.sa.sa_family == AF_INET)
-		return x.in4.sin_port == y.in4.sin_port &&
-		       x.in4.sin_addr.s_addr == y.in4.sin_addr.s_addr;
-	if (x.sa.sa_family == AF_INET6)
-		return x.in6.sin6_port == y.in6.sin6_port &&
-		       x.in6.sin6_scope_id == y.in6.sin6_scope_id &&
-		       !memcmp(&x.in6.sin6_addr, &y.in6.sin6_addr,
-			       sizeof(x.in6.sin6_addr));
 	return false;
 }

@@ -96,21 +96,4 @@ int wg_socket_send_one(const struct wg_socket_set *s,
 		       const union wg_sockaddr *dst, const void *buf,
 		       size_t len);
 
-/* "[" + address + "%" + interface + "]:" + port + NUL */
-enum { WG_SOCKADDR_STRLEN = 72 };
-
-/*
- * Numeric endpoints only: "192.0.2.1:51820", "[2001:db8::1]:51820",
- * "[fe80::1%eth0]:51820" (scope by name or number). A v4-mapped IPv6
- * address comes out as IPv4. Returns 0 or -EINVAL.
- */
-int wg_sockaddr_parse(union wg_sockaddr *out, const char *text);
-/* The same format back; -ENOSPC if len is too short (use
- * WG_SOCKADDR_STRLEN), -EAFNOSUPPORT for another family. */
-int wg_sockaddr_format(const union wg_sockaddr *a, char *buf, size_t len);
-/* Same family, address, port (and IPv6 scope), after unmapping. */
-bool wg_sockaddr_equal(const union wg_sockaddr *a, const union wg_sockaddr *b);
-/* Rewrites a v4-mapped IPv6 address (::ffff:a.b.c.d) as IPv4. */
-void wg_sockaddr_unmap(union wg_sockaddr *a);
-
 #endif

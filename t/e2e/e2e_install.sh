@@ -3,9 +3,10 @@
 #
 # `make install DESTDIR=...` from the build tree installs wgpipe and its
 # manual page; the page documents exactly the options `wgpipe --help`
-# lists, with the same ranges and defaults, and the environment variables
-# it names; its footer carries the version `wgpipe --version` prints; and
-# groff formats it without a warning. Needs no root.
+# lists, with the same values, ranges and defaults, the same usage, and
+# the environment variables it names; its footer carries the version
+# `wgpipe --version` prints; and groff formats it without a warning.
+# Needs no root.
 #
 # Environment: abs_top_builddir (default: the current directory, which is
 # the build tree under `make check`), MAKE (default make), CI=true to fail
@@ -123,6 +124,40 @@ extra=$(comm -13 "$TMP/help.flags" "$TMP/page.flags")
 [ -z "$extra" ] ||
 	fail "options in wgpipe(8) OPTIONS but not in --help: $(echo "$extra" | tr '\n' ' ')"
 pass "wgpipe(8) OPTIONS lists exactly the $(wc -l <"$TMP/help.flags") options of --help"
+
+# "OPTION VALUE" pairs, "-" for an option without a value: in --help the
+# word after an option when it is in capitals ("--batches N"), in the
+# page's tags the word after it ("--batches n", set in italics).
+help_values()
+{
+	awk '$1 ~ /^-/ { for (i = 1; i <= NF; i++) {
+		t = $i; sub(/,$/, "", t); if (t !~ /^-/) break
+		v = $(i + 1) ~ /^[A-Z][A-Z0-9_-]*$/ ? tolower($(i + 1)) : "-"
+		print t, v } }' "$TMP/help" | sort -u
+}
+page_values()
+{
+	section OPTIONS | awk '/^       -/ { for (i = 1; i <= NF; i++) {
+		t = $i; sub(/,$/, "", t); if (t !~ /^-/) break
+		v = i < NF && $(i + 1) !~ /^-/ ? $(i + 1) : "-"
+		print t, v } }' | sort -u
+}
+help_values >"$TMP/help.values"
+page_values >"$TMP/page.values"
+grep -q ' [a-z]' "$TMP/help.values" || fail "no option in --help shows a value"
+differ=$(diff "$TMP/help.values" "$TMP/page.values") ||
+	fail "option values differ, --help (<) and wgpipe(8) (>):"$'\n'"$differ"
+n=$(grep -c ' [a-z]' "$TMP/help.values")
+pass "--help and wgpipe(8) name the same value for each option ($n take one)"
+
+# The usage lines of --help are the page's SYNOPSIS, but for case.
+usage_lines() { awk 'NF { $1 = $1; print tolower($0) }'; }
+sed -n '1,/^$/{s/^Usage://; p}' "$TMP/help" | usage_lines >"$TMP/help.usage"
+section SYNOPSIS | usage_lines >"$TMP/page.usage"
+[ -s "$TMP/help.usage" ] || fail "no usage lines at the top of --help"
+differ=$(diff "$TMP/help.usage" "$TMP/page.usage") ||
+	fail "usage differs, --help (<) and wgpipe(8) SYNOPSIS (>):"$'\n'"$differ"
+pass "the usage of --help is the SYNOPSIS of wgpipe(8)"
 
 # entry FLAG: the text of FLAG's entry in OPTIONS, on one line.
 entry()

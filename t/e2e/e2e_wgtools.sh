@@ -5,8 +5,8 @@
 # a peer on host B ($WG_IMPL_B): wg show and its dump, showconf/setconf
 # round trip, syncconf keeping the live session, peer removal,
 # allowed-ips changes taking effect on live traffic in both directions,
-# fwmark, a private key change, persistent keepalive, and a clean exit on
-# SIGTERM.
+# endpoint port 0 and v4-mapped endpoints, fwmark, a private key
+# change, persistent keepalive, and a clean exit on SIGTERM.
 
 . "$(dirname "$0")/netns.sh"
 
@@ -175,6 +175,38 @@ else
 	check "allowed_ip added back on the socket: A -> B works" \
 		ping_ok A "${TUN4[B]}"
 fi
+
+# --- endpoint text --------------------------------------------------
+
+# Port 0 is taken, as the kernel module and wireguard-go take it (nothing
+# can be sent to it); a v4-mapped endpoint is kept and shown as given,
+# as there, and wgpipe sends to it over IPv4.
+endpoint_reads()
+{
+	local got
+	got=$(wg_ A show "$IFA" endpoints |
+		awk -v p="${PUB[B]}" '$1 == p { print $2 }')
+	[ "$got" = "$1" ] || fail "endpoint set as $1 reads '$got'"
+}
+wg_ A set "$IFA" peer "${PUB[B]}" endpoint "${UL4[B]}:0" ||
+	fail "wg set endpoint ${UL4[B]}:0"
+endpoint_reads "${UL4[B]}:0"
+check "endpoint port 0: no traffic, and the daemon lives on" \
+	ping_fails A "${TUN4[B]}"
+mapped="[::ffff:${UL4[B]}]:${PORT[B]}"
+wg_ A set "$IFA" peer "${PUB[B]}" endpoint "$mapped" ||
+	fail "wg set endpoint $mapped"
+endpoint_reads "$mapped"
+pass "endpoints with port 0 and v4-mapped read back as set"
+if is_wggo "$WG_IMPL_A"; then
+	say "skipped: traffic to $mapped (wireguard-go sends it from an" \
+		"IPv6-only socket)"
+else
+	check "v4-mapped endpoint: A -> B works" ping_ok A "${TUN4[B]}"
+fi
+wg_ A set "$IFA" peer "${PUB[B]}" endpoint "${UL4[B]}:${PORT[B]}" ||
+	fail "wg set endpoint ${UL4[B]}:${PORT[B]} (back)"
+check "endpoint set back: A -> B works" ping_ok A "${TUN4[B]}"
 
 # --- fwmark, private key, keepalive ----------------------------------
 

@@ -63,7 +63,7 @@ START_TEST(test_ordered_stops_at_pending)
 	ck_assert_ptr_null(out->next->next);
 	wg_batch_set_state(b[2], BATCH_DEAD);
 	ck_assert_ptr_eq(wg_ordered_queue_pop_finished(&q), b[2]);
-	ck_assert_uint_eq(q.len, 0);
+	ck_assert_uint_eq(q.list.len, 0);
 	ck_assert(wg_ordered_queue_end_drain(&q));
 	for (i = 0; i < 3; i++)
 		free(b[i]);
@@ -109,13 +109,13 @@ struct order_test {
 	int done;
 };
 
-/* q->len belongs to q->lock (the drainer changes it under the lock). */
+/* q->list.len belongs to q->lock (the drainer changes it under the lock). */
 static unsigned int queue_len(struct wg_ordered_queue *q)
 {
 	unsigned int len;
 
 	pthread_spin_lock(&q->lock);
-	len = q->len;
+	len = q->list.len;
 	pthread_spin_unlock(&q->lock);
 	return len;
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * The UDP sockets (socket.c): endpoint parsing and formatting, socket
- * sets on loopback (random and shared ports, batched sends and receives,
- * errors) and, as root, fwmarks.
+ * The UDP sockets (socket.c): socket sets on loopback (random and shared
+ * ports, batched sends and receives, errors) and, as root, fwmarks.
+ * Endpoint text is check_addr's.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -46,141 +46,6 @@ static uint64_t now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
-
-/* ---- endpoint text ---- */
-
-struct addr_case {
-	const char *text;
-	int family;	       /* 0: invalid */
-	const char *formatted; /* NULL: the text itself */
-};
-
-static const struct addr_case addr_cases[] = {
-    {"1.2.3.4:51820", AF_INET, NULL},
-    {"0.0.0.0:0", AF_INET, NULL},
-    {"255.255.255.255:65535", AF_INET, NULL},
-    {"127.0.0.1:00080", AF_INET, "127.0.0.1:80"},
-    {"[fd00::1]:51820", AF_INET6, NULL},
-    {"[::]:1", AF_INET6, NULL},
-    {"[2001:DB8:0:0:0:0:0:1]:443", AF_INET6, "[2001:db8::1]:443"},
-    {"[::ffff:192.0.2.1]:51820", AF_INET, "192.0.2.1:51820"},
-    {"[::192.0.2.1]:7", AF_INET6, "[::192.0.2.1]:7"},
-    {"[fe80::1%lo]:51820", AF_INET6, NULL},
-    {"[fe80::1%1]:51820", AF_INET6, "[fe80::1%lo]:51820"},
-    {"[fe80::1%4000000000]:1", AF_INET6, NULL},
-    {"", 0, NULL},
-    {":", 0, NULL},
-    {"1.2.3.4", 0, NULL},
-    {"1.2.3.4:", 0, NULL},
-    {"1.2.3.4:65536", 0, NULL},
-    {"1.2.3.4:123456", 0, NULL},
-    {"1.2.3.4:-1", 0, NULL},
-    {"1.2.3.4:+1", 0, NULL},
-    {"1.2.3.4: 1", 0, NULL},
-    {"1.2.3.4:1 ", 0, NULL},
-    {"1.2.3.4:1:2", 0, NULL},
-    {" 1.2.3.4:1", 0, NULL},
-    {"1.2.3:51820", 0, NULL},
-    {"1.2.3.256:51820", 0, NULL},
-    {"host.example:51820", 0, NULL},
-    {"fd00::1:51820", 0, NULL},
-    {"[fd00::1]", 0, NULL},
-    {"[fd00::1]:", 0, NULL},
-    {"[fd00::1]51820", 0, NULL},
-    {"[fd00::1:51820", 0, NULL},
-    {"fd00::1]:51820", 0, NULL},
-    {"[1.2.3.4]:51820", 0, NULL},
-    {"[[::1]]:1", 0, NULL},
-    {"[fd00::g]:1", 0, NULL},
-    {"[fe80::1%]:1", 0, NULL},
-    {"[fe80::1%nosuchif0]:1", 0, NULL},
-    {"[fe80::1%4294967296]:1", 0, NULL},
-    {"[fe80::1%1x]:1", 0, NULL},
-    {"[0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:"
-     "0000]:1",
-     0, NULL},
-};
-
-START_TEST(test_sockaddr_table)
-{
-	const struct addr_case *c = &addr_cases[_i];
-	const char *want = c->formatted ? c->formatted : c->text;
-	union wg_sockaddr a, b;
-	char text[WG_SOCKADDR_STRLEN];
-	int ret;
-
-	memset(&a, 0xa5, sizeof(a));
-	ret = wg_sockaddr_parse(&a, c->text);
-	if (!c->family) {
-		ck_assert_msg(ret == -EINVAL, "\"%s\" parsed (%d)", c->text,
-			      ret);
-		ck_assert_uint_eq(a.sa.sa_family, 0xa5a5);
-		return;
-	}
-	ck_assert_msg(ret == 0, "\"%s\" refused (%d)", c->text, ret);
-	ck_assert_int_eq(a.sa.sa_family, c->family);
-	ck_assert_int_eq(wg_sockaddr_format(&a, text, sizeof(text)), 0);
-	ck_assert_str_eq(text, want);
-	ck_assert_int_eq(wg_sockaddr_parse(&b, text), 0);
-	ck_assert(wg_sockaddr_equal(&a, &b));
-}
-END_TEST
-
-START_TEST(test_sockaddr_format_limits)
-{
-	union wg_sockaddr a = {0};
-	char text[WG_SOCKADDR_STRLEN];
-	size_t need;
-
-	ck_assert_int_eq(wg_sockaddr_parse(&a, "[fd00:1:2:3:4:5:6:7]:65535"),
-			 0);
-	ck_assert_int_eq(wg_sockaddr_format(&a, text, sizeof(text)), 0);
-	need = strlen(text) + 1;
-	ck_assert_int_eq(wg_sockaddr_format(&a, text, need - 1), -ENOSPC);
-	ck_assert_int_eq(wg_sockaddr_format(&a, text, need), 0);
-	/* A long form fits WG_SOCKADDR_STRLEN (a scope that names no
-	 * interface is printed as a number). */
-	ck_assert_int_eq(wg_sockaddr_parse(&a, "[ffff:ffff:ffff:ffff:ffff:"
-					       "ffff:ffff:ffff]:65535"),
-			 0);
-	a.in6.sin6_scope_id = 4000000000u;
-	ck_assert_int_eq(wg_sockaddr_format(&a, text, sizeof(text)), 0);
-	ck_assert_str_eq(text, "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
-			       "%4000000000]:65535");
-	a.sa.sa_family = AF_UNIX;
-	ck_assert_int_eq(wg_sockaddr_format(&a, text, sizeof(text)),
-			 -EAFNOSUPPORT);
-}
-END_TEST
-
-START_TEST(test_sockaddr_equal)
-{
-	union wg_sockaddr a, b, mapped = {0};
-
-	ck_assert_int_eq(wg_sockaddr_parse(&a, "192.0.2.1:51820"), 0);
-	ck_assert_int_eq(wg_sockaddr_parse(&b, "192.0.2.1:51821"), 0);
-	ck_assert(!wg_sockaddr_equal(&a, &b));
-	ck_assert_int_eq(wg_sockaddr_parse(&b, "192.0.2.2:51820"), 0);
-	ck_assert(!wg_sockaddr_equal(&a, &b));
-	/* As recvmsg on a dual-stack socket would give it. */
-	mapped.in6.sin6_family = AF_INET6;
-	mapped.in6.sin6_port = htons(51820);
-	ck_assert_int_eq(
-	    inet_pton(AF_INET6, "::ffff:192.0.2.1", &mapped.in6.sin6_addr), 1);
-	ck_assert(wg_sockaddr_equal(&a, &mapped));
-	ck_assert(wg_sockaddr_equal(&mapped, &a));
-	ck_assert_int_eq(wg_sockaddr_parse(&b, "[::192.0.2.1]:51820"), 0);
-	ck_assert(!wg_sockaddr_equal(&a, &b));
-	wg_sockaddr_unmap(&mapped);
-	ck_assert_int_eq(mapped.sa.sa_family, AF_INET);
-	ck_assert_int_eq(ntohs(mapped.in4.sin_port), 51820);
-	ck_assert_int_eq(wg_sockaddr_parse(&a, "[fe80::1%1]:1"), 0);
-	ck_assert_int_eq(wg_sockaddr_parse(&b, "[fe80::1]:1"), 0);
-	ck_assert(!wg_sockaddr_equal(&a, &b));
-	b.in6.sin6_scope_id = 1;
-	ck_assert(wg_sockaddr_equal(&a, &b));
-}
-END_TEST
 
 /* ---- UDP socket sets ---- */
 
@@ -473,15 +338,7 @@ END_TEST
 static Suite *socket_suite(void)
 {
 	Suite *s = suite_create("socket");
-	TCase *tc = tcase_create("sockaddr");
-
-	tcase_add_loop_test(tc, test_sockaddr_table, 0,
-			    sizeof(addr_cases) / sizeof(addr_cases[0]));
-	tcase_add_test(tc, test_sockaddr_format_limits);
-	tcase_add_test(tc, test_sockaddr_equal);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("socket");
+	TCase *tc = tcase_create("socket");
 	tcase_add_test(tc, test_socket_random_port);
 	tcase_add_test(tc, test_socket_reuseport_spread);
 	tcase_add_loop_test(tc, test_socket_send_recv, 0,

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "testlib.h"
 #include "uapi.h"
+#include "uapi_client.h"
 
 #define PRIV "e84b5a6d2717c1003a13b431570353dbaca9146cf150c5f8575680feba52027a"
 #define PRIV_UC                                                                \
@@ -200,9 +201,22 @@ static const struct good_case good[] = {
 	  "peer=" PUB1 " ep=[fe80::1]:51820%3\n" },
 	{ "endpoint, IPv6 with interface scope",
 	  "public_key=" PUB1 "\nendpoint=[fe80::1%lo]:1\n", NULL /* lo */ },
+	/* Kept as given, as the kernel and wireguard-go keep it. */
 	{ "endpoint, v4-mapped IPv6",
 	  "public_key=" PUB1 "\nendpoint=[::ffff:192.0.2.9]:9\n",
 	  "peer=" PUB1 " ep=[::ffff:192.0.2.9]:9\n" },
+	{ "endpoint, v4-mapped IPv6 with a scope",
+	  "public_key=" PUB1 "\nendpoint=[::ffff:192.0.2.9%1]:9\n",
+	  "peer=" PUB1 " ep=[::ffff:192.0.2.9]:9%1\n" },
+	/* wg(8) sends port 0 as given; the kernel and wireguard-go take it. */
+	{ "endpoint port 0", "public_key=" PUB1 "\nendpoint=192.0.2.1:0\n",
+	  "peer=" PUB1 " ep=192.0.2.1:0\n" },
+	{ "endpoint port 0, IPv6",
+	  "public_key=" PUB1 "\nendpoint=[2001:db8::1]:0\n",
+	  "peer=" PUB1 " ep=[2001:db8::1]:0\n" },
+	{ "endpoint port with leading zeros",
+	  "public_key=" PUB1 "\nendpoint=192.0.2.1:000000051820\n",
+	  "peer=" PUB1 " ep=192.0.2.1:51820\n" },
 	{ "endpoint port 65535", "public_key=" PUB1 "\nendpoint=1.2.3.4:65535\n",
 	  "peer=" PUB1 " ep=1.2.3.4:65535\n" },
 	{ "allowed IPs at the edges",
@@ -329,7 +343,10 @@ static const struct bad_case bad[] = {
 	  "endpoint" },
 	{ "endpoint port 65536", P "endpoint=192.0.2.1:65536\n", -EINVAL,
 	  "endpoint" },
-	{ "endpoint port 0", P "endpoint=192.0.2.1:0\n", -EINVAL, "endpoint" },
+	/* 72 characters, the last five of them the port. */
+	{ "endpoint too long", P "endpoint=192.0.2.1:"
+	  "00000000000000000000000000000000000000000000000000000000051820\n",
+	  -EINVAL, "line 2 (endpoint)" },
 	{ "endpoint v6 without brackets", P "endpoint=2001:db8::1:51820\n",
 	  -EINVAL, "endpoint" },
 	{ "endpoint v6 without port", P "endpoint=[2001:db8::1]\n", -EINVAL,
@@ -574,6 +591,40 @@ static void key_only_device(struct wg_uapi_device_info *d)
 	key(d->private_key, PRIV);
 }
 
+/* The endpoints that the UAPI's parser and socket.c's once treated
+ * differently: port 0, and a v4-mapped address. */
+static void odd_endpoints_device(struct wg_uapi_device_info *d)
+{
+	struct wg_uapi_peer_info *p = calloc(3, sizeof(*p));
+
+	ck_assert_ptr_nonnull(p);
+	memset(d, 0, sizeof(*d));
+	d->n_peers = 3;
+	d->peers = p;
+	key(p[0].public_key, PUB1);
+	p[0].has_endpoint = true;
+	ep4(&p[0].endpoint, "192.0.2.1", 0);
+	key(p[1].public_key, PUB2);
+	p[1].has_endpoint = true;
+	ep6(&p[1].endpoint, "2001:db8::1", 0, 0);
+	key(p[2].public_key, PUB3);
+	p[2].has_endpoint = true;
+	ep6(&p[2].endpoint, "::ffff:192.0.2.9", 9, 0);
+}
+
+/* clang-format off */
+#define PEER_TEXT(pub, endpoint)                                           \
+	"public_key=" pub "\n"                                             \
+	"preshared_key=" ZERO "\n"                                         \
+	"protocol_version=1\n"                                             \
+	"endpoint=" endpoint "\n"                                          \
+	"last_handshake_time_sec=0\n"                                      \
+	"last_handshake_time_nsec=0\n"                                     \
+	"tx_bytes=0\n"                                                     \
+	"rx_bytes=0\n"                                                     \
+	"persistent_keepalive_interval=0\n"
+/* clang-format on */
+
 static void port_only_device(struct wg_uapi_device_info *d)
 {
 	memset(d, 0, sizeof(*d));
@@ -594,6 +645,9 @@ static const struct fmt_case fmt[] = {
 	{ "only a private key", key_only_device, "private_key=" PRIV "\n" },
 	{ "port and fwmark", port_only_device,
 	  "listen_port=1\nfwmark=4294967295\n" },
+	{ "port 0 and a v4-mapped endpoint", odd_endpoints_device,
+	  PEER_TEXT(PUB1, "192.0.2.1:0") PEER_TEXT(PUB2, "[2001:db8::1]:0")
+	  PEER_TEXT(PUB3, "[::ffff:192.0.2.9]:9") },
 };
 /* clang-format on */
 
@@ -752,12 +806,12 @@ static void random_device(uint64_t *seed, struct wg_uapi_device_info *d)
 	ck_assert_ptr_nonnull(d->peers);
 	for (i = 0; i < d->n_peers; i++) {
 		struct wg_uapi_peer_info *p = &d->peers[i];
-		uint16_t port = (uint16_t)(1 + test_random_u64(seed) % 65535);
+		uint16_t port = (uint16_t)test_random_u64(seed);
 
 		test_random_bytes(seed, p->public_key, WG_KEY_LEN);
 		if (test_random_u64(seed) % 2)
 			test_random_bytes(seed, p->preshared_key, WG_KEY_LEN);
-		switch (test_random_u64(seed) % 3) {
+		switch (test_random_u64(seed) % 4) {
 		case 1:
 			p->has_endpoint = true;
 			p->endpoint.in4.sin_family = AF_INET;
@@ -772,6 +826,15 @@ static void random_device(uint64_t *seed, struct wg_uapi_device_info *d)
 			if (test_random_u64(seed) % 2)
 				p->endpoint.in6.sin6_scope_id =
 				    (uint32_t)test_random_u64(seed);
+			break;
+		case 3: /* v4-mapped */
+			p->has_endpoint = true;
+			p->endpoint.in6.sin6_family = AF_INET6;
+			p->endpoint.in6.sin6_port = htons(port);
+			p->endpoint.in6.sin6_addr.s6_addr[10] = 0xff;
+			p->endpoint.in6.sin6_addr.s6_addr[11] = 0xff;
+			test_random_bytes(
+			    seed, &p->endpoint.in6.sin6_addr.s6_addr[12], 4);
 			break;
 		}
 		p->last_handshake_sec = (int64_t)(test_random_u64(seed) >> 1);
@@ -801,6 +864,56 @@ START_TEST(test_round_trip_random)
 		random_device(&seed, &d);
 		assert_round_trip(&d);
 		free_device(&d);
+	}
+}
+END_TEST
+
+/* What endpoint= in a set request becomes in the get reply, once the
+ * daemon holds the parsed endpoint; the get line, set again, reads the
+ * same. The cases where the UAPI's parser and socket.c's once differed. */
+struct set_get_case {
+	const char *set, *get;
+};
+
+static const struct set_get_case set_get[] = {
+    {"192.0.2.1:51820", "192.0.2.1:51820"},
+    {"192.0.2.1:0", "192.0.2.1:0"},
+    {"[2001:db8::1]:0", "[2001:db8::1]:0"},
+    {"[::ffff:192.0.2.9]:9", "[::ffff:192.0.2.9]:9"},
+    {"[::FFFF:c000:209%01]:9", "[::ffff:192.0.2.9%1]:9"},
+    {"192.0.2.1:000080", "192.0.2.1:80"},
+    {"[fe80::1%lo]:51820", "[fe80::1%1]:51820"},
+    {"[FE80::1%0001]:51820", "[fe80::1%1]:51820"},
+};
+
+START_TEST(test_set_get_endpoint)
+{
+	const struct set_get_case *c = &set_get[_i];
+	struct wg_uapi_peer_info peer = {0};
+	struct wg_uapi_device_info d = {.n_peers = 1, .peers = &peer};
+	struct wg_uapi_set s;
+	char body[256], want[128], err[256], *text;
+	const char *value = c->set;
+	size_t len;
+	int round;
+
+	snprintf(want, sizeof(want), "\nendpoint=%s\n", c->get);
+	for (round = 0; round < 2; round++, value = c->get) {
+		snprintf(body, sizeof(body),
+			 "public_key=" PUB1 "\nendpoint=%s\n", value);
+		ck_assert_msg(wg_uapi_parse_set(body, strlen(body), &s, err,
+						sizeof(err)) == 0,
+			      "endpoint=%s: %s", value, err);
+		ck_assert_uint_eq(s.n_peers, 1);
+		ck_assert(s.peers[0].has_endpoint);
+		memcpy(peer.public_key, s.peers[0].public_key, WG_KEY_LEN);
+		peer.has_endpoint = true;
+		peer.endpoint = s.peers[0].endpoint;
+		wg_uapi_set_free(&s);
+		ck_assert_int_eq(wg_uapi_format_get(&d, &text, &len), 0);
+		ck_assert_msg(strstr(text, want), "set endpoint=%s, get:\n%s",
+			      value, text);
+		wg_uapi_free_text(text, len);
 	}
 }
 END_TEST
@@ -1898,6 +2011,8 @@ static Suite *uapi_suite(void)
 	tcase_add_loop_test(tc, test_round_trip_fixed, 0,
 			    sizeof(fmt) / sizeof(fmt[0]));
 	tcase_add_loop_test(tc, test_round_trip_random, 0, 5);
+	tcase_add_loop_test(tc, test_set_get_endpoint, 0,
+			    sizeof(set_get) / sizeof(set_get[0]));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("server");
