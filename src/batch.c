@@ -12,9 +12,6 @@
 #include "peer.h"
 #include "tsan.h"
 
-/* A reader waiting for a batch or for in-flight room looks again this
- * often even without a wake-up. */
-enum { WAIT_MS = 50 };
 
 static unsigned int round_pow2(unsigned int n)
 {
@@ -142,11 +139,12 @@ struct batch *wg_batch_get_wait(struct batch_pool *pool, enum batch_dir dir)
 			wg_waitq_cancel(&pool->free_wait);
 			return b;
 		}
-		wg_waitq_wait(&pool->free_wait, seq, WAIT_MS);
+		wg_waitq_wait(&pool->free_wait, seq, WG_WAIT_FOREVER);
 	}
 	return b;
 }
 
+/* Waiters sleep without a timeout: every return wakes one. */
 void wg_batch_put(struct batch_pool *pool, struct batch *b)
 {
 	/* The ring holds every batch, so it cannot be full. */
@@ -154,6 +152,7 @@ void wg_batch_put(struct batch_pool *pool, struct batch *b)
 	wg_tsan_ignore_begin();
 	ck_ring_enqueue_mpmc(&pool->ring, pool->ring_buf, b);
 	wg_tsan_ignore_end();
+	wg_waitq_wake(&pool->free_wait);
 }
 
 void wg_batch_release(struct batch_pool *pool, struct batch *b)
@@ -164,7 +163,6 @@ void wg_batch_release(struct batch_pool *pool, struct batch *b)
 	wg_peer_put(b->peer);
 	b->peer = NULL;
 	wg_batch_put(pool, b);
-	wg_waitq_wake(&pool->free_wait);
 }
 
 void wg_batch_charge(struct batch_pool *pool, struct batch *b, unsigned int n)
@@ -206,6 +204,6 @@ void wg_batch_wait_room(struct batch_pool *pool, enum batch_dir dir)
 			wg_waitq_cancel(&f->room);
 			return;
 		}
-		wg_waitq_wait(&f->room, seq, WAIT_MS);
+		wg_waitq_wait(&f->room, seq, WG_WAIT_FOREVER);
 	}
 }

@@ -24,9 +24,6 @@
 #include "send.h"
 #include "uapi.h"
 
-/* How long a reader sleeps in wg_device_wait_readable() at most. */
-enum { WAIT_READABLE_MS = 200 };
-
 static int open_sockets(struct wg_device *dev, uint16_t port, uint32_t fwmark)
 {
 	struct wg_socket_set *s = calloc(1, sizeof(*s));
@@ -224,18 +221,23 @@ void wg_device_request_stop(struct wg_device *dev, int status)
 	 * second) would otherwise see the stop only at their timeout. */
 	wg_waitq_wake_all(&dev->timer_wait);
 	wg_batch_pool_stop(&dev->pool);
+	wg_waitq_wake_all(&dev->crypt_ring.wait);
+	wg_waitq_wake_all(&dev->udp_writer_ring.wait);
+	wg_waitq_wake_all(&dev->tun_writer_ring.wait);
+	wg_waitq_wake_all(&dev->handshake_ring.wait);
 }
 
 bool wg_device_wait_readable(struct wg_device *dev, const int *fds,
-			     unsigned int n)
+			     unsigned int n, int stop_fd)
 {
-	struct pollfd pfd[3];
+	struct pollfd pfd[4];
 	unsigned int i;
 
 	for (i = 0; i < n; i++)
 		pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
 	pfd[n] = (struct pollfd){ .fd = dev->stop_fd, .events = POLLIN };
-	if (poll(pfd, n + 1, WAIT_READABLE_MS) < 0 && errno != EINTR)
+	pfd[n + 1] = (struct pollfd){ .fd = stop_fd, .events = POLLIN };
+	if (poll(pfd, n + 2, -1) < 0 && errno != EINTR)
 		return false;
 	for (i = 0; i < n; i++)
 		if (pfd[i].revents)

@@ -149,11 +149,12 @@ static inline bool wg_device_stopping(struct wg_device *dev)
 	return wg_load_acquire(dev->stopping);
 }
 
-/* Readers: sleeps until one of fds[0 .. n) is readable (n <= 2), the
- * device stops, or about 200 ms pass; true when an fd is readable. */
+/* Readers: sleeps until one of fds[0 .. n) is readable (n <= 2), or the
+ * device stops, or stop_fd (-1: none) becomes readable; true when one of
+ * fds is readable. No timeout: a stop is an event. */
 bool wg_device_wait_readable(struct wg_device *dev, const int *fds,
-			     unsigned int n);
-/* Timer thread, once a second: follows the interface's MTU, notices its
+			     unsigned int n, int stop_fd);
+/* Timer thread, every two seconds: follows the interface's MTU, notices its
  * deletion, ages the rate limiter. */
 void wg_device_housekeeping(struct wg_device *dev, uint64_t now);
 /* The caller is registered with RCU. */

@@ -64,12 +64,13 @@ struct wg_udp_gro {
 };
 
 int wg_receive_reader_init(struct wg_udp_reader *r, struct wg_device *dev,
-			   unsigned int index)
+			   unsigned int index, int stop_fd)
 {
 	struct wg_socket_set *s = dev->sockets;
 
 	memset(r, 0, sizeof(*r));
 	r->dev = dev;
+	r->stop_fd = stop_fd;
 	if (s->fd4 >= 0)
 		r->fds[r->nfds++] = s->fd4;
 	if (s->fd6 >= 0)
@@ -276,7 +277,7 @@ void wg_receive_read_udp(struct wg_udp_reader *r)
 	unsigned int i;
 
 	wg_batch_wait_room(&r->dev->pool, BATCH_RX);
-	if (!wg_device_wait_readable(r->dev, r->fds, r->nfds))
+	if (!wg_device_wait_readable(r->dev, r->fds, r->nfds, r->stop_fd))
 		return;
 	for (i = 0; i < r->nfds; i++) {
 		if (r->gro)

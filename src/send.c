@@ -275,7 +275,7 @@ void wg_send_read_tun(struct wg_tun_reader *r)
 	struct wg_device *dev = r->dev;
 
 	wg_batch_wait_room(&dev->pool, BATCH_TX);
-	if (!wg_device_wait_readable(dev, &r->fd, 1))
+	if (!wg_device_wait_readable(dev, &r->fd, 1, -1))
 		return;
 	if (dev->tun.vnet_hdr)
 		tun_vnet_burst(r);

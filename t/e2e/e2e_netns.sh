@@ -56,7 +56,7 @@ start_moved()
 	PORT[$side]=$port
 	ip -n "${NS[D]}" link set "${WGIF[$side]}" netns "${NS[$side]}" ||
 		fail "cannot move ${WGIF[$side]} into ${NS[$side]}"
-	sleep 1.5 # the daemon's housekeeping runs once a second
+	sleep 2.5 # the daemon follows its interface every two seconds
 	kill -0 "${PID[$side]}" 2>/dev/null ||
 		fail "$(impl_name "$impl") on $side exited when its interface" \
 			"moved: $(tail -n 5 "$T_TMP/daemon-${WGIF[$side]}.log")"
@@ -164,14 +164,14 @@ ping_ok A "${TUN4[B]}" || fail "no ping before moving back and forth"
 for i in 1 2 3; do
 	ip -n "${NS[A]}" link set "${WGIF[A]}" netns "${NS[D]}" ||
 		fail "cannot move ${WGIF[A]} back to ${NS[D]}"
-	sleep 1.5
+	sleep 2.5
 	kill -0 "${PID[A]}" 2>/dev/null ||
 		fail "A's daemon exited when its interface came back ($i)"
 	ip -n "${NS[D]}" link set "${WGIF[A]}" netns "${NS[A]}" &&
 		ip -n "${NS[A]}" addr add "${TUN4[A]}/24" dev "${WGIF[A]}" &&
 		ip -n "${NS[A]}" link set "${WGIF[A]}" up ||
 		fail "cannot move ${WGIF[A]} into ${NS[A]} again ($i)"
-	sleep 1.5
+	sleep 2.5
 	kill -0 "${PID[A]}" 2>/dev/null ||
 		fail "A's daemon exited when its interface moved again ($i)"
 	ping_ok A "${TUN4[B]}" || fail "no ping after moving back and forth ($i)"
@@ -203,7 +203,7 @@ PID[A]=""
 [ ! -e "$sock" ] || fail "A's UAPI socket $sock is still there"
 pass "deleting the interface in its container ends its daemon (status 0)" \
 	"and removes its socket"
-sleep 1.5
+sleep 2.5
 kill -0 "${PID[B]}" 2>/dev/null || fail "B's daemon ended too"
 pass "B's daemon, its interface still there, runs on"
 daemon_stop B
