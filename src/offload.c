@@ -421,7 +421,7 @@ static bool udp_shape_ok(struct seg *s)
 	       (uh[6] | uh[7]);
 }
 
-static bool checksums_ok(const struct seg *s)
+static bool checksums_ok(const struct seg *s, bool trusted)
 {
 	const uint8_t *p = s->pkt;
 	size_t l4len = s->len - s->ip_hlen;
@@ -430,6 +430,8 @@ static bool checksums_ok(const struct seg *s)
 	if (s->ipv == 4 &&
 	    wg_csum_fold(wg_csum_partial(p, IPV4_HLEN, 0)) != 0xffff)
 		return false;
+	if (trusted)
+		return true;
 	sum = pseudo_sum(p, s->ipv, s->proto, l4len);
 	return wg_csum_fold(wg_csum_partial(p + s->ip_hlen, l4len, sum)) ==
 	       0xffff;
@@ -488,7 +490,7 @@ static void gro_parse(struct seg *s, const uint8_t *pkt, size_t len,
 	else
 		shape_ok = (flags & WG_GRO_UDP) && udp_shape_ok(s);
 	/* Checksums last: they cost the most. */
-	s->mergeable = shape_ok && checksums_ok(s);
+	s->mergeable = shape_ok && checksums_ok(s, flags & WG_GRO_TRUSTED);
 }
 
 static bool same_addrs(const struct seg *a, const struct seg *b)

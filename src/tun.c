@@ -405,8 +405,10 @@ int wg_tun_writer_init(struct wg_tun_writer *w, const struct wg_tun *tun,
 	w->vnet_hdr = tun->vnet_hdr;
 	w->gro = w->vnet_hdr && gro_wanted &&
 		 (tun->offloads & (TUN_F_TSO4 | TUN_F_TSO6));
+	/* Only authenticated packets are written. */
+	w->gro_flags = WG_GRO_TRUSTED;
 	if (tun->offloads & (WG_TUN_F_USO4 | WG_TUN_F_USO6))
-		w->gro_flags = WG_GRO_UDP;
+		w->gro_flags |= WG_GRO_UDP;
 	for (i = 0; w->gro && i < WG_TUN_WRITER_BUFS; i++) {
 		w->bufs[i] = malloc(WG_GRO_BUF_SIZE);
 		if (!w->bufs[i])
