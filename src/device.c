@@ -242,6 +242,16 @@ bool wg_device_wait_readable(struct wg_device *dev, const int *fds,
 	return false;
 }
 
+void wg_device_too_big(struct wg_device *dev, size_t len, const char *why,
+		       int *said)
+{
+	wg_stat_add(dev, drop_too_big, 1);
+	if (!wg_exchange(*said, 1))
+		log_err("dropped %zu bytes: %s (counted in drop_too_big; "
+			"said once)",
+			len, why);
+}
+
 void wg_device_housekeeping(struct wg_device *dev, uint64_t now)
 {
 	unsigned int mtu;
