@@ -401,44 +401,61 @@ INLINE_IFMA void from_limbs44(struct poly1305 *st, uint64_t l[3])
 	st->h2 = l[2] >> 40;
 }
 
+INLINE_IFMA struct limbs44 add44(struct limbs44 a, struct limbs44 b)
+{
+	return (struct limbs44){V_ADD64(a.l0, b.l0), V_ADD64(a.l1, b.l1),
+				V_ADD64(a.l2, b.l2)};
+}
+
+/* h times the powers in p, lane by lane. */
+INLINE_IFMA struct limbs44 mul44_pow(struct limbs44 h, const struct limbs44 *p)
+{
+	return mul44(h, *p, times20(p->l1), times20(p->l2));
+}
+
+/*
+ * Two chains of eight lanes, sixteen blocks a step, each chain multiplied
+ * by r^16: one chain alone would wait on its own multiplications. Chain
+ * a takes blocks 0..7 of each sixteen, chain b blocks 8..15; at the end
+ * lane j of a is multiplied by r^(16 - j), of b by r^(8 - j). A last
+ * group of eight blocks joins b after both are multiplied by r^8.
+ */
 TARGET_IFMA static size_t poly_bulk_ifma(struct poly1305 *st, const uint8_t *m,
 					 size_t n)
 {
-	struct limbs44 h, rp, r8;
-	__m512i sp1, sp2, s81, s82;
+	struct limbs44 a, b, rp, rp16, r8, r16;
 	uint64_t l[3];
-	size_t groups = n / 8, g;
+	size_t groups = n / 16, g;
 
 	if (n < POLY_IFMA_MIN_BLOCKS)
 		return 0;
 	rp = powers44(st);
-	sp1 = times20(rp.l1);
-	sp2 = times20(rp.l2);
 	r8 = broadcast44(rp);
-	s81 = times20(r8.l1);
-	s82 = times20(r8.l2);
+	rp16 = mul44_by(rp, r8);
+	r16 = broadcast44(rp16);
 
 	/* The h so far joins the first block. */
 	to_limbs44(l, st->h0, st->h1, st->h2);
-	h = load44(m);
-	h.l0 = _mm512_mask_add_epi64(h.l0, 1, h.l0, V_SET1_64((long long)l[0]));
-	h.l1 = _mm512_mask_add_epi64(h.l1, 1, h.l1, V_SET1_64((long long)l[1]));
-	h.l2 = _mm512_mask_add_epi64(h.l2, 1, h.l2, V_SET1_64((long long)l[2]));
+	a = load44(m);
+	a.l0 = _mm512_mask_add_epi64(a.l0, 1, a.l0, V_SET1_64((long long)l[0]));
+	a.l1 = _mm512_mask_add_epi64(a.l1, 1, a.l1, V_SET1_64((long long)l[1]));
+	a.l2 = _mm512_mask_add_epi64(a.l2, 1, a.l2, V_SET1_64((long long)l[2]));
+	b = load44(m + 128);
 	for (g = 1; g < groups; g++) {
-		struct limbs44 mb = load44(m + 128 * g);
-
-		h = mul44(h, r8, s81, s82);
-		h.l0 = V_ADD64(h.l0, mb.l0);
-		h.l1 = V_ADD64(h.l1, mb.l1);
-		h.l2 = V_ADD64(h.l2, mb.l2);
+		a = add44(mul44_pow(a, &r16), load44(m + 256 * g));
+		b = add44(mul44_pow(b, &r16), load44(m + 256 * g + 128));
 	}
-	h = mul44(h, rp, sp1, sp2);
-	l[0] = V_SUM64(h.l0);
-	l[1] = V_SUM64(h.l1);
-	l[2] = V_SUM64(h.l2);
+	if (n % 16 >= 8) {
+		a = mul44_pow(a, &r8);
+		b = add44(mul44_pow(b, &r8), load44(m + 256 * groups));
+	}
+	a = add44(mul44_pow(a, &rp16), mul44_pow(b, &rp));
+	l[0] = V_SUM64(a.l0);
+	l[1] = V_SUM64(a.l1);
+	l[2] = V_SUM64(a.l2);
 	from_limbs44(st, l);
 	aead_wipe(l, sizeof(l));
-	return groups * 8;
+	return n / 8 * 8;
 }
 
 static void mac_ifma(uint8_t tag[static 16], const uint8_t key[static 32],
