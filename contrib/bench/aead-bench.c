@@ -325,6 +325,7 @@ static void make_sealed(size_t len)
 struct table {
 	const char *impls[MAX_IMPLS];
 	int nimpls, windows, auto_col, sodium_col, openssl_col;
+	const char *only; /* rows whose label has this, or NULL: all */
 };
 
 static void print_header(const struct table *t)
@@ -346,6 +347,8 @@ static void print_row(const struct table *t, const char *label, enum op op,
 	struct result res[MAX_IMPLS];
 	int i;
 
+	if (t->only && !strstr(label, t->only))
+		return;
 	measure(op, len, t->impls, t->nimpls, t->windows, res);
 	printf("%-20s", label);
 	for (i = 0; i < t->nimpls; i++)
@@ -390,11 +393,13 @@ int main(int argc, char **argv)
 	size_t s;
 
 	if (sodium_init() < 0 || windows < 1 || windows > MAX_WINDOWS) {
-		fprintf(stderr, "usage: aead-bench [windows 1..%d]\n",
+		fprintf(stderr,
+			"usage: aead-bench [windows 1..%d [rows-matching]]\n",
 			MAX_WINDOWS);
 		return 1;
 	}
 	make_table(&t, windows);
+	t.only = argc > 2 ? argv[2] : NULL;
 	printf("ChaCha20-Poly1305, GB/s on one core: best of %d windows of "
 	       "~%d ms (median)\nauto selects: %s; %s\n\n",
 	       windows, WINDOW_NS / 1000000, t.impls[t.auto_col],
