@@ -340,7 +340,7 @@ bool wg_aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len,
 enum {
 	/* Packets whose keystream is computed in one call: the one-time
 	 * keys wait on the stack. */
-	BATCH_STEP = 64,
+	BATCH_STEP = WG_MAC_BATCH_MAX,
 };
 
 /* WireGuard's nonce as state words 13..15. */
@@ -353,9 +353,25 @@ static void counter_words(uint32_t w[3], uint64_t counter)
 
 struct batch_step {
 	struct chacha_job jobs[BATCH_STEP];
+	struct mac_job macs[BATCH_STEP];
 	uint8_t polykeys[BATCH_STEP][CHACHA_BLOCK_LEN];
-	uint8_t tag[WG_AUTHTAG_LEN];
+	uint8_t tags[BATCH_STEP][WG_AUTHTAG_LEN];
 };
+
+/* The tags of n messages, side by side where the implementation can. */
+static void mac_jobs(const struct chacha_poly_ops *ops,
+		     const struct mac_job *macs, size_t n)
+{
+	size_t i;
+
+	if (ops->mac_batch) {
+		ops->mac_batch(macs, n);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		ops->mac(macs[i].tag, macs[i].key, NULL, 0, macs[i].msg,
+			 macs[i].len);
+}
 
 /* Keystream for all (one-time keys and data) in one call, then tags. */
 static void seal_step(const struct chacha_poly_ops *ops, struct batch_step *w,
@@ -368,11 +384,11 @@ static void seal_step(const struct chacha_poly_ops *ops, struct batch_step *w,
 		w->jobs[i] = (struct chacha_job){
 		    bufs[i], bufs[i], lens[i], w->polykeys[i], 0, {0}};
 		counter_words(w->jobs[i].nonce, counters[i]);
+		w->macs[i] = (struct mac_job){bufs[i], lens[i], w->polykeys[i],
+					      bufs[i] + lens[i]};
 	}
 	ops->stream(w->jobs, n, key);
-	for (i = 0; i < n; i++)
-		ops->mac(bufs[i] + lens[i], w->polykeys[i], NULL, 0, bufs[i],
-			 lens[i]);
+	mac_jobs(ops, w->macs, n);
 }
 
 /* The one-time keys first (one block each, sixteen packets per register
@@ -389,15 +405,20 @@ static void open_step(const struct chacha_poly_ops *ops, struct batch_step *w,
 		w->jobs[i] =
 		    (struct chacha_job){NULL, NULL, 0, w->polykeys[i], 0, {0}};
 		counter_words(w->jobs[i].nonce, counters[i]);
+		if (lens[i] >= WG_AUTHTAG_LEN)
+			w->macs[k++] = (struct mac_job){
+			    bufs[i], lens[i] - WG_AUTHTAG_LEN, w->polykeys[i],
+			    w->tags[i]};
 	}
 	ops->stream(w->jobs, n, key);
-	for (i = 0; i < n; i++) {
+	mac_jobs(ops, w->macs, k);
+	for (i = k = 0; i < n; i++) {
 		ok[i] = false;
 		if (lens[i] < WG_AUTHTAG_LEN)
 			continue;
 		mlen = lens[i] - WG_AUTHTAG_LEN;
-		ops->mac(w->tag, w->polykeys[i], NULL, 0, bufs[i], mlen);
-		ok[i] = !sodium_memcmp(w->tag, bufs[i] + mlen, WG_AUTHTAG_LEN);
+		ok[i] = !sodium_memcmp(w->tags[i], bufs[i] + mlen,
+				       WG_AUTHTAG_LEN);
 		if (!ok[i]) {
 			sodium_memzero(bufs[i], mlen);
 			continue;

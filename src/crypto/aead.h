@@ -89,6 +89,20 @@ struct poly1305 {
 typedef size_t poly1305_bulk_fn(struct poly1305 *st, const uint8_t *m,
 				size_t n);
 
+/* One message of a batch to authenticate: the RFC 8439 tag over len
+ * bytes of ciphertext (no AD) with its one-time key. */
+struct mac_job {
+	const uint8_t *msg;
+	size_t len;
+	const uint8_t *key; /* 32 bytes */
+	uint8_t *tag;	    /* 16 bytes out */
+};
+
+enum {
+	/* The most jobs a mac_batch call takes. */
+	WG_MAC_BATCH_MAX = 64,
+};
+
 /* What a ChaCha20-Poly1305 implementation provides; aead.c builds the
  * AEAD and the batch on top. Key and nonce come as little-endian words. */
 struct chacha_poly_ops {
@@ -100,6 +114,9 @@ struct chacha_poly_ops {
 	void (*mac)(uint8_t tag[static 16], const uint8_t key[static 32],
 		    const uint8_t *ad, size_t ad_len, const uint8_t *ct,
 		    size_t ct_len);
+	/* Optional: the tags of n <= WG_MAC_BATCH_MAX messages, several
+	 * side by side in the same registers; NULL: mac one by one. */
+	void (*mac_batch)(const struct mac_job *jobs, size_t n);
 };
 
 /* Provided by the three implementation files; the SIMD tables exist only
@@ -110,6 +127,12 @@ extern const struct chacha_poly_ops wg_chacha_avx2_ops;
 extern const struct chacha_poly_ops wg_chacha_avx512_ops;
 /* The same with Poly1305 on AVX-512 IFMA, where the CPU has it. */
 extern const struct chacha_poly_ops wg_chacha_avx512ifma_ops;
+
+/* Poly1305 on AVX-512 IFMA (poly1305_ifma.c), for the avx512 table. */
+void wg_poly1305_ifma_mac(uint8_t tag[static 16], const uint8_t key[static 32],
+			  const uint8_t *ad, size_t ad_len, const uint8_t *ct,
+			  size_t ct_len);
+void wg_poly1305_ifma_mac_batch(const struct mac_job *jobs, size_t n);
 #endif
 
 /* Shared pieces of chacha_portable.c. */
