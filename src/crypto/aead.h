@@ -67,7 +67,9 @@ enum {
 /* One message's keystream: blocks ctr, ctr + 1, ... under nonce. With
  * polykey, block ctr goes there (64 bytes) and the data starts at the
  * next block; then dst = src XOR keystream, len bytes (dst may equal
- * src). */
+ * src). With key_ready too, key_ready(job) runs once the key block is in
+ * polykey and before any byte of dst is written: an open in place
+ * computes its tag there, over the ciphertext still in place. */
 struct chacha_job {
 	uint8_t *dst;
 	const uint8_t *src;
@@ -75,6 +77,8 @@ struct chacha_job {
 	uint8_t *polykey;
 	uint32_t ctr;
 	uint32_t nonce[3];
+	void (*key_ready)(const struct chacha_job *job);
+	void *arg; /* for key_ready */
 };
 
 /* Scalar Poly1305 in radix 2^64; r and h are at most 130 bits. */

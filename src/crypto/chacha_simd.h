@@ -225,12 +225,13 @@ struct sink {
 	const uint8_t *src;
 	size_t len, skip;
 	uint8_t *polykey;
+	const struct chacha_job *job; /* for its key_ready */
 };
 
 INLINE struct sink job_sink(const struct chacha_job *job)
 {
-	return (struct sink){job->dst, job->src, job->len,
-			     job->polykey ? 64 : 0, job->polykey};
+	return (struct sink){job->dst,	   job->src,	 job->len,
+			     job->polykey ? 64 : 0, job->polykey, job};
 }
 
 /* Keystream bytes a job needs: the key block, then the data. */
@@ -250,6 +251,8 @@ INLINE void emit(const struct sink *s, size_t pos, const ks_block *blk,
 
 		if (pos < s->skip) {
 			store_block(s->polykey, &blk[j]);
+			if (s->job->key_ready)
+				s->job->key_ready(s->job);
 			continue;
 		}
 		off = pos - s->skip;
