@@ -176,6 +176,29 @@ INLINE unsigned int fill16(struct segment seg[16], __m512i in[4],
  * keeps every lane busy; the tail of the last job, when twelve blocks or
  * fewer, goes through rows_tail instead.
  */
+/* Sixteen blocks of a job's data from keystream offset pos, when it has
+ * them: they need no lanes of other jobs. */
+INLINE bool whole_run(const struct chacha_job *job, size_t pos,
+		      const uint32_t key[8])
+{
+	const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7,
+					      6, 5, 4, 3, 2, 1, 0);
+	const struct sink s = job_sink(job);
+	size_t off = pos - s.skip;
+
+	if (pos < s.skip || s.len - off < 16 * CHACHA_BLOCK_LEN)
+		return false;
+	chacha_lanes_xor(
+	    s.dst + off, s.src + off, key,
+	    _mm512_add_epi32(
+		_mm512_set1_epi32((int)(job->ctr + (uint32_t)(pos / 64))),
+		iota),
+	    _mm512_set1_epi32((int)job->nonce[0]),
+	    _mm512_set1_epi32((int)job->nonce[1]),
+	    _mm512_set1_epi32((int)job->nonce[2]));
+	return true;
+}
+
 TARGET static void stream_avx512(const struct chacha_job *jobs, size_t n,
 				 const uint32_t key[8])
 {
@@ -185,6 +208,10 @@ TARGET static void stream_avx512(const struct chacha_job *jobs, size_t n,
 	unsigned int nseg, j;
 
 	while (cursor_valid(&c, jobs, n)) {
+		if (whole_run(&jobs[c.i], c.pos, key)) {
+			c.pos += 16 * CHACHA_BLOCK_LEN;
+			continue;
+		}
 		if (c.i == n - 1 &&
 		    job_total(&jobs[c.i]) - c.pos <= 12 * CHACHA_BLOCK_LEN) {
 			rows_tail(&jobs[c.i], c.pos, key, blk);
