@@ -74,15 +74,15 @@ INLINE void madd_row(__m512i lo[3], __m512i hi[3], __m512i h, __m512i x0,
 }
 
 /* h * r lane by lane, given s1 = 20 r1, s2 = 20 r2; limbs below 2^46
- * in; out, limb 0 below 2^44 + 2^15, limb 1 below 2^44 + 2^10, limb 2
- * below 2^42. */
+ * in (products below 2^95, their high parts below 2^43); out, limbs 0
+ * and 1 below 2^44 + 2^15, limb 2 below 2^42 + 2^11. */
 INLINE struct limbs44 mul44(struct limbs44 h, struct limbs44 r, __m512i s1,
 			    __m512i s2)
 {
 	const __m512i m44 = V_SET1_64((1LL << 44) - 1);
 	const __m512i m42 = V_SET1_64((1LL << 42) - 1);
 	const __m512i z = _mm512_setzero_si512();
-	__m512i lo[3] = {z, z, z}, hi[3] = {z, z, z}, c;
+	__m512i lo[3] = {z, z, z}, hi[3] = {z, z, z}, c0, c1, c2;
 
 	madd_row(lo, hi, h.l0, r.l0, r.l1, r.l2);
 	madd_row(lo, hi, h.l1, s2, r.l0, r.l1);
@@ -92,16 +92,14 @@ INLINE struct limbs44 mul44(struct limbs44 h, struct limbs44 r, __m512i s1,
 	lo[2] = V_ADD64(lo[2], V_SLL64(hi[1], 8));
 	lo[0] = V_ADD64(lo[0], V_ADD64(V_SLL64(hi[2], 12), V_SLL64(hi[2], 10)));
 
-	c = V_SRL64(lo[0], 44);
-	lo[0] = V_AND(lo[0], m44);
-	lo[1] = V_ADD64(lo[1], c);
-	c = V_SRL64(lo[1], 44);
-	lo[1] = V_AND(lo[1], m44);
-	lo[2] = V_ADD64(lo[2], c);
-	c = V_SRL64(lo[2], 42);
-	lo[2] = V_AND(lo[2], m42);
-	/* Limb 0 may stay up to 2^15 over 44 bits: inputs may have 52. */
-	lo[0] = V_ADD64(lo[0], V_ADD64(c, V_SLL64(c, 2)));
+	/* The three carries at once, not one after the other: a shorter
+	 * chain from one step to the next. */
+	c0 = V_SRL64(lo[0], 44);
+	c1 = V_SRL64(lo[1], 44);
+	c2 = V_SRL64(lo[2], 42);
+	lo[0] = V_ADD64(V_AND(lo[0], m44), V_ADD64(c2, V_SLL64(c2, 2)));
+	lo[1] = V_ADD64(V_AND(lo[1], m44), c0);
+	lo[2] = V_ADD64(V_AND(lo[2], m42), c1);
 	return (struct limbs44){lo[0], lo[1], lo[2]};
 }
 
