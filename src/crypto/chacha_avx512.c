@@ -171,11 +171,6 @@ INLINE unsigned int fill16(struct segment seg[16], __m512i in[4],
 	return nseg;
 }
 
-/*
- * Jobs are laid end to end over sixteen lanes, so a batch of packets
- * keeps every lane busy; the tail of the last job, when twelve blocks or
- * fewer, goes through rows_tail instead.
- */
 /* Sixteen blocks of a job's data from keystream offset pos, when it has
  * them: they need no lanes of other jobs. */
 INLINE bool whole_run(const struct chacha_job *job, size_t pos,
@@ -199,6 +194,12 @@ INLINE bool whole_run(const struct chacha_job *job, size_t pos,
 	return true;
 }
 
+/*
+ * Jobs are laid end to end over sixteen lanes, so a batch of packets
+ * keeps every lane busy, except where a job has sixteen whole blocks of
+ * data at the cursor (whole_run); the tail of the last job, when twelve
+ * blocks or fewer, goes through rows_tail instead.
+ */
 TARGET static void stream_avx512(const struct chacha_job *jobs, size_t n,
 				 const uint32_t key[8])
 {
