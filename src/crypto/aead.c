@@ -3,7 +3,8 @@
  * Choosing a ChaCha20-Poly1305 implementation, and the AEAD of RFC 8439
  * built on an implementation's primitives: keystream with the one-time
  * key in block 0, the tag over AD and ciphertext, and batches that share
- * the keystream work across packets.
+ * the keystream work, and where they can the Poly1305 work, across
+ * packets.
  *
  * The selection is a file-static pointer written by wg_aead_select before
  * the threads start (or once, racily but harmlessly, by the first caller

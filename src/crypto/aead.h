@@ -49,7 +49,8 @@ bool wg_aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len,
  * tag after them. Open: bufs[i] holds lens[i] bytes including the tag;
  * ok[i] says whether it verified, and a packet that did not is wiped.
  * The result is the same as n single calls; the work is shared, with
- * keystream for several packets computed in the same wide registers.
+ * keystream for several packets computed in the same wide registers,
+ * and their tags too where the implementation has a mac_batch.
  */
 void wg_aead_seal_batch(const uint8_t key[static WG_KEY_LEN],
 			const uint64_t counters[], uint8_t *const bufs[],
