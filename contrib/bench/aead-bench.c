@@ -251,8 +251,8 @@ static bool use_impl(const char *name)
 }
 
 /* Times op for each implementation in turn, windows interleaved. */
-static void measure(enum op op, size_t len, const char *const impls[], int nimpls,
-		    int windows, struct result res[])
+static void measure(enum op op, size_t len, const char *const impls[],
+		    int nimpls, int windows, struct result res[])
 {
 	static double gbs[MAX_IMPLS][MAX_WINDOWS];
 	unsigned long iters[MAX_IMPLS];

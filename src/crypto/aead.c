@@ -257,8 +257,7 @@ static void mac_ciphertext(const struct chacha_job *job)
 {
 	struct open_mac *m = job->arg;
 
-	m->ops->mac(m->tag, job->polykey, m->ad, m->ad_len, job->src,
-		    job->len);
+	m->ops->mac(m->tag, job->polykey, m->ad, m->ad_len, job->src, job->len);
 }
 
 /*
@@ -358,9 +357,8 @@ static void counter_words(uint32_t w[3], uint64_t counter)
 
 /* A packet's keystream job in place: from block ctr, the key block to
  * polykey if given, then len bytes of buf. */
-static struct chacha_job packet_job(uint8_t *buf, size_t len,
-				    uint8_t *polykey, uint32_t ctr,
-				    uint64_t counter)
+static struct chacha_job packet_job(uint8_t *buf, size_t len, uint8_t *polykey,
+				    uint32_t ctr, uint64_t counter)
 {
 	struct chacha_job job = {
 	    .dst = buf, .src = buf, .len = len, .polykey = polykey, .ctr = ctr};
@@ -422,9 +420,9 @@ static void open_step(const struct chacha_poly_ops *ops, struct batch_step *w,
 		w->jobs[i] =
 		    packet_job(NULL, 0, w->polykeys[i], 0, counters[i]);
 		if (lens[i] >= WG_AUTHTAG_LEN)
-			w->macs[k++] = (struct mac_job){
-			    bufs[i], lens[i] - WG_AUTHTAG_LEN, w->polykeys[i],
-			    w->tags[i]};
+			w->macs[k++] =
+			    (struct mac_job){bufs[i], lens[i] - WG_AUTHTAG_LEN,
+					     w->polykeys[i], w->tags[i]};
 	}
 	ops->stream(w->jobs, n, key);
 	mac_jobs(ops, w->macs, k);

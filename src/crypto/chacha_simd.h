@@ -246,8 +246,12 @@ struct sink {
 
 INLINE struct sink job_sink(const struct chacha_job *job)
 {
-	return (struct sink){job->dst,	   job->src,	 job->len,
-			     job->polykey ? 64 : 0, job->polykey, job};
+	return (struct sink){.dst = job->dst,
+			     .src = job->src,
+			     .len = job->len,
+			     .skip = job->polykey ? 64 : 0,
+			     .polykey = job->polykey,
+			     .job = job};
 }
 
 /* Keystream bytes a job needs: the key block, then the data. */

@@ -312,9 +312,9 @@ INLINE void lanes_init(struct lanes *g, struct lane_jobs *m,
 		len[i] = jobs[i]->len;
 		last[i] = (jobs[i]->len + 15) / 16;
 	}
-	g->r = (struct limbs44){_mm512_loadu_si512(r[0]),
-				_mm512_loadu_si512(r[1]),
-				_mm512_loadu_si512(r[2])};
+	g->r =
+	    (struct limbs44){_mm512_loadu_si512(r[0]), _mm512_loadu_si512(r[1]),
+			     _mm512_loadu_si512(r[2])};
 	g->s1 = times20(g->r.l1);
 	g->s2 = times20(g->r.l2);
 	g->h = (struct limbs44){_mm512_setzero_si512(), _mm512_setzero_si512(),
@@ -366,8 +366,8 @@ INLINE void transpose8(__m512i t[8], const __m512i q[8])
 	/* Then all eight messages of block p and p + 2. */
 	for (h = 0; h < 2; h++)
 		for (p = 0; p < 2; p++) {
-			t[2 * p + h] = _mm512_shuffle_i64x2(
-			    v[2 * h + p], w[2 * h + p], 0x88);
+			t[2 * p + h] = _mm512_shuffle_i64x2(v[2 * h + p],
+							    w[2 * h + p], 0x88);
 			t[2 * p + 4 + h] = _mm512_shuffle_i64x2(
 			    v[2 * h + p], w[2 * h + p], 0xdd);
 		}

@@ -896,8 +896,8 @@ START_TEST(test_poly1305_batch)
 		}
 		ops->mac_batch(jobs, n);
 		for (i = 0; i < n; i++) {
-			size_t m = mac_input(macbuf, ad, 0, jobs[i].msg,
-					     jobs[i].len);
+			size_t m =
+			    mac_input(macbuf, ad, 0, jobs[i].msg, jobs[i].len);
 
 			crypto_onetimeauth_poly1305(want, macbuf, m, keys[i]);
 			ck_assert_msg(!memcmp(tags[i], want, 16),
