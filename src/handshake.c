@@ -108,26 +108,51 @@ struct batch *wg_handshake_next(struct wg_device *dev, unsigned int timeout_ms)
 /* ------------------------------------------------------------------ */
 /* In: the handshake worker answers                                     */
 
+/* The peer whose handshake a message names, found by the lookups below
+ * and held (its handshake_mutex locked) until the step is done. */
+struct step {
+	struct wg_device *dev;
+	struct wg_peer *peer;
+};
+
+/* Locks peer's handshake_mutex, unless peer is missing or dead. */
+static struct noise_handshake *step_begin(struct step *st,
+					  struct wg_peer *peer)
+{
+	if (!peer || wg_load_acquire(peer->dead))
+		return NULL;
+	pthread_mutex_lock(&peer->handshake_mutex);
+	if (wg_load_acquire(peer->dead)) {
+		pthread_mutex_unlock(&peer->handshake_mutex);
+		return NULL;
+	}
+	st->peer = peer;
+	return &peer->handshake;
+}
+
+static void step_end(struct step *st)
+{
+	if (st->peer)
+		pthread_mutex_unlock(&st->peer->handshake_mutex);
+	st->peer = NULL;
+}
+
 static struct noise_handshake *lookup_static(void *ctx,
 					     const uint8_t key[WG_KEY_LEN])
 {
-	struct wg_device *dev = ctx;
-	struct wg_peer *peer = wg_peer_table_lookup(&dev->peer_table, key);
+	struct step *st = ctx;
 
-	if (!peer || wg_load_acquire(peer->dead))
-		return NULL;
-	return &peer->handshake;
+	return step_begin(st, wg_peer_table_lookup(&st->dev->peer_table, key));
 }
 
 static struct noise_handshake *lookup_index(void *ctx, uint32_t index)
 {
-	struct wg_device *dev = ctx;
+	struct step *st = ctx;
 	struct index_entry *e;
 
-	e = wg_index_table_lookup(&dev->index_table, index, INDEX_HANDSHAKE);
-	if (!e || wg_load_acquire(e->peer->dead))
-		return NULL;
-	return &e->peer->handshake;
+	e = wg_index_table_lookup(&st->dev->index_table, index,
+				  INDEX_HANDSHAKE);
+	return step_begin(st, e ? e->peer : NULL);
 }
 
 /* Derives and installs the keypair of a finished handshake; the keypair
@@ -167,6 +192,7 @@ static void consume_initiation(struct wg_device *dev, struct packet *p,
 			       uint64_t now)
 {
 	struct message_handshake_response resp;
+	struct step st = { .dev = dev };
 	struct noise_handshake *hs;
 	struct wg_peer *peer;
 	uint32_t index;
@@ -175,19 +201,26 @@ static void consume_initiation(struct wg_device *dev, struct packet *p,
 	pthread_rwlock_rdlock(&dev->identity_lock);
 	hs = wg_noise_handshake_consume_initiation((const void *)p->buf,
 						   &dev->identity,
-						   lookup_static, dev, now);
+						   lookup_static, &st, now);
+	peer = st.peer;
+	ok = hs != NULL;
+	if (ok) {
+		index = wg_index_table_insert(&dev->index_table,
+					      &peer->handshake_entry);
+		ok = wg_noise_handshake_create_response(&resp, hs, index) &&
+		     begin_session(peer, now);
+		if (!ok)
+			wg_index_table_remove(&dev->index_table,
+					      &peer->handshake_entry);
+	}
+	step_end(&st);
+	pthread_rwlock_unlock(&dev->identity_lock);
 	if (!hs) {
-		pthread_rwlock_unlock(&dev->identity_lock);
 		wg_log_ratelimited(WG_LOG_VERBOSE,
 				   "invalid handshake initiation dropped");
 		wg_stat_add(dev, drop_handshake, 1);
 		return;
 	}
-	peer = caa_container_of(hs, struct wg_peer, handshake);
-	index = wg_index_table_insert(&dev->index_table, &peer->handshake_entry);
-	ok = wg_noise_handshake_create_response(&resp, hs, index) &&
-	     begin_session(peer, now);
-	pthread_rwlock_unlock(&dev->identity_lock);
 	if (!ok)
 		return;
 	authenticated(peer, p, now);
@@ -203,6 +236,7 @@ static void consume_initiation(struct wg_device *dev, struct packet *p,
 static void consume_response(struct wg_device *dev, struct packet *p,
 			     uint64_t now)
 {
+	struct step st = { .dev = dev };
 	struct noise_handshake *hs;
 	struct wg_peer *peer;
 	bool ok;
@@ -210,10 +244,10 @@ static void consume_response(struct wg_device *dev, struct packet *p,
 	pthread_rwlock_rdlock(&dev->identity_lock);
 	hs = wg_noise_handshake_consume_response((const void *)p->buf,
 						 &dev->identity, lookup_index,
-						 dev);
-	ok = hs && begin_session(caa_container_of(hs, struct wg_peer,
-						  handshake),
-				 now);
+						 &st);
+	peer = st.peer;
+	ok = hs && begin_session(peer, now);
+	step_end(&st);
 	pthread_rwlock_unlock(&dev->identity_lock);
 	if (!ok) {
 		wg_log_ratelimited(WG_LOG_VERBOSE,
@@ -221,7 +255,6 @@ static void consume_response(struct wg_device *dev, struct packet *p,
 		wg_stat_add(dev, drop_handshake, 1);
 		return;
 	}
-	peer = caa_container_of(hs, struct wg_peer, handshake);
 	authenticated(peer, p, now);
 	pthread_mutex_lock(&peer->timers_lock);
 	wg_timers_handshake_complete(&peer->timers);
@@ -362,10 +395,18 @@ static void send_initiation(struct wg_peer *peer, bool is_retry)
 		return;
 
 	pthread_rwlock_rdlock(&dev->identity_lock);
-	index = wg_index_table_insert(&dev->index_table, &peer->handshake_entry);
-	ok = dev->identity.has_identity &&
-	     wg_noise_handshake_create_initiation(&msg, &peer->handshake, index,
-						  wg_realtime_ns());
+	pthread_mutex_lock(&peer->handshake_mutex);
+	ok = dev->identity.has_identity && !wg_load_acquire(peer->dead);
+	if (ok) {
+		index = wg_index_table_insert(&dev->index_table,
+					      &peer->handshake_entry);
+		ok = wg_noise_handshake_create_initiation(
+		    &msg, &peer->handshake, index, wg_realtime_ns());
+		if (!ok)
+			wg_index_table_remove(&dev->index_table,
+					      &peer->handshake_entry);
+	}
+	pthread_mutex_unlock(&peer->handshake_mutex);
 	pthread_rwlock_unlock(&dev->identity_lock);
 	if (!ok)
 		return;

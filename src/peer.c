@@ -71,6 +71,7 @@ int wg_peer_create(struct wg_device *dev,
 	peer->handshake_entry.peer = peer;
 	peer->handshake_entry.type = INDEX_HANDSHAKE;
 	wg_cookie_init(&peer->cookie, public_key);
+	pthread_mutex_init(&peer->handshake_mutex, NULL);
 	pthread_mutex_init(&peer->keypairs_lock, NULL);
 	pthread_spin_init(&peer->endpoint_lock, PTHREAD_PROCESS_PRIVATE);
 	pthread_mutex_init(&peer->timers_lock, NULL);
@@ -101,6 +102,7 @@ static void peer_free_rcu(struct rcu_head *head)
 	wg_counter_sub(dev->peers_held, 1);
 	wg_noise_handshake_destroy(&peer->handshake);
 	wg_cookie_destroy(&peer->cookie);
+	pthread_mutex_destroy(&peer->handshake_mutex);
 	pthread_mutex_destroy(&peer->keypairs_lock);
 	pthread_spin_destroy(&peer->endpoint_lock);
 	pthread_mutex_destroy(&peer->timers_lock);
@@ -268,6 +270,7 @@ bool wg_peer_received_with_keypair(struct wg_peer *peer,
 
 void wg_peer_zero_keys(struct wg_peer *peer)
 {
+	pthread_mutex_lock(&peer->handshake_mutex);
 	pthread_mutex_lock(&peer->keypairs_lock);
 	slot_set(&peer->current, NULL);
 	slot_set(&peer->previous, NULL);
@@ -275,6 +278,7 @@ void wg_peer_zero_keys(struct wg_peer *peer)
 	pthread_mutex_unlock(&peer->keypairs_lock);
 	wg_index_table_remove(&peer->dev->index_table, &peer->handshake_entry);
 	wg_noise_handshake_clear(&peer->handshake);
+	pthread_mutex_unlock(&peer->handshake_mutex);
 }
 
 void wg_peer_expire_current_keypairs(struct wg_peer *peer)
@@ -287,7 +291,10 @@ void wg_peer_expire_current_keypairs(struct wg_peer *peer)
 		wg_write_once(peer->next->noise.sending_counter,
 			      REJECT_AFTER_MESSAGES);
 	pthread_mutex_unlock(&peer->keypairs_lock);
+	pthread_mutex_lock(&peer->handshake_mutex);
+	wg_index_table_remove(&peer->dev->index_table, &peer->handshake_entry);
 	wg_noise_handshake_clear(&peer->handshake);
+	pthread_mutex_unlock(&peer->handshake_mutex);
 }
 
 void wg_peer_get_endpoint(struct wg_peer *peer, union wg_sockaddr *out,

@@ -15,9 +15,16 @@
  * keypairs through the index table. A keypair holds one reference per
  * slot it sits in and one per batch using it.
  *
- * Locks, innermost last: config lock (device) -> keypairs_lock ->
- * timers_lock -> endpoint_lock; staged_lock and the queue spinlocks are
- * leaves. The handshake's own mutex is taken only inside noise.c.
+ * Locks, innermost last: config lock (device) -> identity_lock ->
+ * handshake_mutex -> keypairs_lock -> timers_lock -> endpoint_lock;
+ * staged_lock and the queue spinlocks are leaves. The handshake's own
+ * mutex (inside noise.c) and the index table's sit under handshake_mutex.
+ *
+ * handshake_mutex makes each handshake step whole: a message consumed or
+ * created, the index it carries entered in the index table, and the
+ * keypair derived from it, with no other step of the same peer's in
+ * between, whichever thread (handshake worker, timer, UAPI) takes it. A
+ * step that finds the peer dead once it holds the mutex does nothing.
  */
 #ifndef WGPIPE_PEER_H
 #define WGPIPE_PEER_H
@@ -62,6 +69,7 @@ struct wg_peer {
 	struct cds_list_head removed; /* dev->removed_peers once dead */
 	struct allowedips_owner allowedips;
 
+	pthread_mutex_t handshake_mutex;
 	struct noise_handshake handshake;
 	struct index_entry handshake_entry;
 	struct cookie cookie;
