@@ -520,8 +520,10 @@ int wg_device_format_stats(struct wg_device *dev, char **out, size_t *len)
 	fprintf(f, "pool_empty_events=%llu\n",
 		(unsigned long long)wg_read_once(dev->pool.empty_events));
 	fprintf(f, "tun_rx_batch_fill_x100=%llu\nudp_rx_batch_fill_x100=%llu\n",
-		(unsigned long long)fill(st->tun_rx_packets, st->tun_rx_batches),
-		(unsigned long long)fill(st->udp_rx_packets, st->udp_rx_batches));
+		(unsigned long long)fill(wg_read_once(st->tun_rx_packets),
+					 wg_read_once(st->tun_rx_batches)),
+		(unsigned long long)fill(wg_read_once(st->udp_rx_packets),
+					 wg_read_once(st->udp_rx_batches)));
 	fprintf(f, "inflight_tx=%u\ninflight_rx=%u\n",
 		wg_read_once(dev->pool.inflight[BATCH_TX].packets),
 		wg_read_once(dev->pool.inflight[BATCH_RX].packets));

@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "atomic.h"
 #include "crypto/crypto.h"
 #include "peer.h"
 
@@ -42,7 +43,8 @@ uint32_t wg_index_table_insert(struct index_table *t, struct index_entry *e)
 	do
 		index = wg_random_u32();
 	while (index_in_use(t, index));
-	e->index = index;
+	/* Lookups read index without the lock: e may be one they walk. */
+	wg_write_once(e->index, index);
 	cds_hlist_add_head_rcu(&e->node, index_bucket(t, index));
 	e->hashed = true;
 	pthread_mutex_unlock(&t->lock);
@@ -53,7 +55,7 @@ void wg_index_table_replace(struct index_table *t, struct index_entry *old,
 			    struct index_entry *new)
 {
 	pthread_mutex_lock(&t->lock);
-	new->index = old->index;
+	wg_write_once(new->index, old->index);
 	if (old->hashed) {
 		cds_hlist_add_head_rcu(&new->node, index_bucket(t, new->index));
 		new->hashed = true;
@@ -79,7 +81,7 @@ struct index_entry *wg_index_table_lookup(struct index_table *t,
 	struct index_entry *e;
 
 	cds_hlist_for_each_entry_rcu_2(e, index_bucket(t, index), node)
-		if (e->index == index && (e->type & types))
+		if (wg_read_once(e->index) == index && (e->type & types))
 			return e;
 	return NULL;
 }

@@ -627,9 +627,11 @@ void wg_receive_flush_peer(struct wg_peer *peer, struct wg_tun_writer *w)
 
 	if (!wg_ordered_queue_begin_drain(&peer->rx_queue))
 		return;
+	/* The batches hold the peer; once the last is released, a removed
+	 * peer is kept only by this read section, so it spans the drain. */
+	rcu_read_lock();
 	do {
 		b = wg_ordered_queue_pop_finished(&peer->rx_queue);
-		rcu_read_lock();
 		for (; b; b = next) {
 			struct rx_summary s = { 0 };
 			struct rx_out out;
@@ -648,6 +650,6 @@ void wg_receive_flush_peer(struct wg_peer *peer, struct wg_tun_writer *w)
 			wg_stat_add(dev, tun_tx_batches, 1);
 			wg_batch_release(&dev->pool, b);
 		}
-		rcu_read_unlock();
 	} while (!wg_ordered_queue_end_drain(&peer->rx_queue));
+	rcu_read_unlock();
 }

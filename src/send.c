@@ -655,21 +655,23 @@ void wg_send_flush_peer(struct wg_peer *peer)
 
 	if (!wg_ordered_queue_begin_drain(&peer->tx_queue))
 		return;
+	/* The batches hold the peer; once the last is released, a removed
+	 * peer is kept only by this read section, so it spans the drain. */
+	rcu_read_lock();
 	do {
 		b = wg_ordered_queue_pop_finished(&peer->tx_queue);
 		bytes = 0;
 		data = false;
 		wg_peer_get_endpoint(peer, &ep, &src);
 		had = src.family != 0;
-		rcu_read_lock();
 		for (; b; b = next) {
 			next = b->next;
 			send_one_batch(peer, b, &ep, &src, &bytes, &data);
 			wg_batch_release(&peer->dev->pool, b);
 		}
-		rcu_read_unlock();
 		if (had && !src.family)
 			wg_peer_clear_src(peer);
 		sent_batches(peer, bytes, data);
 	} while (!wg_ordered_queue_end_drain(&peer->tx_queue));
+	rcu_read_unlock();
 }
