@@ -544,6 +544,23 @@ tx_bytes()
 		awk -v pk="${PUB[$(other "$1")]}" '$1 == pk { print $3 }'
 }
 
+# transfer_agrees: A's and B's wg show transfer agree: what one sent,
+# the other received. Every implementation counts whole WireGuard
+# messages, handshake messages included (as the kernel module does), so
+# with nothing lost they are equal to the byte. Tried for two seconds,
+# in case a packet was on its way; COUNTS says what was seen.
+transfer_agrees()
+{
+	local i ta ra tb rb
+	for ((i = 0; i < 8; i++)); do
+		ta=$(tx_bytes A) ra=$(rx_bytes A) tb=$(tx_bytes B) rb=$(rx_bytes B)
+		COUNTS="A sent $ta received $ra, B sent $tb received $rb"
+		[ -n "$ta" ] && [ "$ta" = "$rb" ] && [ "$ra" = "$tb" ] && return 0
+		sleep 0.25
+	done
+	return 1
+}
+
 # wait_handshake SIDE [SECONDS]
 wait_handshake()
 {
