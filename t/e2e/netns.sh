@@ -54,6 +54,7 @@ T_SEQ=0            # interface name counter
 T_XPORT=5000       # next TCP/UDP port for a test stream
 T_TMP=""
 E2E_DAEMON_ENV=()  # extra VAR=value for the daemons (e2e_rekey)
+T_DUMP_EXTRA=""    # a function dump_state calls too
 
 # --- reporting --------------------------------------------------------
 
@@ -108,6 +109,8 @@ dump_state()
 		[ -f "$T_TMP/daemon-${WGIF[$s]}.log" ] &&
 			tail -n 15 "$T_TMP/daemon-${WGIF[$s]}.log" | sed 's/^/    log: /'
 	done
+	# A test's own hosts (e2e_kernel's guest) report through a function.
+	[ -z "${T_DUMP_EXTRA:-}" ] || "$T_DUMP_EXTRA"
 }
 
 # --- requirements -----------------------------------------------------
