@@ -21,9 +21,10 @@
 #                     status
 #
 # The cache (E2E_KERNEL_CACHE, default /var/cache/wgpipe-test/kernel)
-# keeps, per kernel release, the .deb, the kernel image, the modules the
-# guest loads and their load order, and the initramfs, keyed by the hash
-# of everything in it. It is what CI's stages share.
+# keeps the kernel package's .deb (PACKAGE_VERSION_amd64.deb) and, in a
+# folder of that name, the kernel image, the modules the guest loads and
+# their load order, and the initramfs, keyed by the hash of everything
+# in it. A newer package replaces them. CI's stages share it.
 #
 # Environment (all optional):
 #   E2E_KERNEL_CACHE    the cache folder (above)
