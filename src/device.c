@@ -404,9 +404,13 @@ int wg_device_send_one(struct wg_device *dev, const union wg_sockaddr *dst,
 		       struct wg_src *src, const void *buf, size_t len)
 {
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	unsigned int sent;
+	unsigned int sent = 0;
+	int ret;
 
-	return wg_device_send(dev, dst, src, &iov, 1, &sent);
+	ret = wg_device_send(dev, dst, src, &iov, 1, &sent);
+	if (sent)
+		return 0; /* perhaps on the retry without src */
+	return ret ? ret : -EIO;
 }
 
 /* Must hold config_lock. Readers stop, the new set takes over, the old

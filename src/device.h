@@ -179,6 +179,7 @@ int wg_device_set_private_key(struct wg_device *dev, const uint8_t *key);
 int wg_device_send(struct wg_device *dev, const union wg_sockaddr *dst,
 		   struct wg_src *src, struct iovec *iov, unsigned int n,
 		   unsigned int *sent);
+/* One datagram, as above: 0 once it went out, else -errno. */
 int wg_device_send_one(struct wg_device *dev, const union wg_sockaddr *dst,
 		       struct wg_src *src, const void *buf, size_t len);
 

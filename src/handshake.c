@@ -178,9 +178,13 @@ static bool begin_session(struct wg_peer *peer, uint64_t now)
 	return true;
 }
 
+/* Handshake messages count in the peer's transfer totals, both ways, as
+ * the kernel module and wireguard-go count them (cookie replies do not):
+ * wg show on the two ends then agrees to the byte. */
 static void authenticated(struct wg_peer *peer, const struct packet *p,
 			  uint64_t now)
 {
+	wg_counter_add(peer->rx_bytes, p->len);
 	wg_peer_set_endpoint(peer, &p->src, &p->dst);
 	pthread_mutex_lock(&peer->timers_lock);
 	wg_timers_any_authenticated_packet_received(&peer->timers);
@@ -225,7 +229,8 @@ static void consume_initiation(struct wg_device *dev, struct packet *p,
 		return;
 	authenticated(peer, p, now);
 	wg_cookie_add_mac_to_packet(&resp, sizeof(resp), &peer->cookie, now);
-	wg_device_send_one(dev, &p->src, &p->dst, &resp, sizeof(resp));
+	if (!wg_device_send_one(dev, &p->src, &p->dst, &resp, sizeof(resp)))
+		wg_counter_add(peer->tx_bytes, sizeof(resp));
 	pthread_mutex_lock(&peer->timers_lock);
 	wg_timers_any_authenticated_packet_sent(&peer->timers);
 	pthread_mutex_unlock(&peer->timers_lock);
@@ -371,7 +376,8 @@ static void send_from(struct wg_peer *peer, const union wg_sockaddr *ep,
 {
 	bool had = src->family != 0;
 
-	wg_device_send_one(peer->dev, ep, src, buf, len);
+	if (!wg_device_send_one(peer->dev, ep, src, buf, len))
+		wg_counter_add(peer->tx_bytes, len);
 	if (had && !src->family)
 		wg_peer_clear_src(peer);
 }

@@ -575,6 +575,10 @@ static void roam(struct wg_peer *peer, const struct rx_summary *s)
 		wg_peer_set_endpoint(peer, &s->last->src, &s->last->dst);
 }
 
+/* Counters, key confirmation and timers. Done before the packets reach
+ * the TUN device too, as the kernel module does: the local stack may
+ * answer the first packet of a new session at once, and the answer must
+ * find the session confirmed, not start a handshake of its own. */
 static void received(struct wg_peer *peer, struct wg_keypair *kp,
 		     struct rx_summary *s)
 {
@@ -642,11 +646,11 @@ void wg_receive_flush_peer(struct wg_peer *peer, struct wg_tun_writer *w)
 			if (wg_batch_get_state(b) != BATCH_DEAD)
 				for (i = 0; i < b->count; i++)
 					deliver(peer, b, &b->pkts[i], &out, &s);
-			if (s.authenticated)
+			if (s.authenticated) {
 				roam(peer, &s);
-			write_out(dev, w, &out);
-			if (s.authenticated)
 				received(peer, b->keypair, &s);
+			}
+			write_out(dev, w, &out);
 			wg_stat_add(dev, tun_tx_batches, 1);
 			wg_batch_release(&dev->pool, b);
 		}

@@ -4,8 +4,10 @@
 # Interoperability: for each pair of implementations (host A, host B) and
 # each case, a fresh tunnel; the initiator's first packet makes the
 # handshake (only it knows the other's endpoint), both sides then report
-# a handshake, ping works over IPv4 and IPv6 inside the tunnel, and a TCP
-# transfer each way arrives with the sender's checksum.
+# a handshake, ping works over IPv4 and IPv6 inside the tunnel, the byte
+# counts of wg show transfer agree (what one side sent, the other
+# received), and a TCP transfer each way arrives with the sender's
+# checksum.
 #
 #   E2E_INTEROP_PAIRS  "a:b ..." from wgpipe, wireguard-go or a path
 #                      (default: wgpipe:wgpipe wgpipe:wireguard-go
@@ -71,6 +73,8 @@ run_case()
 		ping_ok $s "${TUN6[$o]}" || fail "$case: ping $s -> $o ${TUN6[$o]}"
 	done
 	pass "$case: ping IPv4 and IPv6 both ways"
+	transfer_agrees || fail "$case: wg show transfer disagrees: $COUNTS"
+	pass "$case: wg show transfer agrees on both sides ($COUNTS)"
 	local ep
 	ep=$(wg_ "$resp" show "${WGIF[$resp]}" endpoints | awk '{ print $2 }')
 	if [ "$ul" = 6 ]; then

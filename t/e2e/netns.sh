@@ -54,6 +54,7 @@ T_SEQ=0            # interface name counter
 T_XPORT=5000       # next TCP/UDP port for a test stream
 T_TMP=""
 E2E_DAEMON_ENV=()  # extra VAR=value for the daemons (e2e_rekey)
+T_DUMP_EXTRA=""    # a function dump_state calls too
 
 # --- reporting --------------------------------------------------------
 
@@ -108,6 +109,8 @@ dump_state()
 		[ -f "$T_TMP/daemon-${WGIF[$s]}.log" ] &&
 			tail -n 15 "$T_TMP/daemon-${WGIF[$s]}.log" | sed 's/^/    log: /'
 	done
+	# A test's own hosts (e2e_kernel's guest) report through a function.
+	[ -z "${T_DUMP_EXTRA:-}" ] || "$T_DUMP_EXTRA"
 }
 
 # --- requirements -----------------------------------------------------
@@ -542,6 +545,23 @@ tx_bytes()
 {
 	wg_ "$1" show "${WGIF[$1]}" transfer |
 		awk -v pk="${PUB[$(other "$1")]}" '$1 == pk { print $3 }'
+}
+
+# transfer_agrees: A's and B's wg show transfer agree: what one sent,
+# the other received. Every implementation counts whole WireGuard
+# messages, handshake messages included (as the kernel module does), so
+# with nothing lost they are equal to the byte. Tried for two seconds,
+# in case a packet was on its way; COUNTS says what was seen.
+transfer_agrees()
+{
+	local i ta ra tb rb
+	for ((i = 0; i < 8; i++)); do
+		ta=$(tx_bytes A) ra=$(rx_bytes A) tb=$(tx_bytes B) rb=$(rx_bytes B)
+		COUNTS="A sent $ta received $ra, B sent $tb received $rb"
+		[ -n "$ta" ] && [ "$ta" = "$rb" ] && [ "$ra" = "$tb" ] && return 0
+		sleep 0.25
+	done
+	return 1
 }
 
 # wait_handshake SIDE [SECONDS]
