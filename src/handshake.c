@@ -102,25 +102,34 @@ struct batch *wg_handshake_next(struct wg_device *dev, unsigned int timeout_ms)
 /* ------------------------------------------------------------------ */
 /* In: the handshake worker answers                                     */
 
+/* What the lookups found: the peer a message names, so that a message
+ * refused after that counts for the peer (valid under rcu_read_lock). */
+struct lookup {
+	struct wg_device *dev;
+	struct wg_peer *peer;
+};
+
 static struct noise_handshake *lookup_static(void *ctx,
 					     const uint8_t key[WG_KEY_LEN])
 {
-	struct wg_device *dev = ctx;
-	struct wg_peer *peer = wg_peer_table_lookup(&dev->peer_table, key);
+	struct lookup *l = ctx;
+	struct wg_peer *peer = wg_peer_table_lookup(&l->dev->peer_table, key);
 
 	if (!peer || wg_load_acquire(peer->dead))
 		return NULL;
+	l->peer = peer;
 	return &peer->handshake;
 }
 
 static struct noise_handshake *lookup_index(void *ctx, uint32_t index)
 {
-	struct wg_device *dev = ctx;
+	struct lookup *l = ctx;
 	struct index_entry *e;
 
-	e = wg_index_table_lookup(&dev->index_table, index, INDEX_HANDSHAKE);
+	e = wg_index_table_lookup(&l->dev->index_table, index, INDEX_HANDSHAKE);
 	if (!e || wg_load_acquire(e->peer->dead))
 		return NULL;
+	l->peer = e->peer;
 	return &e->peer->handshake;
 }
 
@@ -161,6 +170,7 @@ static void consume_initiation(struct wg_device *dev, struct packet *p,
 			       uint64_t now)
 {
 	struct message_handshake_response resp;
+	struct lookup l = { .dev = dev };
 	struct noise_handshake *hs;
 	struct wg_peer *peer;
 	uint32_t index;
@@ -169,12 +179,14 @@ static void consume_initiation(struct wg_device *dev, struct packet *p,
 	pthread_rwlock_rdlock(&dev->identity_lock);
 	hs = wg_noise_handshake_consume_initiation((const void *)p->buf,
 						   &dev->identity,
-						   lookup_static, dev, now);
+						   lookup_static, &l, now);
 	if (!hs) {
 		pthread_rwlock_unlock(&dev->identity_lock);
 		wg_log_ratelimited(WG_LOG_VERBOSE,
 				   "invalid handshake initiation dropped");
 		wg_stat_add(dev, drop_handshake, 1);
+		if (l.peer)
+			wg_peer_stat_add(l.peer, handshakes_refused, 1);
 		return;
 	}
 	peer = caa_container_of(hs, struct wg_peer, handshake);
@@ -197,6 +209,7 @@ static void consume_initiation(struct wg_device *dev, struct packet *p,
 static void consume_response(struct wg_device *dev, struct packet *p,
 			     uint64_t now)
 {
+	struct lookup l = { .dev = dev };
 	struct noise_handshake *hs;
 	struct wg_peer *peer;
 	bool ok;
@@ -204,7 +217,7 @@ static void consume_response(struct wg_device *dev, struct packet *p,
 	pthread_rwlock_rdlock(&dev->identity_lock);
 	hs = wg_noise_handshake_consume_response((const void *)p->buf,
 						 &dev->identity, lookup_index,
-						 dev);
+						 &l);
 	ok = hs && begin_session(caa_container_of(hs, struct wg_peer,
 						  handshake),
 				 now);
@@ -213,6 +226,8 @@ static void consume_response(struct wg_device *dev, struct packet *p,
 		wg_log_ratelimited(WG_LOG_VERBOSE,
 				   "invalid handshake response dropped");
 		wg_stat_add(dev, drop_handshake, 1);
+		if (l.peer)
+			wg_peer_stat_add(l.peer, handshakes_refused, 1);
 		return;
 	}
 	peer = caa_container_of(hs, struct wg_peer, handshake);
@@ -222,6 +237,7 @@ static void consume_response(struct wg_device *dev, struct packet *p,
 	peer->timers.sent_lastminute_handshake = false;
 	pthread_mutex_unlock(&peer->timers_lock);
 	wg_write_once(peer->last_handshake_realtime_ns, wg_realtime_ns());
+	wg_peer_stat_add(peer, handshakes_completed, 1);
 	log_debug("peer %llu: handshake complete",
 		  (unsigned long long)peer->id);
 	/* Confirm the keys to the responder at once: staged data, or a
@@ -367,8 +383,10 @@ static void send_initiation(struct wg_peer *peer, bool is_retry)
 	wg_peer_get_endpoint(peer, &ep, &src);
 	log_debug("peer %llu: sending handshake initiation",
 		  (unsigned long long)peer->id);
-	if (ep.sa.sa_family)
+	if (ep.sa.sa_family) {
 		send_from(peer, &ep, &src, &msg, sizeof(msg));
+		wg_peer_stat_add(peer, handshakes_initiated, 1);
+	}
 
 	pthread_mutex_lock(&peer->timers_lock);
 	wg_timers_any_authenticated_packet_traversal(&peer->timers, now);
