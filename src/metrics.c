@@ -16,9 +16,12 @@
 #include "text.h"
 
 /* A key in base64, as wg(8) shows it: 44 characters and a NUL. */
-enum { WG_KEY_B64_LEN = sodium_base64_ENCODED_LEN(WG_KEY_LEN,
-			sodium_base64_VARIANT_ORIGINAL) };
+enum {
+	WG_KEY_B64_LEN = sodium_base64_ENCODED_LEN(
+	    WG_KEY_LEN, sodium_base64_VARIANT_ORIGINAL)
+};
 
+/* clang-format off */
 #define COUNTER(n, fam, help) { n, fam, NULL, NULL, WG_METRIC_COUNTER, WG_SCALE_ONE, help }
 #define GAUGE(n, fam, help) { n, fam, NULL, NULL, WG_METRIC_GAUGE, WG_SCALE_ONE, help }
 /* A series of a labelled family; the family's help goes on its first. */
@@ -145,6 +148,7 @@ const struct wg_metric_def wg_peer_metric_defs[WG_PEER_METRICS] = {
 		"latest_handshake_age_seconds",
 		"Seconds since the latest completed handshake, +Inf for never."),
 };
+/* clang-format on */
 
 struct wg_peer_metrics *wg_metrics_add_peer(struct wg_metrics *m)
 {
@@ -256,11 +260,10 @@ static int read_line(struct wg_metrics *m, struct wg_peer_metrics **peer,
 		if (!(*peer = wg_metrics_add_peer(m)))
 			return -ENOMEM;
 		return vn == 2 * WG_KEY_LEN &&
-				       !sodium_hex2bin((*peer)->public_key,
-						       WG_KEY_LEN, v, vn, NULL,
-						       NULL, NULL)
-			       ? 0
-			       : -EPROTO;
+			       !sodium_hex2bin((*peer)->public_key, WG_KEY_LEN,
+					       v, vn, NULL, NULL, NULL)
+			   ? 0
+			   : -EPROTO;
 	}
 	if (*peer) {
 		i = find_def(wg_peer_metric_defs, WG_PEER_METRICS, line, n);
@@ -390,10 +393,11 @@ void wg_metrics_print_json(FILE *f, const struct wg_metrics *m,
 	fputs("\n  },\n  \"peers\": [", f);
 	for (p = 0; p < m->npeers; p++) {
 		base64_key(key, m->peers[p].public_key);
-		fprintf(f, "%s\n    {\n      \"public_key\": \"%s\"", p ? "," : "",
-			key);
+		fprintf(f, "%s\n    {\n      \"public_key\": \"%s\"",
+			p ? "," : "", key);
 		for (i = 0; i < WG_PEER_METRICS; i++) {
-			fprintf(f, ",\n      \"%s\": ", wg_peer_metric_defs[i].name);
+			fprintf(f, ",\n      \"%s\": ",
+				wg_peer_metric_defs[i].name);
 			json_value(f, m->peers[p].v[i]);
 		}
 		fputs("\n    }", f);
@@ -487,7 +491,8 @@ void wg_metrics_print_prometheus(FILE *f, const struct wg_metrics *m,
 		if (family_starts(wg_device_metric_defs, i))
 			prom_header(f, "wgpipe_", d);
 		prom_series(f, "wgpipe_", d, ifname, NULL,
-			    d->type == WG_METRIC_NAME ? m->crypto : d->label_value,
+			    d->type == WG_METRIC_NAME ? m->crypto
+						      : d->label_value,
 			    m->v[i]);
 	}
 	/* Every peer's series of a family together, under one header. */

@@ -33,7 +33,7 @@ enum wg_metric_type {
  * one, which is in base units. */
 enum wg_metric_scale {
 	WG_SCALE_ONE,
-	WG_SCALE_KIB,	    /* KiB shown, bytes exported */
+	WG_SCALE_KIB,	     /* KiB shown, bytes exported */
 	WG_SCALE_HUNDREDTHS, /* x100 shown, the plain value exported */
 };
 

@@ -233,6 +233,16 @@ for s in A B; do
 	consistent "$s" s0
 	pass "$s, idle: jq and prometheus_client read the same $PASS_LINE, as wgpipe(8) names them"
 done
+
+# wgpipe --version names the implementation "auto" picks on this CPU: the
+# one the daemons (started with the default, auto) say they use.
+"$WGPIPE" --version >"$T_TMP/version" || fail "wgpipe --version failed"
+auto=$(sed -n 's/^--crypto auto chooses on this CPU: //p' "$T_TMP/version")
+usable=$(awk '$NF == "here" && $(NF - 1) == "usable" { print $1 }' "$T_TMP/version" | paste -sd ' ')
+[ -n "$auto" ] && [ "$auto" = "$(dv A s0 crypto)" ] && [[ " $usable " == *" $auto "* ]] &&
+	[[ " $usable " == *" libsodium "* ]] && [[ " $usable " == *" portable "* ]] ||
+	fail "wgpipe --version says auto picks [$auto] of [$usable]; the daemon uses $(dv A s0 crypto):"$'\n'"$(cat "$T_TMP/version")"
+pass "wgpipe --version: usable here [$usable], auto picks $auto, as the daemon does"
 for p in B C; do
 	for n in rx_packets tx_packets rx_bytes tx_bytes handshakes_completed \
 		latest_handshake_seconds; do

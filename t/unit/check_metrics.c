@@ -23,8 +23,8 @@ static const struct {
 	size_t n;
 	const char *what;
 } tables[] = {
-	{ wg_device_metric_defs, WG_DEVICE_METRICS, "device" },
-	{ wg_peer_metric_defs, WG_PEER_METRICS, "peer" },
+    {wg_device_metric_defs, WG_DEVICE_METRICS, "device"},
+    {wg_peer_metric_defs, WG_PEER_METRICS, "peer"},
 };
 
 static bool ends_with(const char *s, const char *tail)
@@ -60,14 +60,14 @@ START_TEST(test_table_whole)
 		ck_assert_msg(snake_case(d->name) && snake_case(d->family),
 			      "%s: not lower-case snake_case", d->name);
 		ck_assert_msg(ends_with(d->family, "_total") ==
-				      (d->type == WG_METRIC_COUNTER),
+				  (d->type == WG_METRIC_COUNTER),
 			      "%s: family %s and its type disagree on _total",
 			      d->name, d->family);
 		ck_assert_msg(d->type != WG_METRIC_NAME ||
-				      ends_with(d->family, "_info"),
+				  ends_with(d->family, "_info"),
 			      "%s: a name's family must end in _info", d->name);
 		ck_assert_msg(!d->label || d->label_value ||
-				      d->type == WG_METRIC_NAME,
+				  d->type == WG_METRIC_NAME,
 			      "%s: a label without a value", d->name);
 		for (j = 0; j < i; j++)
 			ck_assert_msg(strcmp(defs[j].name, d->name),
@@ -77,13 +77,13 @@ START_TEST(test_table_whole)
 			ck_assert_msg(!d->help, "%s: help on a later series",
 				      d->name);
 			ck_assert_msg(d->label && e->label &&
-					      !strcmp(d->label, e->label),
+					  !strcmp(d->label, e->label),
 				      "%s: series of %s without one label",
 				      d->name, d->family);
 			for (j = i; j-- && !strcmp(defs[j].family, d->family);)
 				ck_assert_msg(j == i ||
-						      strcmp(defs[j].label_value,
-							     d->label_value),
+						  strcmp(defs[j].label_value,
+							 d->label_value),
 					      "%s: label value twice", d->name);
 			continue;
 		}
@@ -116,13 +116,12 @@ static void fill_metrics(struct wg_metrics *m, size_t npeers, uint64_t seed)
 		test_random_bytes(&seed, p->public_key, sizeof(p->public_key));
 		for (i = 0; i < WG_PEER_METRICS; i++)
 			p->v[i] = test_random_u64(&seed) >> (i + k);
-		p->v[WG_PM_LATEST_HANDSHAKE_AGE] =
-			k % 2 ? WG_METRIC_NEVER : 17;
+		p->v[WG_PM_LATEST_HANDSHAKE_AGE] = k % 2 ? WG_METRIC_NEVER : 17;
 	}
 }
 
 static char *print_to_text(void (*print)(FILE *, const struct wg_metrics *,
-					  const char *),
+					 const char *),
 			   const struct wg_metrics *m, const char *ifname)
 {
 	char *text = NULL;
@@ -151,7 +150,7 @@ static void print_table(FILE *f, const struct wg_metrics *m, const char *unused)
  * doublings of the peer array). */
 START_TEST(test_wire_round_trip)
 {
-	static const size_t npeers[] = { 0, 1, 2, 5, 70 };
+	static const size_t npeers[] = {0, 1, 2, 5, 70};
 	struct wg_metrics m, back;
 	char *text;
 
@@ -224,8 +223,8 @@ static size_t count_lines(const char *text, const char *prefix)
 	const char *line;
 	size_t n = 0;
 
-	for (line = text; line && *line; line = strchr(line, '\n'),
-	    line = line ? line + 1 : NULL)
+	for (line = text; line && *line;
+	     line = strchr(line, '\n'), line = line ? line + 1 : NULL)
 		n += !strncmp(line, prefix, strlen(prefix));
 	return n;
 }
@@ -279,11 +278,14 @@ START_TEST(test_json)
 	fill_metrics(&m, 2, 9);
 	m.v[WG_M_DROP_REPLAY] = 42;
 	text = print_to_text(wg_metrics_print_json, &m, "w\"g\\0\x01");
-	ck_assert_ptr_nonnull(strstr(text, "\"interface\": \"w\\\"g\\\\0\\u0001\""));
+	ck_assert_ptr_nonnull(
+	    strstr(text, "\"interface\": \"w\\\"g\\\\0\\u0001\""));
 	ck_assert_ptr_nonnull(strstr(text, "\"drop_replay\": 42,"));
 	ck_assert_ptr_nonnull(strstr(text, "\"crypto\": \"avx2\""));
-	ck_assert_ptr_nonnull(strstr(text, "\"latest_handshake_age_seconds\": 17"));
-	ck_assert_ptr_nonnull(strstr(text, "\"latest_handshake_age_seconds\": null"));
+	ck_assert_ptr_nonnull(
+	    strstr(text, "\"latest_handshake_age_seconds\": 17"));
+	ck_assert_ptr_nonnull(
+	    strstr(text, "\"latest_handshake_age_seconds\": null"));
 	ck_assert_uint_eq(count_lines(text, "      \"public_key\": "), 2);
 	free(text);
 	wg_metrics_free(&m);
@@ -313,25 +315,43 @@ START_TEST(test_prometheus)
 	ck_assert_uint_eq(count_lines(text, "wgpipe_"),
 			  WG_DEVICE_METRICS + 3 * WG_PEER_METRICS);
 	assert_has_line(text, "# TYPE wgpipe_dropped_packets_total counter");
-	assert_has_line(text, "wgpipe_dropped_packets_total{interface=\"a\\\"b\\\\c\",reason=\"replay\"} 42");
-	assert_has_line(text, "wgpipe_key_memory_bytes{interface=\"a\\\"b\\\\c\"} 12288");
-	assert_has_line(text, "wgpipe_tun_rx_batch_fill_packets{interface=\"a\\\"b\\\\c\"} 12.34");
-	assert_has_line(text, "wgpipe_udp_rx_batch_fill_packets{interface=\"a\\\"b\\\\c\"} 0.07");
-	assert_has_line(text, "wgpipe_tun_rx_packets_total{interface=\"a\\\"b\\\\c\"} 18446744073709551614");
-	assert_has_line(text, "wgpipe_crypto_info{interface=\"a\\\"b\\\\c\",implementation=\"avx2\"} 1");
+	assert_has_line(text, "wgpipe_dropped_packets_total{interface="
+			      "\"a\\\"b\\\\c\",reason=\"replay\"} 42");
+	assert_has_line(
+	    text, "wgpipe_key_memory_bytes{interface=\"a\\\"b\\\\c\"} 12288");
+	assert_has_line(text, "wgpipe_tun_rx_batch_fill_packets{interface="
+			      "\"a\\\"b\\\\c\"} 12.34");
+	assert_has_line(
+	    text,
+	    "wgpipe_udp_rx_batch_fill_packets{interface=\"a\\\"b\\\\c\"} 0.07");
+	assert_has_line(text, "wgpipe_tun_rx_packets_total{interface="
+			      "\"a\\\"b\\\\c\"} 18446744073709551614");
+	assert_has_line(text, "wgpipe_crypto_info{interface=\"a\\\"b\\\\c\","
+			      "implementation=\"avx2\"} 1");
 	sodium_bin2base64(key, sizeof(key), m.peers[2].public_key, WG_KEY_LEN,
 			  sodium_base64_VARIANT_ORIGINAL);
-	ck_assert_int_ge(asprintf(&want, "wgpipe_peer_dropped_packets_total{interface=\"a\\\"b\\\\c\",public_key=\"%s\",reason=\"source\"} 5", key), 0);
+	ck_assert_int_ge(
+	    asprintf(&want,
+		     "wgpipe_peer_dropped_packets_total{interface="
+		     "\"a\\\"b\\\\c\",public_key=\"%s\",reason=\"source\"} 5",
+		     key),
+	    0);
 	assert_has_line(text, want);
 	free(want);
-	ck_assert_int_ge(asprintf(&want, "wgpipe_peer_latest_handshake_age_seconds{interface=\"a\\\"b\\\\c\",public_key=\"%s\"} 17", key), 0);
+	ck_assert_int_ge(
+	    asprintf(&want,
+		     "wgpipe_peer_latest_handshake_age_seconds{interface="
+		     "\"a\\\"b\\\\c\",public_key=\"%s\"} 17",
+		     key),
+	    0);
 	assert_has_line(text, want);
 	free(want);
 	ck_assert_ptr_nonnull(strstr(text, "} +Inf\n"));
 	/* Each family's header comes once, before its first sample. */
 	s = strstr(text, "# HELP wgpipe_peer_dropped_packets_total ");
 	ck_assert_ptr_nonnull(s);
-	ck_assert_ptr_null(strstr(s + 1, "# HELP wgpipe_peer_dropped_packets_total "));
+	ck_assert_ptr_null(
+	    strstr(s + 1, "# HELP wgpipe_peer_dropped_packets_total "));
 	ck_assert_ptr_eq(strstr(text, "wgpipe_peer_dropped_packets_total{"),
 			 strstr(s, "wgpipe_peer_dropped_packets_total{"));
 	free(text);
