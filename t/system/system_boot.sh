@@ -16,8 +16,13 @@
 #      exactly the unit's capabilities, with no_new_privs, a seccomp
 #      filter, a read-only root but for /run/wireguard, a private /tmp,
 #      /home hidden, and systemd-analyze security rates it;
-#   4. wgpipe-metrics@wg0.timer writes wgpipe-wg0.prom for node_exporter,
-#      which prometheus_client parses, with the traffic in it;
+#   4. wgpipe-metrics@wg0.timer writes wgpipe-wg0.prom into the folder of
+#      node_exporter's textfile collector (Debian's prometheus-node-exporter
+#      runs in the container), and node_exporter's /metrics, read with
+#      prometheus_client, has the traffic in it and the file's mtime under
+#      the name the example alerts use; those alerts pass promtool's
+#      check and its unit test (t/system/wgpipe-alerts.test.yml; promtool
+#      taken from Debian's prometheus package, not installed);
 #   5. `systemctl stop wgpipe@wg0`: status 0, no interface, socket or
 #      process left;
 #   6. `systemctl start wg-quick@wg0` with a wg-quick configuration: the
@@ -56,7 +61,9 @@ require_cmd jq jq
 t_watchdog 900
 
 SUITE=bookworm
-INCLUDE=systemd,systemd-sysv,dbus,iproute2
+# The minimal system of the issue, and node_exporter (the textfile
+# collector of step 4): none of wgpipe's dependencies.
+INCLUDE=systemd,systemd-sysv,dbus,iproute2,prometheus-node-exporter
 CACHE=${WGPIPE_SYSTEM_CACHE:-/var/cache/wgpipe-ci}
 ROOT=""
 NSPAWN_PID=""
@@ -134,6 +141,42 @@ cp -a "$CACHED" "$ROOT" || fail "cannot copy $CACHED"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null
 DEB_NAME=$(basename "$WGPIPE_DEB")
 cp "$WGPIPE_DEB" "$ROOT/root/$DEB_NAME" || fail "cannot copy the package"
+
+# --- the example alerts: promtool, from the prometheus package ---------------
+
+# promtool: Debian's, from its package (kept in $CACHE by version), not
+# installed: the package would start a Prometheus server.
+promtool()
+{
+	local ver dir
+	ver=$(apt-cache policy prometheus 2>/dev/null | awk '$1 == "Candidate:" { print $2 }')
+	[ -n "$ver" ] && [ "$ver" != "(none)" ] ||
+		fail "apt-cache knows no prometheus package (apt-get update?)"
+	dir="$CACHE/promtool-${ver//[^A-Za-z0-9.+-]/_}"
+	if [ ! -x "$dir/promtool" ]; then
+		rm -rf "$CACHE"/promtool-* "$T_TMP/promtool"
+		mkdir -p "$T_TMP/promtool" "$dir"
+		(cd "$T_TMP/promtool" && apt-get download "prometheus=$ver") \
+			>"$T_TMP/promtool.log" 2>&1 ||
+			fail "apt-get download prometheus=$ver: $(tail -n 3 "$T_TMP/promtool.log")"
+		dpkg-deb --fsys-tarfile "$T_TMP"/promtool/prometheus_*.deb |
+			tar -xO ./usr/bin/promtool >"$dir/promtool.tmp" &&
+			chmod 755 "$dir/promtool.tmp" && mv "$dir/promtool.tmp" "$dir/promtool" ||
+			fail "cannot take promtool out of the prometheus package"
+		rm -rf "$T_TMP/promtool"
+	fi
+	PROMTOOL="$dir/promtool"
+}
+promtool
+ALERTS="$T_TOP_SRCDIR/contrib/prometheus/wgpipe-alerts.yml"
+"$PROMTOOL" check rules "$ALERTS" >"$T_TMP/promtool-check.log" 2>&1 ||
+	fail "promtool check rules $ALERTS:"$'\n'"$(cat "$T_TMP/promtool-check.log")"
+"$PROMTOOL" test rules "$T_TOP_SRCDIR/t/system/wgpipe-alerts.test.yml" \
+	>"$T_TMP/promtool-test.log" 2>&1 ||
+	fail "promtool test rules:"$'\n'"$(head -n 30 "$T_TMP/promtool-test.log")"
+pass "example alerts: promtool $("$PROMTOOL" --version 2>&1 | head -n 1 | cut -d ' ' -f 3)" \
+	"check rules: $(grep -o '[0-9]* rules found' "$T_TMP/promtool-check.log");" \
+	"test rules: each alert fires where it should, with its labels and text, and nowhere else"
 
 # --- 1: a clean root, in a chroot --------------------------------------------
 
@@ -347,8 +390,12 @@ pass "traffic through wgpipe@wg0: container -> B $up; B -> container $down;" \
 
 # --- 4: the metrics timer -----------------------------------------------------------
 
-PROM="$ROOT/var/lib/prometheus/node-exporter/wgpipe-wg0.prom"
-cx mkdir -p /var/lib/prometheus/node-exporter
+TEXTFILE=/var/lib/prometheus/node-exporter
+PROM="$ROOT$TEXTFILE/wgpipe-wg0.prom"
+[ "$(cx stat -c %U "$TEXTFILE")" = prometheus ] ||
+	fail "$TEXTFILE in the container is not node_exporter's: $(cx stat -c %U "$TEXTFILE" 2>&1)"
+cx systemctl is-active -q prometheus-node-exporter ||
+	fail "node_exporter does not run in the container: $(journal prometheus-node-exporter)"
 cx systemctl start wgpipe-metrics@wg0.timer || fail "systemctl start wgpipe-metrics@wg0.timer"
 for ((i = 0; i < 100; i++)); do
 	[ -s "$PROM" ] && break
@@ -368,7 +415,28 @@ EOF
 [ -z "$(find "${PROM%/*}" -name '.wgpipe-*')" ] || fail "temporary files left in ${PROM%/*}"
 [ "$(cx systemctl show -P Result wgpipe-metrics@wg0.service)" = success ] ||
 	fail "wgpipe-metrics@wg0.service: $(cx systemctl show -P Result wgpipe-metrics@wg0.service)"
-pass "wgpipe-metrics@wg0.timer: wgpipe-wg0.prom written, prometheus_client reads peer B's tx bytes $got"
+pass "wgpipe-metrics@wg0.timer: wgpipe-wg0.prom written into node_exporter's folder," \
+	"prometheus_client reads peer B's tx bytes $got"
+# What node_exporter serves (port 9100 in the container's namespace).
+got=$(ip netns exec "${NS[A]}" "$PYTHON3" - "${PUB[B]}" <<'EOF'
+import sys, urllib.request
+from prometheus_client.parser import text_string_to_metric_families
+text = urllib.request.urlopen("http://127.0.0.1:9100/metrics", timeout=10).read().decode()
+tx = mtime = None
+for fam in text_string_to_metric_families(text):
+    for s in fam.samples:
+        if s.name == "wgpipe_peer_tx_bytes_total" and s.labels.get("public_key") == sys.argv[1]:
+            tx = int(s.value)
+        if s.name == "node_textfile_mtime_seconds" and s.labels.get("file", "").split("/")[-1] == "wgpipe-wg0.prom":
+            mtime = s.labels["file"]
+print(tx, mtime)
+EOF
+) || fail "node_exporter's /metrics in the container: $got"
+read -r tx file <<<"$got"
+[ "$tx" != None ] && [ "$tx" -gt 20000000 ] && [[ $file == *wgpipe-wg0.prom ]] ||
+	fail "node_exporter's /metrics: peer B's tx bytes [$tx], the file's mtime series [$file]"
+pass "node_exporter's /metrics: wgpipe_peer_tx_bytes_total of peer B $tx," \
+	"node_textfile_mtime_seconds{file=\"$file\"} (what WgpipeMetricsStale matches)"
 cx systemctl stop wgpipe-metrics@wg0.timer
 
 # --- 5: systemctl stop --------------------------------------------------------------
