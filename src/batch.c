@@ -12,9 +12,6 @@
 #include "peer.h"
 #include "tsan.h"
 
-/* A reader waiting for a batch or for in-flight room looks again this
- * often even without a wake-up. */
-enum { WAIT_MS = 50 };
 
 static unsigned int round_pow2(unsigned int n)
 {
@@ -34,10 +31,10 @@ static void link_slots(struct batch_pool *pool)
 						   pool->batch_bytes * i);
 
 		memset(b, 0, pool->batch_bytes);
+		b->slots = pool->slots +
+			   (size_t)i * pool->batch_size * WG_SLOT_SIZE;
 		for (j = 0; j < pool->batch_size; j++)
-			b->pkts[j].buf = pool->slots +
-					 ((size_t)i * pool->batch_size + j) *
-						 WG_SLOT_SIZE;
+			b->pkts[j].buf = b->slots + (size_t)j * WG_SLOT_SIZE;
 		ck_ring_enqueue_mpmc(&pool->ring, pool->ring_buf, b);
 	}
 }
@@ -121,6 +118,7 @@ struct batch *wg_batch_get(struct batch_pool *pool, enum batch_dir dir)
 	b->state = BATCH_PENDING;
 	b->dir = dir;
 	b->count = 0;
+	b->used = 0;
 	b->charged = 0;
 	b->peer = NULL;
 	b->keypair = NULL;
@@ -141,11 +139,12 @@ struct batch *wg_batch_get_wait(struct batch_pool *pool, enum batch_dir dir)
 			wg_waitq_cancel(&pool->free_wait);
 			return b;
 		}
-		wg_waitq_wait(&pool->free_wait, seq, WAIT_MS);
+		wg_waitq_wait(&pool->free_wait, seq, WG_WAIT_FOREVER);
 	}
 	return b;
 }
 
+/* Waiters sleep without a timeout: every return wakes one. */
 void wg_batch_put(struct batch_pool *pool, struct batch *b)
 {
 	/* The ring holds every batch, so it cannot be full. */
@@ -153,6 +152,7 @@ void wg_batch_put(struct batch_pool *pool, struct batch *b)
 	wg_tsan_ignore_begin();
 	ck_ring_enqueue_mpmc(&pool->ring, pool->ring_buf, b);
 	wg_tsan_ignore_end();
+	wg_waitq_wake(&pool->free_wait);
 }
 
 void wg_batch_release(struct batch_pool *pool, struct batch *b)
@@ -163,7 +163,6 @@ void wg_batch_release(struct batch_pool *pool, struct batch *b)
 	wg_peer_put(b->peer);
 	b->peer = NULL;
 	wg_batch_put(pool, b);
-	wg_waitq_wake(&pool->free_wait);
 }
 
 void wg_batch_charge(struct batch_pool *pool, struct batch *b, unsigned int n)
@@ -205,6 +204,6 @@ void wg_batch_wait_room(struct batch_pool *pool, enum batch_dir dir)
 			wg_waitq_cancel(&f->room);
 			return;
 		}
-		wg_waitq_wait(&f->room, seq, WAIT_MS);
+		wg_waitq_wait(&f->room, seq, WG_WAIT_FOREVER);
 	}
 }

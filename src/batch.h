@@ -40,14 +40,27 @@
 #include "atomic.h"
 #include "queueing.h"
 
+/*
+ * Space: a batch owns batch_size consecutive slots of WG_SLOT_SIZE bytes,
+ * and a packet takes as many consecutive slots as it needs
+ * (wg_batch_add), so a batch carries many packets at the default MTU and
+ * fewer, larger ones at a jumbo MTU: up to one of the largest, a 65,503
+ * byte tunnel packet, in 32 slots. The memory is the same at any MTU.
+ * Encryption and decryption are in place, in the packet's own slots.
+ */
 enum {
 	/* Room before a packet for the transport header, so encryption is
 	 * in place. */
 	WG_SLOT_HEADROOM = 16,
 	WG_SLOT_SIZE = 2048,
-	/* The largest tunnel packet a slot holds: what remains after the
-	 * header, padding to 16 and the tag. */
-	WG_SLOT_MAX_PLAIN = WG_SLOT_SIZE - WG_SLOT_HEADROOM - 16 - 16,
+	/* A tx packet's room beyond its plaintext: the header before it,
+	 * up to 15 bytes of padding and the 16-byte tag after it. */
+	WG_SLOT_OVERHEAD = WG_SLOT_HEADROOM + 15 + 16,
+	/* The largest tunnel packet WireGuard carries (a 65,535-byte UDP
+	 * datagram less the data header and tag), and the slots it takes. */
+	WG_MAX_PLAIN = 65503,
+	WG_MAX_PACKET_SLOTS = (WG_MAX_PLAIN + WG_SLOT_OVERHEAD +
+			       WG_SLOT_SIZE - 1) / WG_SLOT_SIZE,
 	WG_BATCH_MAX = 256,
 	/* A batch this small is sealed or opened by the thread that read
 	 * it when the crypto workers have nothing queued. */
@@ -67,7 +80,7 @@ enum batch_dir {
 };
 
 struct packet {
-	uint8_t *buf; /* WG_SLOT_SIZE bytes */
+	uint8_t *buf; /* its first slot (wg_batch_add) */
 	uint32_t len; /* tx: plaintext at buf + 16; rx: message at buf */
 	uint64_t counter;
 	union wg_sockaddr src; /* rx: the sender */
@@ -82,7 +95,9 @@ struct batch {
 	struct batch *next; /* link in a peer's ordered or staged queue */
 	int state;	    /* enum batch_state: wg_batch_set/get_state */
 	enum batch_dir dir;
-	unsigned int count;
+	unsigned int count; /* packets */
+	unsigned int used;  /* slots they take */
+	uint8_t *slots;	    /* the first of its batch_size slots */
 	/* Packets this batch counts against its direction's in-flight
 	 * limit (see wg_batch_uncharge). */
 	unsigned int charged;
@@ -145,14 +160,65 @@ bool wg_batch_has_room(struct batch_pool *pool, enum batch_dir dir);
  * pool is stopping). */
 void wg_batch_wait_room(struct batch_pool *pool, enum batch_dir dir);
 
-/* A received datagram into another slot: message, sender, our address. */
-static inline void wg_packet_copy_datagram(struct packet *to,
-					   const struct packet *from)
+/* Slots that hold `bytes` bytes (at least one). */
+static inline unsigned int wg_slots_for(size_t bytes)
 {
-	memcpy(to->buf, from->buf, from->len);
-	to->len = from->len;
-	to->src = from->src;
-	to->dst = from->dst;
+	return bytes > WG_SLOT_SIZE
+		       ? (unsigned int)((bytes + WG_SLOT_SIZE - 1) / WG_SLOT_SIZE)
+		       : 1;
+}
+
+/* Bytes a tx packet of len bytes of plaintext needs in place. */
+static inline size_t wg_tx_room(size_t len)
+{
+	return len + WG_SLOT_OVERHEAD;
+}
+
+/* The contiguous room left in b, in bytes. */
+static inline size_t wg_batch_room(const struct batch_pool *pool,
+				   const struct batch *b)
+{
+	return (size_t)(pool->batch_size - b->used) * WG_SLOT_SIZE;
+}
+
+/* Appends a packet in the next n slots and returns it, its buf set;
+ * NULL when fewer are left. */
+static inline struct packet *wg_batch_reserve(const struct batch_pool *pool,
+					      struct batch *b, unsigned int n)
+{
+	struct packet *p;
+
+	if (n > pool->batch_size - b->used)
+		return NULL;
+	p = &b->pkts[b->count++];
+	p->buf = b->slots + (size_t)b->used * WG_SLOT_SIZE;
+	b->used += n;
+	return p;
+}
+
+/* Appends a packet that needs `bytes` of contiguous room (rx: the whole
+ * datagram; tx: wg_tx_room()); NULL when the batch has no room for it. */
+static inline struct packet *wg_batch_add(const struct batch_pool *pool,
+					  struct batch *b, size_t bytes)
+{
+	return wg_batch_reserve(pool, b, wg_slots_for(bytes));
+}
+
+/* A received datagram into another batch: message, sender, our address.
+ * False when to has no room for it. */
+static inline bool wg_batch_add_datagram(const struct batch_pool *pool,
+					 struct batch *to,
+					 const struct packet *from)
+{
+	struct packet *p = wg_batch_add(pool, to, from->len);
+
+	if (!p)
+		return false;
+	memcpy(p->buf, from->buf, from->len);
+	p->len = from->len;
+	p->src = from->src;
+	p->dst = from->dst;
+	return true;
 }
 
 static inline void wg_batch_set_state(struct batch *b, enum batch_state s)

@@ -11,13 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "settings.h"
 #include "clock.h"
 #include "crypto/aead.h"
 #include "crypto/crypto.h"
+#include "event.h"
 #include "log.h"
 #include "metrics.h"
 #include "peer.h"
@@ -25,9 +25,6 @@
 #include "secmem.h"
 #include "send.h"
 #include "uapi.h"
-
-/* How long a reader sleeps in wg_device_wait_readable() at most. */
-enum { WAIT_READABLE_MS = 200 };
 
 static int open_sockets(struct wg_device *dev, uint16_t port, uint32_t fwmark)
 {
@@ -139,9 +136,9 @@ int wg_device_create(struct wg_device **out, const char *name,
 	dev->opt = *opt;
 	init_state(dev);
 	snprintf(dev->name, sizeof(dev->name), "%s", name);
-	dev->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	dev->stop_fd = wg_event_open();
 	if (dev->stop_fd < 0) {
-		ret = -errno;
+		ret = dev->stop_fd;
 		goto err_free;
 	}
 	ret = wg_ratelimiter_init(&dev->ratelimiter, 1 << 16);
@@ -214,30 +211,32 @@ int wg_device_start(struct wg_device *dev)
 
 void wg_device_request_stop(struct wg_device *dev, int status)
 {
-	uint64_t one = 1;
-
 	if (wg_exchange(dev->stopping, 1))
 		return;
 	dev->exit_status = status;
-	/* Never read: stays readable so every poller sees it. */
-	if (write(dev->stop_fd, &one, sizeof(one)) < 0)
-		log_debug("stop eventfd: %s", strerror(errno));
-	/* Threads asleep on a wait queue (the timer thread for up to a
-	 * second) would otherwise see the stop only at their timeout. */
+	/* Never cleared: every poller sees it. */
+	wg_event_signal(dev->stop_fd);
+	/* Threads asleep on a wait queue sleep without a timeout: each is
+	 * woken. */
 	wg_waitq_wake_all(&dev->timer_wait);
 	wg_batch_pool_stop(&dev->pool);
+	wg_waitq_wake_all(&dev->crypt_ring.wait);
+	wg_waitq_wake_all(&dev->udp_writer_ring.wait);
+	wg_waitq_wake_all(&dev->tun_writer_ring.wait);
+	wg_waitq_wake_all(&dev->handshake_ring.wait);
 }
 
 bool wg_device_wait_readable(struct wg_device *dev, const int *fds,
-			     unsigned int n)
+			     unsigned int n, int stop_fd)
 {
-	struct pollfd pfd[3];
+	struct pollfd pfd[4];
 	unsigned int i;
 
 	for (i = 0; i < n; i++)
 		pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
 	pfd[n] = (struct pollfd){ .fd = dev->stop_fd, .events = POLLIN };
-	if (poll(pfd, n + 1, WAIT_READABLE_MS) < 0 && errno != EINTR)
+	pfd[n + 1] = (struct pollfd){ .fd = stop_fd, .events = POLLIN };
+	if (poll(pfd, n + 2, -1) < 0 && errno != EINTR)
 		return false;
 	for (i = 0; i < n; i++)
 		if (pfd[i].revents)
@@ -245,16 +244,40 @@ bool wg_device_wait_readable(struct wg_device *dev, const int *fds,
 	return false;
 }
 
+void wg_device_too_big(struct wg_device *dev, size_t len, const char *why,
+		       int *said)
+{
+	wg_stat_add(dev, drop_too_big, 1);
+	if (!wg_exchange(*said, 1))
+		log_err("dropped %zu bytes: %s (counted in drop_too_big; "
+			"said once)",
+			len, why);
+}
+
 void wg_device_housekeeping(struct wg_device *dev, uint64_t now)
 {
 	unsigned int mtu;
+	int ret;
 
 	wg_ratelimiter_gc(&dev->ratelimiter, now, false);
-	if (!wg_tun_get_mtu(&dev->tun, &mtu))
+	ret = wg_tun_follow(&dev->tun, &mtu);
+	if (!ret && mtu != wg_read_once(dev->mtu)) {
+		log_debug("interface %s: MTU %u", dev->tun.name, mtu);
+		if (mtu > WG_MAX_MTU_IPV4)
+			log_info("interface %s: MTU %u, but a UDP datagram "
+				 "carries tunnel packets of at most %u bytes "
+				 "over IPv4 and %u over IPv6; larger ones are "
+				 "dropped (drop_too_big)",
+				 dev->tun.name, mtu, WG_MAX_MTU_IPV4,
+				 WG_MAX_MTU_IPV6);
 		wg_write_once(dev->mtu, mtu);
-	else if (!wg_tun_exists(&dev->tun)) {
+	} else if (ret == -ENODEV) {
 		log_info("interface %s was deleted; shutting down", dev->name);
 		wg_device_request_stop(dev, 0);
+	} else if (ret) {
+		wg_log_ratelimited(WG_LOG_VERBOSE,
+				   "interface %s: cannot read its MTU: %s",
+				   dev->tun.name, strerror(-ret));
 	}
 }
 
@@ -361,19 +384,21 @@ int wg_device_send(struct wg_device *dev, const union wg_sockaddr *dst,
 		   unsigned int *sent)
 {
 	struct wg_socket_set *s;
-	unsigned int more;
+	unsigned int more, sends, more_sends;
 	int ret;
 
 	rcu_read_lock();
 	s = rcu_dereference(dev->sockets);
-	ret = wg_socket_send_burst_from(s, dst, src, iov, n, sent);
+	ret = wg_socket_send_burst_from(s, dst, src, iov, n, sent, &sends);
 	if (ret && src && src->family && src_refused(ret)) {
 		src->family = 0;
 		ret = wg_socket_send_burst_from(s, dst, NULL, iov + *sent,
-						n - *sent, &more);
+						n - *sent, &more, &more_sends);
 		*sent += more;
+		sends += more_sends;
 	}
 	rcu_read_unlock();
+	wg_stat_add(dev, udp_tx_sends, sends);
 	return ret;
 }
 
@@ -460,6 +485,10 @@ static const struct {
 	STAT(WG_M_UDP_RX_BATCHES, udp_rx_batches),
 	STAT(WG_M_TUN_TX_PACKETS, tun_tx_packets),
 	STAT(WG_M_TUN_TX_BATCHES, tun_tx_batches),
+	STAT(WG_M_TUN_RX_READS, tun_rx_reads),
+	STAT(WG_M_UDP_RX_READS, udp_rx_reads),
+	STAT(WG_M_UDP_TX_SENDS, udp_tx_sends),
+	STAT(WG_M_TUN_TX_WRITES, tun_tx_writes),
 	STAT(WG_M_DROP_NO_PEER, drop_no_peer),
 	STAT(WG_M_DROP_NO_ENDPOINT, drop_no_endpoint),
 	STAT(WG_M_DROP_NO_KEYPAIR, drop_no_keypair),

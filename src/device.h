@@ -64,6 +64,10 @@ struct wg_stats {
 	uint64_t tun_rx_packets, tun_rx_batches;
 	uint64_t udp_rx_packets, udp_rx_batches;
 	uint64_t udp_tx_packets, udp_tx_batches;
+	/* System calls' worth: TUN reads (a super-packet is one), UDP
+	 * messages received (a UDP_GRO run is one) and sent (a UDP_SEGMENT
+	 * run is one), TUN writes (a coalesced super-packet is one). */
+	uint64_t tun_rx_reads, udp_rx_reads, udp_tx_sends, tun_tx_writes;
 	uint64_t tun_tx_packets, tun_tx_batches;
 	uint64_t drop_no_peer, drop_no_endpoint, drop_no_keypair;
 	uint64_t drop_staged, drop_too_big, drop_send_error;
@@ -146,11 +150,17 @@ static inline bool wg_device_stopping(struct wg_device *dev)
 	return wg_load_acquire(dev->stopping);
 }
 
-/* Readers: sleeps until one of fds[0 .. n) is readable (n <= 2), the
- * device stops, or about 200 ms pass; true when an fd is readable. */
+/* Readers: sleeps until one of fds[0 .. n) is readable (n <= 2), or the
+ * device stops, or stop_fd (-1: none) becomes readable; true when one of
+ * fds is readable. No timeout: a stop is an event. */
 bool wg_device_wait_readable(struct wg_device *dev, const int *fds,
-			     unsigned int n);
-/* Timer thread, once a second: follows the interface's MTU, notices its
+			     unsigned int n, int stop_fd);
+/* Something too big to carry, of len bytes: counted in drop_too_big, and
+ * logged once for each reason (*said, the caller's flag, one per call
+ * site), with why. Any thread. */
+void wg_device_too_big(struct wg_device *dev, size_t len, const char *why,
+		       int *said);
+/* Timer thread, every two seconds: follows the interface's MTU, notices its
  * deletion, ages the rate limiter. */
 void wg_device_housekeeping(struct wg_device *dev, uint64_t now);
 /* The caller is registered with RCU. */

@@ -67,10 +67,14 @@ void wg_handshake_queue(struct wg_device *dev, struct handshake_lanes *l,
 			return;
 		}
 	}
+	hb = l->lane[lane];
+	/* One read's messages: they fit, as they did in its batch. */
+	if (!wg_batch_add_datagram(&dev->pool, hb, p)) {
+		wg_stat_add(dev, drop_handshake, 1);
+		return;
+	}
 	if (lane == LANE_FAIR)
 		wg_stat_add(dev, handshake_fair_queued, 1);
-	hb = l->lane[lane];
-	wg_packet_copy_datagram(&hb->pkts[hb->count++], p);
 }
 
 static void push_lane(struct wg_device *dev, struct wg_ring *ring,
@@ -86,12 +90,14 @@ void wg_handshake_queue_flush(struct wg_device *dev, struct handshake_lanes *l)
 {
 	push_lane(dev, &dev->handshake_ring, l->lane[LANE_MAIN]);
 	push_lane(dev, &dev->handshake_fair_ring, l->lane[LANE_FAIR]);
+	/* Workers sleep on the main ring's wait queue only. */
+	if (l->lane[LANE_FAIR])
+		wg_waitq_wake(&dev->handshake_ring.wait);
 	l->lane[LANE_MAIN] = l->lane[LANE_FAIR] = NULL;
 }
 
-/* The fair ring first. A fair batch pushed while a worker sleeps on an
- * empty main ring waits out the timeout; rare, since that ring fills only
- * while the main one is at its cap. */
+/* The fair ring first; workers sleep on the main ring's wait queue, which
+ * a fair batch wakes too. */
 struct batch *wg_handshake_next(struct wg_device *dev, unsigned int timeout_ms)
 {
 	struct batch *b = wg_ring_pop(&dev->handshake_fair_ring);
@@ -427,7 +433,7 @@ static uint64_t peer_timers(struct wg_peer *peer, uint64_t now)
 
 uint64_t wg_handshake_run_timers(struct wg_device *dev, uint64_t now)
 {
-	uint64_t next = now + NSEC_PER_SEC, d;
+	uint64_t next = UINT64_MAX, d;
 	struct wg_peer *peer;
 
 	rcu_read_lock();

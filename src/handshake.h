@@ -47,8 +47,8 @@ void wg_handshake_process(struct wg_device *dev, struct batch *b);
 /* Any thread: ask the timer thread for a handshake with peer (cheap). */
 void wg_handshake_want(struct wg_peer *peer);
 /* Timer thread, registered with RCU: carries out what every peer's
- * timers say is due at now; returns the earliest next deadline, at most
- * a second away. */
+ * timers say is due at now; returns the earliest next deadline
+ * (UINT64_MAX: none). */
 uint64_t wg_handshake_run_timers(struct wg_device *dev, uint64_t now);
 
 #endif

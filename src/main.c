@@ -14,10 +14,12 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -242,28 +244,42 @@ static int inherited_fd(const char *name)
 	return (int)fd;
 }
 
-/* Signals are taken by sigtimedwait in the main thread only. */
+/* Signals are read from a signalfd by the main thread only (every thread
+ * blocks them), which sleeps until one comes or the device stops: no
+ * periodic wake-up. */
 static int run(struct wg_device *dev)
 {
-	siginfo_t info;
+	struct signalfd_siginfo info;
+	struct pollfd pfd[2];
 	sigset_t set;
-	struct timespec tick = { .tv_sec = 0, .tv_nsec = 200000000L };
+	int sfd;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		log_err("signalfd: %s", strerror(errno));
+		wg_device_request_stop(dev, 1);
+		return dev->exit_status;
+	}
+	pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = dev->stop_fd, .events = POLLIN };
 	while (!wg_device_stopping(dev)) {
-		int sig = sigtimedwait(&set, &info, &tick);
-
-		if (sig == SIGTERM || sig == SIGINT) {
-			log_info("signal %d: shutting down", sig);
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (read(sfd, &info, sizeof(info)) != sizeof(info))
+			continue;
+		if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) {
+			log_info("signal %u: shutting down", info.ssi_signo);
 			wg_device_request_stop(dev, 0);
-		} else if (sig == SIGHUP || sig == SIGUSR1) {
+		} else {
 			wg_device_log_stats(dev);
 		}
 	}
+	close(sfd);
 	return dev->exit_status;
 }
 

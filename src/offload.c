@@ -303,6 +303,27 @@ static int gso_none(const struct virtio_net_hdr *h, const uint8_t *pkt,
 	return 0;
 }
 
+int wg_gso_measure(const struct virtio_net_hdr *h, const uint8_t *pkt,
+		   size_t len, unsigned int *pieces, size_t *longest)
+{
+	struct gso_plan p;
+	int ret;
+
+	if (!len || h->hdr_len > len)
+		return -EINVAL;
+	if (h->gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+		*pieces = 1;
+		*longest = len;
+		return 0;
+	}
+	ret = gso_make_plan(h, pkt, len, &p);
+	if (ret)
+		return ret;
+	*pieces = (unsigned int)p.nseg;
+	*longest = p.hlen + (len - p.hlen < p.mss ? len - p.hlen : p.mss);
+	return 0;
+}
+
 int wg_gso_split(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t len,
 		 uint8_t *const *out, size_t out_cap, size_t *out_lens,
 		 unsigned int max_out, unsigned int *nout)
@@ -400,7 +421,7 @@ static bool udp_shape_ok(struct seg *s)
 	       (uh[6] | uh[7]);
 }
 
-static bool checksums_ok(const struct seg *s)
+static bool checksums_ok(const struct seg *s, bool trusted)
 {
 	const uint8_t *p = s->pkt;
 	size_t l4len = s->len - s->ip_hlen;
@@ -409,6 +430,8 @@ static bool checksums_ok(const struct seg *s)
 	if (s->ipv == 4 &&
 	    wg_csum_fold(wg_csum_partial(p, IPV4_HLEN, 0)) != 0xffff)
 		return false;
+	if (trusted)
+		return true;
 	sum = pseudo_sum(p, s->ipv, s->proto, l4len);
 	return wg_csum_fold(wg_csum_partial(p + s->ip_hlen, l4len, sum)) ==
 	       0xffff;
@@ -467,7 +490,7 @@ static void gro_parse(struct seg *s, const uint8_t *pkt, size_t len,
 	else
 		shape_ok = (flags & WG_GRO_UDP) && udp_shape_ok(s);
 	/* Checksums last: they cost the most. */
-	s->mergeable = shape_ok && checksums_ok(s);
+	s->mergeable = shape_ok && checksums_ok(s, flags & WG_GRO_TRUSTED);
 }
 
 static bool same_addrs(const struct seg *a, const struct seg *b)

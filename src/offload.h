@@ -101,10 +101,23 @@ static inline uint16_t wg_csum_finish(uint64_t sum)
 int wg_gso_split(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t len,
 		 uint8_t *const *out, size_t out_cap, size_t *out_lens,
 		 unsigned int max_out, unsigned int *nout);
+/*
+ * What wg_gso_split() would make of a read, before any buffer is laid
+ * out: how many packets, and the longest one's length (every packet but
+ * the last is that long). Returns 0, or -EINVAL where the plan already
+ * fails; wg_gso_split() may still refuse the read for a reason found
+ * while cutting it (a GSO_NONE checksum field out of bounds).
+ */
+int wg_gso_measure(const struct virtio_net_hdr *h, const uint8_t *pkt,
+		   size_t len, unsigned int *pieces, size_t *longest);
 
 enum wg_gro_flags {
 	/* The TUN accepted USO: UDP datagrams may be coalesced too. */
 	WG_GRO_UDP = 1 << 0,
+	/* The packets were authenticated (their Poly1305 tags verified):
+	 * their transport checksums are trusted, not verified, as the
+	 * kernel module marks such packets CHECKSUM_UNNECESSARY. */
+	WG_GRO_TRUSTED = 1 << 1,
 };
 
 /* One packet to write to the TUN: the vnet header, then len bytes. */
@@ -146,7 +159,11 @@ struct wg_gro_item {
  * once its IPv4 header checksum and its transport checksum verified
  * (the kernel trusts a super-packet's checksum: a bad one must never be
  * merged into one), and the IP length must match len exactly; a UDP
- * datagram without checksum never joins. The result carries NEEDS_CSUM,
+ * datagram without checksum never joins. With WG_GRO_TRUSTED the
+ * transport checksum is not verified: a segment its sender sent with a
+ * bad one is then merged, as the kernel module would deliver it; the
+ * IPv4 header checksum, which the kernel verifies on every packet, still
+ * is. The result carries NEEDS_CSUM,
  * csum_start/csum_offset and the pseudo-header sum in its checksum field.
  */
 unsigned int wg_gro_coalesce(const uint8_t *const *pkts, const size_t *lens,

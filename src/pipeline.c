@@ -9,30 +9,39 @@
  *   named "wg-STAGE/N" (pthread_setname_np), so `ps -T` and `top -H`
  *   show which stage is busy.
  * - Blocking happens only in poll() or in a wait queue's futex wait,
- *   both with a timeout, and a stop wakes them, so a stop is seen within
- *   ~200 ms at worst.
+ *   with no timeout: a thread sleeps until it has work, and a stop is an
+ *   event that wakes every sleeper (the device's stop eventfd, and
+ *   wg_waitq_wake_all on every ring and wait queue). The timer thread
+ *   alone sleeps until a deadline: the next timer, or housekeeping.
  * - The pipeline owns its threads' arguments; they live until the
  *   threads are joined.
  */
 #include "pipeline.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "crypto/crypto.h"
 #include "device.h"
+#include "event.h"
 #include "handshake.h"
 #include "log.h"
 #include "peer.h"
 #include "receive.h"
 #include "send.h"
 
-enum { POLL_MS = 200 };
+
+/* How often the timer thread follows the interface (its MTU, its
+ * namespace, its deletion) and ages the rate limiter. Packets of a new
+ * MTU pass at once regardless; the MTU only pads. */
+#define HOUSEKEEPING_NS (2 * NSEC_PER_SEC)
 
 struct thread {
 	pthread_t id;
@@ -47,6 +56,7 @@ struct wg_pipeline {
 	struct thread *udp;
 	unsigned int n_udp;
 	int udp_stopping; /* shared: wg_store_release / wg_load_acquire */
+	int udp_stop_fd;  /* eventfd: readable while they are stopping */
 	unsigned int next_cpu; /* --pin-threads: the next CPU, in turn */
 };
 
@@ -74,7 +84,8 @@ static void *udp_reader(void *arg)
 	struct wg_device *dev = t->dev;
 	struct wg_udp_reader r;
 
-	if (wg_receive_reader_init(&r, dev, t->index)) {
+	if (wg_receive_reader_init(&r, dev, t->index,
+				   dev->pipeline->udp_stop_fd)) {
 		log_err("UDP reader: no memory for UDP_GRO buffers");
 		wg_device_request_stop(dev, 1);
 	}
@@ -95,7 +106,7 @@ static void *crypto_worker(void *arg)
 
 	rcu_register_thread();
 	while (!wg_device_stopping(dev)) {
-		if (!(b = wg_ring_pop_wait(&dev->crypt_ring, POLL_MS)))
+		if (!(b = wg_ring_pop_wait(&dev->crypt_ring, WG_WAIT_FOREVER)))
 			continue;
 		if (b->dir == BATCH_TX)
 			wg_send_seal_batch(dev, b);
@@ -116,7 +127,8 @@ static void *udp_writer(void *arg)
 
 	rcu_register_thread();
 	while (!wg_device_stopping(dev)) {
-		if (!(peer = wg_ring_pop_wait(&dev->udp_writer_ring, POLL_MS)))
+		if (!(peer = wg_ring_pop_wait(&dev->udp_writer_ring,
+					      WG_WAIT_FOREVER)))
 			continue;
 		wg_send_flush_peer(peer);
 		wg_peer_put(peer);
@@ -138,7 +150,8 @@ static void *tun_writer(void *arg)
 	}
 	rcu_register_thread();
 	while (!wg_device_stopping(dev)) {
-		if (!(peer = wg_ring_pop_wait(&dev->tun_writer_ring, POLL_MS)))
+		if (!(peer = wg_ring_pop_wait(&dev->tun_writer_ring,
+					      WG_WAIT_FOREVER)))
 			continue;
 		wg_receive_flush_peer(peer, &w);
 		wg_peer_put(peer);
@@ -156,7 +169,7 @@ static void *handshake_worker(void *arg)
 
 	rcu_register_thread();
 	while (!wg_device_stopping(dev)) {
-		if (!(b = wg_handshake_next(dev, POLL_MS)))
+		if (!(b = wg_handshake_next(dev, WG_WAIT_FOREVER)))
 			continue;
 		wg_handshake_process(dev, b);
 		wg_crypto_wipe_registers();
@@ -165,13 +178,25 @@ static void *handshake_worker(void *arg)
 	return NULL;
 }
 
-/* Sleeps until the earliest timer is due, or until woken: a handshake
- * asked for, a stop. Housekeeping once a second. */
+/* Milliseconds from now until deadline, rounded up, for a timed wait. */
+static int wait_ms(uint64_t now, uint64_t deadline)
+{
+	uint64_t ms;
+
+	if (deadline <= now)
+		return 0;
+	ms = (deadline - now) / NSEC_PER_MSEC + 1;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* Sleeps until the earliest timer is due or housekeeping is (every
+ * HOUSEKEEPING_NS), or until woken: a handshake asked for, a stop. With
+ * quiet peers that is the daemon's only periodic wake-up. */
 static void *timer_thread(void *arg)
 {
 	struct thread *t = arg;
 	struct wg_device *dev = t->dev;
-	uint64_t now, next, last_housekeeping = 0;
+	uint64_t now, next, housekeeping = 0;
 	uint32_t seq;
 
 	rcu_register_thread();
@@ -179,17 +204,15 @@ static void *timer_thread(void *arg)
 		seq = wg_waitq_prepare(&dev->timer_wait);
 		now = wg_now_ns();
 		next = wg_handshake_run_timers(dev, now);
-		if (now - last_housekeeping >= NSEC_PER_SEC) {
+		if (now >= housekeeping) {
 			wg_device_housekeeping(dev, now);
-			last_housekeeping = now;
+			housekeeping = now + HOUSEKEEPING_NS;
 		}
 		/* Initiations sent above used the static keys. */
 		wg_crypto_wipe_registers();
-		now = wg_now_ns();
-		wg_waitq_wait(&dev->timer_wait, seq,
-			      next > now ? (unsigned int)((next - now) /
-							  NSEC_PER_MSEC + 1)
-					 : 0);
+		if (housekeeping < next)
+			next = housekeeping;
+		wg_waitq_wait(&dev->timer_wait, seq, wait_ms(wg_now_ns(), next));
 	}
 	rcu_unregister_thread();
 	return NULL;
@@ -284,9 +307,12 @@ void wg_pipeline_stop_udp_readers(struct wg_device *dev)
 	if (!p)
 		return;
 	wg_store_release(p->udp_stopping, 1);
+	wg_event_signal(p->udp_stop_fd);
 	for (i = 0; i < p->n_udp; i++)
 		pthread_join(p->udp[i].id, NULL);
 	p->n_udp = 0;
+	/* Unsignalled again, for the readers that start next. */
+	wg_event_clear(p->udp_stop_fd);
 }
 
 static int alloc_pipeline(struct wg_device *dev)
@@ -300,7 +326,10 @@ static int alloc_pipeline(struct wg_device *dev)
 			 o->handshake_workers + 1 + o->tun_readers;
 	p->threads = calloc(p->max_threads, sizeof(*p->threads));
 	p->udp = calloc(o->udp_readers, sizeof(*p->udp));
+	p->udp_stop_fd = wg_event_open();
 	dev->pipeline = p;
+	if (p->udp_stop_fd < 0)
+		return p->udp_stop_fd;
 	return p->threads && p->udp ? 0 : -ENOMEM;
 }
 
@@ -340,6 +369,8 @@ void wg_pipeline_stop(struct wg_device *dev)
 		pthread_join(p->threads[i].id, NULL);
 	free(p->threads);
 	free(p->udp);
+	if (p->udp_stop_fd >= 0)
+		close(p->udp_stop_fd);
 	free(p);
 	dev->pipeline = NULL;
 }

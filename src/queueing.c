@@ -47,7 +47,7 @@ void wg_waitq_cancel(struct wg_waitq *wq)
 	wg_full_add(wq->waiters, (uint32_t)-1);
 }
 
-void wg_waitq_wait(struct wg_waitq *wq, uint32_t seq, unsigned int timeout_ms)
+void wg_waitq_wait(struct wg_waitq *wq, uint32_t seq, int timeout_ms)
 {
 	struct timespec ts = {
 		.tv_sec = timeout_ms / 1000,
@@ -55,7 +55,8 @@ void wg_waitq_wait(struct wg_waitq *wq, uint32_t seq, unsigned int timeout_ms)
 	};
 
 	/* A wake between prepare and here changed seq: no sleep at all. */
-	futex(&wq->seq, FUTEX_WAIT_PRIVATE, seq, &ts);
+	futex(&wq->seq, FUTEX_WAIT_PRIVATE, seq,
+	      timeout_ms == WG_WAIT_FOREVER ? NULL : &ts);
 	wg_waitq_cancel(wq);
 }
 
@@ -108,7 +109,7 @@ void *wg_ring_pop(struct wg_ring *r)
 	return b;
 }
 
-void *wg_ring_pop_wait(struct wg_ring *r, unsigned int timeout_ms)
+void *wg_ring_pop_wait(struct wg_ring *r, int timeout_ms)
 {
 	void *b = wg_ring_pop(r);
 	uint32_t seq;

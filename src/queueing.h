@@ -108,15 +108,18 @@ struct wg_waitq {
 	uint32_t waiters; /* shared: wg_full_* */
 };
 
+/* A timeout that never comes: the sleeper waits for its wake-up. */
+enum { WG_WAIT_FOREVER = -1 };
+
 void wg_waitq_wake(struct wg_waitq *wq);
 /* Wakes every sleeper: shutdown, so nobody waits out its timeout. */
 void wg_waitq_wake_all(struct wg_waitq *wq);
 uint32_t wg_waitq_prepare(struct wg_waitq *wq);
 /* After prepare, for a sleeper that found work after all. */
 void wg_waitq_cancel(struct wg_waitq *wq);
-/* Sleep until woken, at most timeout_ms, with the value prepare
- * returned; a wake since then returns at once. */
-void wg_waitq_wait(struct wg_waitq *wq, uint32_t seq, unsigned int timeout_ms);
+/* Sleep until woken, at most timeout_ms (or WG_WAIT_FOREVER), with the
+ * value prepare returned; a wake since then returns at once. */
+void wg_waitq_wait(struct wg_waitq *wq, uint32_t seq, int timeout_ms);
 
 struct wg_ring {
 	struct ck_ring ring;
@@ -130,8 +133,9 @@ void wg_ring_destroy(struct wg_ring *r);
 bool wg_ring_push(struct wg_ring *r, void *item);
 /* MPMC; NULL when empty. */
 void *wg_ring_pop(struct wg_ring *r);
-/* Pop, sleeping up to timeout_ms when empty. */
-void *wg_ring_pop_wait(struct wg_ring *r, unsigned int timeout_ms);
+/* Pop, sleeping up to timeout_ms (or WG_WAIT_FOREVER) when empty; NULL
+ * when woken with nothing to take (a stop: wg_waitq_wake_all). */
+void *wg_ring_pop_wait(struct wg_ring *r, int timeout_ms);
 unsigned int wg_ring_len(struct wg_ring *r);
 
 /* A FIFO of batches linked through ->next; its user locks it. len may

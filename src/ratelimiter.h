@@ -41,7 +41,7 @@ bool wg_ratelimiter_allow(struct ratelimiter *rl, const union wg_sockaddr *src,
 			  uint64_t now_ns);
 
 /* Drops the sources idle for more than a second (every one with all);
- * their buckets would be full again anyway. Call about once a second. */
+ * their buckets would be full again anyway. Call every second or two. */
 void wg_ratelimiter_gc(struct ratelimiter *rl, uint64_t now_ns, bool all);
 
 size_t wg_ratelimiter_count(struct ratelimiter *rl);

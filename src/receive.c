@@ -64,12 +64,13 @@ struct wg_udp_gro {
 };
 
 int wg_receive_reader_init(struct wg_udp_reader *r, struct wg_device *dev,
-			   unsigned int index)
+			   unsigned int index, int stop_fd)
 {
 	struct wg_socket_set *s = dev->sockets;
 
 	memset(r, 0, sizeof(*r));
 	r->dev = dev;
+	r->stop_fd = stop_fd;
 	if (s->fd4 >= 0)
 		r->fds[r->nfds++] = s->fd4;
 	if (s->fd6 >= 0)
@@ -103,8 +104,9 @@ static void submit_read(struct wg_udp_reader *r, struct batch *b)
 	classify_batch(dev, b, r->has_writer ? &r->writer : NULL);
 }
 
-/* Without UDP_GRO: one datagram per slot, straight from the socket. */
-static int udp_burst(struct wg_device *dev, int fd, struct batch *b)
+/* Without UDP_GRO: each datagram straight into slots of its own, as many
+ * as one of the largest at our MTU takes; returns how many came. */
+static unsigned int udp_burst(struct wg_device *dev, int fd, struct batch *b)
 {
 	static __thread union {
 		char buf[WG_RECV_CMSG_SPACE];
@@ -112,44 +114,54 @@ static int udp_burst(struct wg_device *dev, int fd, struct batch *b)
 	} ctl[WG_BATCH_MAX];
 	struct mmsghdr msgs[WG_BATCH_MAX];
 	struct iovec iov[WG_BATCH_MAX];
-	unsigned int i, n = dev->pool.batch_size;
+	unsigned int stride = wg_slots_for(wg_tx_room(wg_read_once(dev->mtu)));
+	unsigned int i, n = 0, kept = 0;
+	struct packet *p;
 	int got;
 
-	memset(msgs, 0, sizeof(msgs[0]) * n);
-	for (i = 0; i < n; i++) {
-		iov[i].iov_base = b->pkts[i].buf;
-		iov[i].iov_len = WG_SLOT_SIZE;
-		msgs[i].msg_hdr.msg_iov = &iov[i];
-		msgs[i].msg_hdr.msg_iovlen = 1;
-		msgs[i].msg_hdr.msg_name = &b->pkts[i].src;
-		msgs[i].msg_hdr.msg_namelen = sizeof(b->pkts[i].src);
-		msgs[i].msg_hdr.msg_control = ctl[i].buf;
-		msgs[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
+	while ((p = wg_batch_reserve(&dev->pool, b, stride))) {
+		iov[n].iov_base = p->buf;
+		iov[n].iov_len = (size_t)stride * WG_SLOT_SIZE;
+		msgs[n].msg_hdr = (struct msghdr){
+			.msg_name = &p->src,
+			.msg_namelen = sizeof(p->src),
+			.msg_iov = &iov[n],
+			.msg_iovlen = 1,
+			.msg_control = ctl[n].buf,
+			.msg_controllen = sizeof(ctl[n].buf),
+		};
+		n++;
 	}
 	got = wg_socket_recv_burst(fd, msgs, n);
-	if (got <= 0)
-		return got;
-	for (i = 0; i < (unsigned int)got; i++) {
-		wg_src_from_cmsg(&b->pkts[i].dst, &msgs[i].msg_hdr);
-		b->pkts[i].len = msgs[i].msg_len;
-		/* Too long for a slot: never one of ours. */
-		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
-			b->pkts[i].len = 0;
+	if (got > 0)
+		wg_stat_add(dev, udp_rx_reads, got);
+	for (i = 0; got > 0 && i < (unsigned int)got; i++) {
+		p = &b->pkts[i];
+		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			static int said;
+
+			wg_device_too_big(dev, msgs[i].msg_len,
+					  "a datagram longer than our MTU "
+					  "allows, with UDP_GRO off",
+					  &said);
+			continue;
+		}
+		wg_src_from_cmsg(&p->dst, &msgs[i].msg_hdr);
+		p->len = msgs[i].msg_len;
+		b->pkts[kept++] = *p;
 	}
-	return got;
+	b->count = kept;
+	return kept;
 }
 
 static void udp_plain_burst(struct wg_udp_reader *r, int fd)
 {
 	struct wg_device *dev = r->dev;
 	struct batch *b = wg_batch_get_wait(&dev->pool, BATCH_RX);
-	int got;
 
 	if (!b)
 		return;
-	got = udp_burst(dev, fd, b);
-	b->count = got > 0 ? (unsigned int)got : 0;
-	if (b->count)
+	if (udp_burst(dev, fd, b))
 		submit_read(r, b);
 	else
 		wg_batch_put(&dev->pool, b);
@@ -181,19 +193,28 @@ static struct batch *cut_run(struct wg_udp_reader *r, struct batch *b,
 
 	for (off = 0; off < len; off += size) {
 		seg = len - off < size ? len - off : size;
+		if (wg_slots_for(seg) > dev->pool.batch_size) {
+			static int said;
+
+			wg_device_too_big(dev, seg,
+					  "a datagram larger than a batch "
+					  "(--batch-size) holds",
+					  &said);
+			continue;
+		}
+		if (b && wg_batch_room(&dev->pool, b) < seg) {
+			submit_read(r, b);
+			b = NULL;
+		}
 		if (!b && !(b = wg_batch_get_wait(&dev->pool, BATCH_RX))) {
 			wg_stat_add(dev, drop_pool_empty, 1);
 			continue;
 		}
-		p = &b->pkts[b->count++];
-		p->len = seg <= WG_SLOT_SIZE ? seg : 0;
-		memcpy(p->buf, data + off, p->len);
+		p = wg_batch_add(&dev->pool, b, seg);
+		p->len = seg;
+		memcpy(p->buf, data + off, seg);
 		p->src = *src;
 		p->dst = *dst;
-		if (b->count == dev->pool.batch_size) {
-			submit_read(r, b);
-			b = NULL;
-		}
 	}
 	return b;
 }
@@ -219,6 +240,8 @@ static void udp_gro_burst(struct wg_udp_reader *r, int fd)
 		};
 	}
 	got = wg_socket_recv_burst(fd, rx->msgs, GRO_BUFS);
+	if (got > 0)
+		wg_stat_add(dev, udp_rx_reads, got);
 	for (i = 0; got > 0 && i < (unsigned int)got; i++) {
 		struct msghdr *m = &rx->msgs[i].msg_hdr;
 		struct wg_src dst;
@@ -243,7 +266,7 @@ void wg_receive_read_udp(struct wg_udp_reader *r)
 	unsigned int i;
 
 	wg_batch_wait_room(&r->dev->pool, BATCH_RX);
-	if (!wg_device_wait_readable(r->dev, r->fds, r->nfds))
+	if (!wg_device_wait_readable(r->dev, r->fds, r->nfds, r->stop_fd))
 		return;
 	for (i = 0; i < r->nfds; i++) {
 		if (r->gro)
@@ -320,26 +343,30 @@ static void split_keypair(struct wg_device *dev, struct batch *b,
 			  struct wg_tun_writer *w)
 {
 	struct batch *nb = wg_batch_get(&dev->pool, BATCH_RX);
-	unsigned int i, n = 0;
+	unsigned int i, kept = 0, dropped = 0;
+	bool added;
 
+	/* Each of these packets holds a reference to kp: the batch keeps
+	 * the first one kept, the rest are dropped. nb has room for them
+	 * all: they took no more in b. */
 	for (i = 0; i < b->count; i++) {
 		if (kps[i] != kp)
 			continue;
-		if (nb)
-			wg_packet_copy_datagram(&nb->pkts[nb->count++],
-						&b->pkts[i]);
 		kps[i] = NULL;
-		n++;
+		added = nb && wg_batch_add_datagram(&dev->pool, nb, &b->pkts[i]);
+		if (!added)
+			dropped++;
+		if (added && !kept++)
+			continue;
+		wg_keypair_put(kp);
 	}
-	if (!nb) {
-		wg_stat_add(dev, drop_pool_empty, n);
-		while (n--)
-			wg_keypair_put(kp);
+	if (dropped)
+		wg_stat_add(dev, drop_pool_empty, dropped);
+	if (!kept) {
+		if (nb)
+			wg_batch_put(&dev->pool, nb);
 		return;
 	}
-	/* One reference for the batch; drop the extra per-packet ones. */
-	while (--n)
-		wg_keypair_put(kp);
 	nb->keypair = kp;
 	nb->peer = wg_peer_get(kp->peer);
 	submit_data(dev, nb, w);
@@ -399,8 +426,8 @@ static void classify_batch(struct wg_device *dev, struct batch *b,
 	for (i = 0; i < b->count; i++) {
 		if (kps[i] != first || !first)
 			continue;
-		if (i != n)
-			wg_packet_copy_datagram(&b->pkts[n], &b->pkts[i]);
+		/* Only the descriptors close up. */
+		b->pkts[n] = b->pkts[i];
 		if (n++)
 			wg_keypair_put(first); /* keep one reference */
 	}
@@ -587,12 +614,13 @@ static void received(struct wg_peer *peer, struct wg_keypair *kp,
 static void write_out(struct wg_device *dev, struct wg_tun_writer *w,
 		      const struct rx_out *out)
 {
-	unsigned int ok;
+	unsigned int ok, writes;
 
 	if (!out->n)
 		return;
-	ok = wg_tun_writer_write(w, out->pkts, out->lens, out->n);
+	ok = wg_tun_writer_write(w, out->pkts, out->lens, out->n, &writes);
 	wg_stat_add(dev, tun_tx_packets, ok);
+	wg_stat_add(dev, tun_tx_writes, writes);
 	if (ok < out->n)
 		wg_stat_add(dev, drop_send_error, out->n - ok);
 }

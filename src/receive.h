@@ -26,19 +26,20 @@ struct wg_udp_reader {
 	struct wg_device *dev;
 	int fds[2];
 	unsigned int nfds;
+	int stop_fd; /* readable: stop reading (the sockets are swapped) */
 	struct wg_udp_gro *gro; /* or NULL */
 	struct wg_tun_writer writer;
 	bool has_writer;
 };
 
-/* UDP reader: index picks the TUN queue it writes to. 0, or -ENOMEM for
- * the UDP_GRO buffers. */
+/* UDP reader: index picks the TUN queue it writes to; stop_fd, once
+ * readable, ends a wait for datagrams. 0, or -ENOMEM for the UDP_GRO
+ * buffers. */
 int wg_receive_reader_init(struct wg_udp_reader *r, struct wg_device *dev,
-			   unsigned int index);
+			   unsigned int index, int stop_fd);
 void wg_receive_reader_destroy(struct wg_udp_reader *r);
-/* UDP reader: waits for in-flight room and for datagrams (or a stop, or
- * about 200 ms), then reads a burst from each socket and sends it on its
- * way. */
+/* UDP reader: waits for in-flight room and for datagrams (or a stop),
+ * then reads a burst from each socket and sends it on its way. */
 void wg_receive_read_udp(struct wg_udp_reader *r);
 
 /* Crypto worker: opens every packet of an rx batch in place, marks it

@@ -23,6 +23,7 @@
 #include "send.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,13 @@ static void route_batch(struct wg_device *dev, struct batch *b);
 /* ------------------------------------------------------------------ */
 /* From the TUN device                                                  */
 
-enum { TUN_ERROR_PAUSE_MS = 10 };
+enum {
+	TUN_ERROR_PAUSE_MS = 10,
+	/* Where a super-packet with more pieces than a batch has slots
+	 * (a tiny MSS, or a small --batch-size) is cut first, to be spread
+	 * over as many batches as it takes. */
+	SPARE_SLOTS = 512,
+};
 
 static void submit_tx(struct wg_device *dev, struct batch *b)
 {
@@ -68,94 +75,141 @@ static void tun_gone(struct wg_device *dev, int ret)
 	poll(NULL, 0, TUN_ERROR_PAUSE_MS);
 }
 
-/* Plain packets: read straight into the slots. */
-static void tun_plain_burst(struct wg_device *dev, int fd)
+/* Plain packets (no virtio-net header): each read straight into the
+ * next free slots, with room for one at the current MTU at least. */
+static void tun_plain_burst(struct wg_tun_reader *r)
 {
-	struct iovec iov[WG_BATCH_MAX];
-	size_t lens[WG_BATCH_MAX];
-	unsigned int i, got;
-	struct batch *b = wg_batch_get_wait(&dev->pool, BATCH_TX);
-	int ret;
+	struct wg_device *dev = r->dev;
+	struct batch_pool *pool = &dev->pool;
+	size_t want = wg_tx_room(wg_read_once(dev->mtu));
+	struct batch *b = wg_batch_get_wait(pool, BATCH_TX);
+	unsigned int got = 0;
+	struct iovec iov;
+	size_t len;
+	int ret = 0;
 
 	if (!b)
 		return;
-	for (i = 0; i < dev->pool.batch_size; i++) {
-		iov[i].iov_base = b->pkts[i].buf + WG_SLOT_HEADROOM;
-		iov[i].iov_len = WG_SLOT_MAX_PLAIN;
+	while (wg_batch_room(pool, b) >= want) {
+		iov.iov_base = b->slots + (size_t)b->used * WG_SLOT_SIZE +
+			       WG_SLOT_HEADROOM;
+		iov.iov_len = wg_batch_room(pool, b) - WG_SLOT_OVERHEAD;
+		ret = wg_tun_read_burst(r->fd, &iov, 1, &len, &got);
+		if (ret || !got)
+			break;
+		wg_stat_add(dev, tun_rx_reads, 1);
+		wg_batch_add(pool, b, wg_tx_room(len))->len = (uint32_t)len;
 	}
-	ret = wg_tun_read_burst(fd, iov, dev->pool.batch_size, lens, &got);
-	for (i = 0; i < got; i++)
-		b->pkts[i].len = (uint32_t)lens[i];
-	b->count = got;
-	if (got)
+	if (b->count)
 		submit_tx(dev, b);
 	else
-		wg_batch_put(&dev->pool, b);
+		wg_batch_put(pool, b);
 	tun_gone(dev, ret);
 }
 
-/*
- * virtio-net headers: a read may be a TSO/USO super-packet, cut here
- * into MTU-sized packets, straight into the slots of the batch being
- * filled. A super-packet with more pieces than a batch has slots (a tiny
- * MSS, or a small --batch-size) is cut into spare slots first and then
- * spread over as many batches as it takes.
- */
-enum { SPARE_SLOTS = 512 };
-
-static unsigned int max_pieces(const struct virtio_net_hdr *h, size_t len)
-{
-	if (h->gso_type == VIRTIO_NET_HDR_GSO_NONE || !h->gso_size)
-		return 1;
-	return (unsigned int)(len / h->gso_size) + 1;
-}
-
-static struct batch *split_into(struct wg_device *dev, struct batch *b,
-				const struct virtio_net_hdr *h,
-				const uint8_t *pkt, size_t len)
-{
-	uint8_t *out[WG_BATCH_MAX];
-	size_t lens[WG_BATCH_MAX];
-	unsigned int room = dev->pool.batch_size - b->count, i, n;
-
-	for (i = 0; i < room; i++)
-		out[i] = b->pkts[b->count + i].buf + WG_SLOT_HEADROOM;
-	if (wg_gso_split(h, pkt, len, out, WG_SLOT_MAX_PLAIN, lens, room, &n)) {
-		wg_stat_add(dev, drop_bad_packet, 1);
-		return b;
-	}
-	for (i = 0; i < n; i++)
-		b->pkts[b->count + i].len = (uint32_t)lens[i];
-	b->count += n;
-	return b;
-}
-
-static struct batch *split_spread(struct wg_device *dev, struct batch *b,
-				  struct wg_tun_reader *r,
-				  const struct virtio_net_hdr *h,
-				  const uint8_t *pkt, size_t len)
+/* Cuts one read into the n_slots slots at buf, stride slots apart;
+ * returns how many packets, their lengths in lens, or 0 when the read
+ * is malformed (counted). */
+static unsigned int cut(struct wg_device *dev, const struct virtio_net_hdr *h,
+			const uint8_t *pkt, size_t len, uint8_t *buf,
+			unsigned int n_slots, unsigned int stride, size_t *lens)
 {
 	uint8_t *out[SPARE_SLOTS];
+	unsigned int i, n, max = n_slots / stride;
+
+	for (i = 0; i < max; i++)
+		out[i] = buf + (size_t)i * stride * WG_SLOT_SIZE +
+			 WG_SLOT_HEADROOM;
+	if (wg_gso_split(h, pkt, len, out,
+			 (size_t)stride * WG_SLOT_SIZE - WG_SLOT_OVERHEAD, lens,
+			 max, &n)) {
+		wg_stat_add(dev, drop_bad_packet, 1);
+		return 0;
+	}
+	return n;
+}
+
+/* Pieces cut into the spare slots, copied into as many batches as they
+ * take; returns the batch still being filled. */
+static struct batch *spread(struct wg_tun_reader *r, struct batch *b,
+			    const struct virtio_net_hdr *h, const uint8_t *pkt,
+			    size_t len, unsigned int stride)
+{
+	struct wg_device *dev = r->dev;
 	size_t lens[SPARE_SLOTS];
 	unsigned int i, n;
+	struct packet *p;
 
-	for (i = 0; i < SPARE_SLOTS; i++)
-		out[i] = r->spare + (size_t)i * WG_SLOT_SIZE;
-	if (wg_gso_split(h, pkt, len, out, WG_SLOT_MAX_PLAIN, lens,
-			 SPARE_SLOTS, &n)) {
-		wg_stat_add(dev, drop_bad_packet, 1);
-		return b;
-	}
+	n = cut(dev, h, pkt, len, r->spare, SPARE_SLOTS, stride, lens);
 	for (i = 0; i < n; i++) {
-		if (!b && !(b = wg_batch_get_wait(&dev->pool, BATCH_TX)))
-			return NULL;
-		memcpy(b->pkts[b->count].buf + WG_SLOT_HEADROOM, out[i], lens[i]);
-		b->pkts[b->count++].len = (uint32_t)lens[i];
-		if (b->count == dev->pool.batch_size) {
+		if (b && wg_batch_room(&dev->pool, b) < wg_tx_room(lens[i])) {
 			submit_tx(dev, b);
 			b = NULL;
 		}
+		if (!b && !(b = wg_batch_get_wait(&dev->pool, BATCH_TX)))
+			return NULL;
+		/* A fresh batch holds a piece: stride <= batch_size. */
+		p = wg_batch_add(&dev->pool, b, wg_tx_room(lens[i]));
+		memcpy(p->buf + WG_SLOT_HEADROOM,
+		       r->spare + (size_t)i * stride * WG_SLOT_SIZE +
+			       WG_SLOT_HEADROOM,
+		       lens[i]);
+		p->len = (uint32_t)lens[i];
 	}
+	return b;
+}
+
+/*
+ * virtio-net headers: a read may be a TSO/USO super-packet, cut here into
+ * packets of the MTU, straight into the slots of the batch being filled,
+ * each packet as many slots as the longest piece needs. A read with more
+ * pieces than a batch holds is cut into spare slots first and spread
+ * over as many batches as it takes. Returns the batch being filled.
+ */
+static struct batch *cut_read(struct wg_tun_reader *r, struct batch *b,
+			      const struct virtio_net_hdr *h,
+			      const uint8_t *pkt, size_t len)
+{
+	struct wg_device *dev = r->dev;
+	struct batch_pool *pool = &dev->pool;
+	unsigned int pieces, stride, i, n;
+	size_t longest, lens[WG_BATCH_MAX];
+
+	if (wg_gso_measure(h, pkt, len, &pieces, &longest)) {
+		wg_stat_add(dev, drop_bad_packet, 1);
+		return b;
+	}
+	stride = wg_slots_for(wg_tx_room(longest));
+	if (longest > WG_MAX_PLAIN) {
+		static int said;
+
+		wg_device_too_big(dev, longest,
+				  "a tunnel packet larger than WireGuard "
+				  "carries",
+				  &said);
+		return b;
+	}
+	if (stride > pool->batch_size) {
+		static int said;
+
+		wg_device_too_big(dev, longest,
+				  "a tunnel packet larger than a batch "
+				  "(--batch-size) holds",
+				  &said);
+		return b;
+	}
+	if ((unsigned long)pieces * stride > pool->batch_size)
+		return spread(r, b, h, pkt, len, stride);
+	if (b && (pool->batch_size - b->used) < pieces * stride) {
+		submit_tx(dev, b);
+		b = NULL;
+	}
+	if (!b && !(b = wg_batch_get_wait(pool, BATCH_TX)))
+		return NULL;
+	n = cut(dev, h, pkt, len, b->slots + (size_t)b->used * WG_SLOT_SIZE,
+		pool->batch_size - b->used, stride, lens);
+	for (i = 0; i < n; i++)
+		wg_batch_reserve(pool, b, stride)->len = (uint32_t)lens[i];
 	return b;
 }
 
@@ -165,7 +219,6 @@ static void tun_vnet_burst(struct wg_tun_reader *r)
 	const size_t hlen = sizeof(*h);
 	struct wg_device *dev = r->dev;
 	struct batch *b = NULL;
-	unsigned int need;
 	ssize_t len;
 
 	/* Read until the queue is empty or the in-flight limit is hit. */
@@ -176,22 +229,11 @@ static void tun_vnet_burst(struct wg_tun_reader *r)
 				tun_gone(dev, (int)len);
 			break;
 		}
+		wg_stat_add(dev, tun_rx_reads, 1);
 		if ((size_t)len <= hlen)
 			continue;
-		need = max_pieces(h, (size_t)len - hlen);
-		if (b && dev->pool.batch_size - b->count < need) {
-			submit_tx(dev, b);
-			b = NULL;
-		}
-		if (!b && !(b = wg_batch_get_wait(&dev->pool, BATCH_TX)))
-			break;
-		if (need > dev->pool.batch_size)
-			b = split_spread(dev, b, r, h, r->super + hlen,
-					 (size_t)len - hlen);
-		else
-			b = split_into(dev, b, h, r->super + hlen,
-				       (size_t)len - hlen);
-		if (b && b->count == dev->pool.batch_size) {
+		b = cut_read(r, b, h, r->super + hlen, (size_t)len - hlen);
+		if (b && b->used == dev->pool.batch_size) {
 			submit_tx(dev, b);
 			b = NULL;
 		}
@@ -226,12 +268,12 @@ void wg_send_read_tun(struct wg_tun_reader *r)
 	struct wg_device *dev = r->dev;
 
 	wg_batch_wait_room(&dev->pool, BATCH_TX);
-	if (!wg_device_wait_readable(dev, &r->fd, 1))
+	if (!wg_device_wait_readable(dev, &r->fd, 1, -1))
 		return;
 	if (dev->tun.vnet_hdr)
 		tun_vnet_burst(r);
 	else
-		tun_plain_burst(dev, r->fd);
+		tun_plain_burst(r);
 }
 
 /* ------------------------------------------------------------------ */
@@ -266,14 +308,23 @@ static struct wg_peer *route(struct wg_device *dev, const struct packet *p)
 	return caa_container_of(owner, struct wg_peer, allowedips);
 }
 
-static void copy_packet(struct packet *to, const struct packet *from)
+/* A tx packet into another batch, with its room to be sealed in place;
+ * false when to is full. */
+static bool copy_packet(const struct batch_pool *pool, struct batch *to,
+			const struct packet *from)
 {
-	memcpy(to->buf + WG_SLOT_HEADROOM, from->buf + WG_SLOT_HEADROOM,
+	struct packet *p = wg_batch_add(pool, to, wg_tx_room(from->len));
+
+	if (!p)
+		return false;
+	memcpy(p->buf + WG_SLOT_HEADROOM, from->buf + WG_SLOT_HEADROOM,
 	       from->len);
-	to->len = from->len;
+	p->len = from->len;
+	return true;
 }
 
-/* Moves the packets of b routed to peer into a batch of their own. */
+/* Moves the packets of b routed to peer into a batch of their own (they
+ * fit: they took no more room in b). */
 static struct batch *split_off(struct wg_device *dev, struct batch *b,
 			       struct wg_peer **peers, struct wg_peer *peer)
 {
@@ -283,9 +334,7 @@ static struct batch *split_off(struct wg_device *dev, struct batch *b,
 	for (i = 0; i < b->count; i++) {
 		if (peers[i] != peer)
 			continue;
-		if (nb)
-			copy_packet(&nb->pkts[nb->count++], &b->pkts[i]);
-		else
+		if (!nb || !copy_packet(&dev->pool, nb, &b->pkts[i]))
 			wg_stat_add(dev, drop_pool_empty, 1);
 		peers[i] = NULL;
 	}
@@ -328,12 +377,11 @@ static void route_batch(struct wg_device *dev, struct batch *b)
 		if (peer && peer != first)
 			submit_for(peer, split_off(dev, b, peers, peer));
 	}
+	/* The first peer's packets stay where they are; only their
+	 * descriptors close up. */
 	for (i = 0; i < b->count; i++)
-		if (peers[i] == first) {
-			if (i != n)
-				copy_packet(&b->pkts[n], &b->pkts[i]);
-			n++;
-		}
+		if (peers[i] == first)
+			b->pkts[n++] = b->pkts[i];
 	b->count = n;
 	if (first)
 		submit_for(first, b);
@@ -425,8 +473,7 @@ void wg_send_keepalive(struct wg_peer *peer)
 	b = wg_batch_get(&peer->dev->pool, BATCH_TX);
 	if (!b)
 		return;
-	b->count = 1;
-	b->pkts[0].len = 0;
+	wg_batch_add(&peer->dev->pool, b, wg_tx_room(0))->len = 0;
 	b->peer = wg_peer_get(peer);
 	wg_send_batch(peer, b);
 }
@@ -532,29 +579,55 @@ void wg_send_seal_batch(struct wg_device *dev, struct batch *b)
 
 /* Sends one finished batch, adding to *bytes what left and setting *data
  * when it carried data (not only a keepalive). */
+/* The largest message a UDP datagram to ep carries: 65,535 bytes less
+ * the UDP header and, to an IPv4 address (v4-mapped ones too), the IPv4
+ * header; IPv6's payload length leaves out its own header. */
+static size_t max_message(const union wg_sockaddr *ep)
+{
+	if (ep->sa.sa_family == AF_INET6 &&
+	    !IN6_IS_ADDR_V4MAPPED(&ep->in6.sin6_addr))
+		return 65535 - 8;
+	return 65535 - 20 - 8;
+}
+
+/* Sends one finished batch, adding to *bytes what left and setting *data
+ * when it carried data (not only a keepalive). */
 static void send_one_batch(struct wg_peer *peer, struct batch *b,
 			   const union wg_sockaddr *ep, struct wg_src *src,
 			   uint64_t *bytes, bool *data)
 {
 	struct wg_device *dev = peer->dev;
 	struct iovec iov[WG_BATCH_MAX];
-	unsigned int i, sent = 0;
+	unsigned int i, n = 0, sent = 0;
+	size_t max;
 
 	if (wg_batch_get_state(b) == BATCH_DEAD || !ep->sa.sa_family) {
 		wg_stat_add(dev, drop_no_endpoint, b->count);
 		return;
 	}
+	max = max_message(ep);
 	for (i = 0; i < b->count; i++) {
-		iov[i].iov_base = b->pkts[i].buf;
-		iov[i].iov_len = b->pkts[i].len;
+		if (b->pkts[i].len > max) {
+			static int said;
+
+			wg_device_too_big(dev, b->pkts[i].len,
+					  "a message larger, with its padding, "
+					  "than a UDP datagram to the peer's "
+					  "endpoint carries",
+					  &said);
+			continue;
+		}
+		iov[n].iov_base = b->pkts[i].buf;
+		iov[n++].iov_len = b->pkts[i].len;
 		if (b->pkts[i].len > WG_MESSAGE_MINIMUM_LENGTH)
 			*data = true;
 	}
-	wg_device_send(dev, ep, src, iov, b->count, &sent);
+	if (n)
+		wg_device_send(dev, ep, src, iov, n, &sent);
 	for (i = 0; i < sent; i++)
-		*bytes += b->pkts[i].len;
-	if (sent < b->count)
-		wg_stat_add(dev, drop_send_error, b->count - sent);
+		*bytes += iov[i].iov_len;
+	if (sent < n)
+		wg_stat_add(dev, drop_send_error, n - sent);
 	wg_stat_add(dev, udp_tx_packets, sent);
 	wg_peer_stat_add(peer, tx_packets, sent);
 	wg_stat_add(dev, udp_tx_batches, 1);

@@ -27,8 +27,8 @@ struct wg_tun_reader {
 int wg_send_reader_init(struct wg_tun_reader *r, struct wg_device *dev,
 			unsigned int index);
 void wg_send_reader_destroy(struct wg_tun_reader *r);
-/* TUN reader: waits for in-flight room and for packets (or a stop, or
- * about 200 ms), then reads what is there and sends it on its way. */
+/* TUN reader: waits for in-flight room and for packets (or a stop), then
+ * reads what is there and sends it on its way. */
 void wg_send_read_tun(struct wg_tun_reader *r);
 
 /* Any thread: submits a batch of one peer (b->peer set, a reference):

@@ -29,6 +29,9 @@ enum {
 	 * bytes of payload in all. */
 	GSO_MAX_SEGS = 64,
 	GSO_MAX_BYTES = 65000,
+	/* A size every route carries (IPv6's minimum MTU, less headers):
+	 * GSO refused for it means no GSO at all. */
+	GSO_SMALL = 1200,
 	SEND_WAIT_MS = 1, /* for room in a full socket buffer */
 };
 
@@ -314,6 +317,7 @@ void wg_socket_set_offloads(struct wg_socket_set *s, bool gso, bool gro)
 	int fds[2] = {s->fd4, s->fd6}, one = 1, probe = 1200, i;
 
 	s->gso = gso;
+	s->gso_max = GSO_MAX_BYTES;
 	s->gro = gro;
 	for (i = 0; i < 2; i++) {
 		if (fds[i] < 0)
@@ -339,13 +343,16 @@ void wg_socket_set_offloads(struct wg_socket_set *s, bool gso, bool gro)
 			 "datagrams one by one");
 }
 
-/* How many of iov[0 .. n) one UDP_SEGMENT send can carry: equal sizes,
- * a shorter last one closing the run. */
-static unsigned int gso_run(const struct iovec *iov, unsigned int n)
+/* How many of iov[0 .. n) one UDP_SEGMENT send can carry: equal sizes
+ * of at most max bytes, a shorter last one closing the run. */
+static unsigned int gso_run(const struct iovec *iov, unsigned int n,
+			    size_t max)
 {
 	size_t size = iov[0].iov_len, total = size;
 	unsigned int k = 1;
 
+	if (size > max)
+		return 1;
 	while (k < n && k < GSO_MAX_SEGS && total + iov[k].iov_len <=
 						   GSO_MAX_BYTES) {
 		if (iov[k].iov_len > size)
@@ -415,6 +422,7 @@ struct send_job {
 	socklen_t tolen;
 	const struct wg_src *src;
 	bool gso;
+	size_t gso_max;
 };
 
 /* Fills msgs with up to SEND_CHUNK messages from iov (GSO runs where
@@ -427,7 +435,7 @@ static unsigned int build(struct send_job *j, struct mmsghdr *msgs,
 	unsigned int m = 0, off = 0, k;
 
 	while (off < n && m < SEND_CHUNK) {
-		k = j->gso ? gso_run(&iov[off], n - off) : 1;
+		k = j->gso ? gso_run(&iov[off], n - off, j->gso_max) : 1;
 		msgs[m] = (struct mmsghdr){
 			.msg_hdr = {.msg_name = &j->to,
 				    .msg_namelen = j->tolen,
@@ -443,13 +451,34 @@ static unsigned int build(struct send_job *j, struct mmsghdr *msgs,
 	return m;
 }
 
-/* The kernel refuses GSO on this route (no checksum offload, say):
- * turn it off for good. */
-static bool gso_refused(struct send_job *j, int err)
+/* The kernel refused a GSO send (segs datagrams of size bytes). EMSGSIZE
+ * (EINVAL on older kernels) for large datagrams means they exceed the
+ * route's MTU, which UDP_SEGMENT does not fragment: such sizes go out
+ * one by one from now on, fragmented by the kernel, as the kernel
+ * module's and wireguard-go's datagrams are. Otherwise the route takes
+ * no GSO at all (no checksum offload, say): turn it off for good. True
+ * when the send is worth trying again without. */
+static bool gso_refused(struct send_job *j, int err, unsigned int segs,
+			size_t size)
 {
-	if (!j->gso || (err != EIO && err != EINVAL && err != ENOPROTOOPT))
+	struct wg_socket_set *s = (struct wg_socket_set *)j->s;
+
+	if (!j->gso || segs < 2 ||
+	    (err != EIO && err != EINVAL && err != ENOPROTOOPT &&
+	     err != EMSGSIZE))
 		return false;
-	if (wg_exchange(*(int *)&j->s->gso, 0))
+	if ((err == EINVAL || err == EMSGSIZE) && size > GSO_SMALL) {
+		if (wg_read_once(s->gso_max) == GSO_MAX_BYTES)
+			log_info("UDP: %zu-byte datagrams exceed the route's "
+				 "MTU; sending such sizes one by one, "
+				 "fragmented (said once)",
+				 size);
+		j->gso_max = size - 1;
+		if (wg_read_once(s->gso_max) > j->gso_max)
+			wg_write_once(s->gso_max, (unsigned int)j->gso_max);
+		return true;
+	}
+	if (wg_exchange(s->gso, 0))
 		log_info("UDP: UDP_SEGMENT failed (%s); sending datagrams "
 			 "one by one from now on", strerror(err));
 	j->gso = false;
@@ -457,7 +486,7 @@ static bool gso_refused(struct send_job *j, int err)
 }
 
 static int send_all(struct send_job *j, struct iovec *iov, unsigned int n,
-		    unsigned int *sent)
+		    unsigned int *sent, unsigned int *sends)
 {
 	struct mmsghdr msgs[SEND_CHUNK];
 	struct send_ctl ctl[SEND_CHUNK];
@@ -471,11 +500,13 @@ static int send_all(struct send_job *j, struct iovec *iov, unsigned int n,
 		if (r > 0) {
 			for (i = 0; i < (unsigned int)r; i++)
 				*sent += counts[i];
+			*sends += (unsigned int)r;
 			waited = false;
 		} else if (r < 0 && errno == EAGAIN && !waited) {
 			wait_writable(j->fd);
 			waited = true;
-		} else if (r < 0 && gso_refused(j, errno)) {
+		} else if (r < 0 && gso_refused(j, errno, counts[0],
+						iov[*sent].iov_len)) {
 			continue; /* again, one datagram per message */
 		} else if (r == 0 || errno != EINTR) {
 			return r < 0 ? -errno : -EIO;
@@ -487,23 +518,29 @@ static int send_all(struct send_job *j, struct iovec *iov, unsigned int n,
 int wg_socket_send_burst_from(const struct wg_socket_set *s,
 			      const union wg_sockaddr *dst,
 			      const struct wg_src *src, struct iovec *iov,
-			      unsigned int n, unsigned int *sent)
+			      unsigned int n, unsigned int *sent,
+			      unsigned int *sends)
 {
 	struct send_job j = {.s = s, .src = src};
+	unsigned int none;
 
 	*sent = 0;
+	if (!sends)
+		sends = &none;
+	*sends = 0;
 	j.fd = socket_for(s, dst, &j.to, &j.tolen);
 	if (j.fd < 0)
 		return j.fd;
 	j.gso = n > 1 && wg_read_once(s->gso);
-	return send_all(&j, iov, n, sent);
+	j.gso_max = wg_read_once(s->gso_max);
+	return send_all(&j, iov, n, sent, sends);
 }
 
 int wg_socket_send_burst(const struct wg_socket_set *s,
 			 const union wg_sockaddr *dst, struct iovec *iov,
 			 unsigned int n, unsigned int *sent)
 {
-	return wg_socket_send_burst_from(s, dst, NULL, iov, n, sent);
+	return wg_socket_send_burst_from(s, dst, NULL, iov, n, sent, NULL);
 }
 
 int wg_socket_send_one(const struct wg_socket_set *s,

@@ -26,6 +26,9 @@ struct wg_socket_set {
 	/* Offloads in use: UDP_SEGMENT on send (turned off, once, if the
 	 * kernel refuses it at run time) and UDP_GRO on receive. */
 	int gso; /* shared: wg_read_once, wg_exchange */
+	/* shared: the largest datagram sent in GSO runs; lowered when a
+	 * route's MTU is smaller (larger ones go out one by one). */
+	unsigned int gso_max;
 	bool gro;
 };
 
@@ -76,11 +79,14 @@ int wg_socket_send_burst(const struct wg_socket_set *s,
 			 const union wg_sockaddr *dst, struct iovec *iov,
 			 unsigned int n, unsigned int *sent);
 /* The same, leaving from our address src (NULL: the kernel's choice).
- * A source no longer ours gives -EINVAL or -EADDRNOTAVAIL. */
+ * A source no longer ours gives -EINVAL or -EADDRNOTAVAIL. *sends (when
+ * not NULL) counts the messages they went out in: fewer than *sent where
+ * UDP_SEGMENT joined datagrams. */
 int wg_socket_send_burst_from(const struct wg_socket_set *s,
 			      const union wg_sockaddr *dst,
 			      const struct wg_src *src, struct iovec *iov,
-			      unsigned int n, unsigned int *sent);
+			      unsigned int n, unsigned int *sent,
+			      unsigned int *sends);
 /* Reads IP_PKTINFO / IPV6_PKTINFO from a received message's control
  * data: where it was sent to. False (and src->family 0) without one. */
 bool wg_src_from_cmsg(struct wg_src *src, struct msghdr *m);

@@ -25,14 +25,3 @@ bool wg_text_decimal(const char *v, size_t n, uint64_t max, uint64_t *out)
 	*out = x;
 	return true;
 }
-
-const char *wg_text_quote(char buf[static WG_TEXT_QUOTE_SIZE], const char *v,
-			  size_t n)
-{
-	size_t i, m = n > 40 ? 40 : n;
-
-	for (i = 0; i < m; i++)
-		buf[i] = v[i] >= 0x20 && v[i] < 0x7f ? v[i] : '?';
-	strcpy(buf + m, n > m ? "..." : "");
-	return buf;
-}

@@ -16,10 +16,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "offload.h"
+#include "rtnl.h"
 #include "wgpipe/wireguard.h"
 
 #define TUN_PATH "/dev/net/tun"
@@ -263,6 +265,40 @@ int wg_tun_get_mtu(const struct wg_tun *tun, unsigned int *mtu)
 	return 0;
 }
 
+/* True when nsfd is the network namespace we run in. */
+static bool ours(int nsfd)
+{
+	struct stat ns, self;
+
+	if (fstat(nsfd, &ns) || stat("/proc/self/ns/net", &self))
+		return true; /* cannot tell: ask by name here, as before */
+	return ns.st_dev == self.st_dev && ns.st_ino == self.st_ino;
+}
+
+int wg_tun_follow(struct wg_tun *tun, unsigned int *mtu)
+{
+	struct ifreq ifr = {0};
+	int nsfd, nsid, ret;
+
+	/* Asked of the queue itself: right in any namespace, and failing
+	 * only once the device is gone. */
+	if (ioctl(tun->fds[0], TUNGETIFF, &ifr) < 0)
+		return errno == EBADFD || errno == ENODEV ? -ENODEV : -errno;
+	copy_name(tun->name, ifr.ifr_name);
+	nsfd = ioctl(tun->fds[0], TUNGETDEVNETNS);
+	if (nsfd < 0 || ours(nsfd)) {
+		if (nsfd >= 0)
+			close(nsfd);
+		ret = wg_tun_get_mtu(tun, mtu);
+	} else {
+		nsid = wg_rtnl_nsid(nsfd);
+		close(nsfd);
+		ret = nsid < 0 ? nsid : wg_rtnl_link_mtu(nsid, tun->name, mtu);
+	}
+	/* Not found by name: moved or renamed just now; ask again later. */
+	return ret == -ENODEV ? -EAGAIN : ret;
+}
+
 bool wg_tun_exists(const struct wg_tun *tun)
 {
 	return tun->name[0] && if_nametoindex(tun->name) != 0;
@@ -369,8 +405,10 @@ int wg_tun_writer_init(struct wg_tun_writer *w, const struct wg_tun *tun,
 	w->vnet_hdr = tun->vnet_hdr;
 	w->gro = w->vnet_hdr && gro_wanted &&
 		 (tun->offloads & (TUN_F_TSO4 | TUN_F_TSO6));
+	/* Only authenticated packets are written. */
+	w->gro_flags = WG_GRO_TRUSTED;
 	if (tun->offloads & (WG_TUN_F_USO4 | WG_TUN_F_USO6))
-		w->gro_flags = WG_GRO_UDP;
+		w->gro_flags |= WG_GRO_UDP;
 	for (i = 0; w->gro && i < WG_TUN_WRITER_BUFS; i++) {
 		w->bufs[i] = malloc(WG_GRO_BUF_SIZE);
 		if (!w->bufs[i])
@@ -391,7 +429,8 @@ void wg_tun_writer_destroy(struct wg_tun_writer *w)
  * wants one. */
 static unsigned int write_plain(struct wg_tun_writer *w,
 				const uint8_t *const *pkts,
-				const size_t *lens, unsigned int n)
+				const size_t *lens, unsigned int n,
+				unsigned int *writes)
 {
 	static const struct virtio_net_hdr none;
 	unsigned int i, ok = 0;
@@ -408,13 +447,15 @@ static unsigned int write_plain(struct wg_tun_writer *w,
 
 		ok += !ret;
 	}
+	*writes = ok;
 	return ok;
 }
 
 /* GRO: in-order segments of a flow go out as one super-packet. */
 static unsigned int write_coalesced(struct wg_tun_writer *w,
 				    const uint8_t *const *pkts,
-				    const size_t *lens, unsigned int n)
+				    const size_t *lens, unsigned int n,
+				    unsigned int *writes)
 {
 	struct wg_gro_item items[WG_TUN_WRITER_MAX];
 	unsigned int i, nitems, ok = 0;
@@ -428,17 +469,21 @@ static unsigned int write_coalesced(struct wg_tun_writer *w,
 		};
 
 		if (!wg_tun_writev(w->fd, iov, 2,
-				   sizeof(items[i].hdr) + items[i].len))
+				   sizeof(items[i].hdr) + items[i].len)) {
 			ok += items[i].count;
+			++*writes;
+		}
 	}
 	return ok;
 }
 
 unsigned int wg_tun_writer_write(struct wg_tun_writer *w,
 				 const uint8_t *const *pkts,
-				 const size_t *lens, unsigned int n)
+				 const size_t *lens, unsigned int n,
+				 unsigned int *writes)
 {
+	*writes = 0;
 	if (n > 1 && w->gro)
-		return write_coalesced(w, pkts, lens, n);
-	return write_plain(w, pkts, lens, n);
+		return write_coalesced(w, pkts, lens, n, writes);
+	return write_plain(w, pkts, lens, n, writes);
 }

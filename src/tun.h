@@ -53,7 +53,16 @@ int wg_tun_open_offload(struct wg_tun *tun, const char *name,
 			unsigned int nqueues, unsigned int want);
 /* Takes ownership of an inherited TUN fd (WG_TUN_FD) as the one queue. */
 int wg_tun_adopt_fd(struct wg_tun *tun, int fd);
+/* The MTU of the interface of that name in our network namespace. */
 int wg_tun_get_mtu(const struct wg_tun *tun, unsigned int *mtu);
+/*
+ * Follows the interface wherever it is: in our network namespace or
+ * moved to another (ip link set IF netns NS), and renamed or not.
+ * Refreshes tun->name and reads the MTU. Returns 0; -ENODEV once the
+ * interface was deleted, in whatever namespace, and only then; another
+ * -errno (-EAGAIN: it was moving) when it cannot be asked right now.
+ */
+int wg_tun_follow(struct wg_tun *tun, unsigned int *mtu);
 bool wg_tun_exists(const struct wg_tun *tun);
 /* Closes every queue; a non-persistent device then disappears. Safe on a
  * closed or zeroed tun. */
@@ -113,10 +122,12 @@ int wg_tun_writer_init(struct wg_tun_writer *w, const struct wg_tun *tun,
 		       unsigned int index, bool gro_wanted);
 void wg_tun_writer_destroy(struct wg_tun_writer *w);
 /* Writes n authenticated IP packets (n <= WG_TUN_WRITER_MAX), coalescing
- * where it can; returns how many went in. The rest were refused by the
- * device (down, full or deleted) and are the caller's to count. */
+ * where it can; returns how many went in, and in *writes how many writes
+ * carried them. The rest were refused by the device (down, full or
+ * deleted) and are the caller's to count. */
 unsigned int wg_tun_writer_write(struct wg_tun_writer *w,
 				 const uint8_t *const *pkts,
-				 const size_t *lens, unsigned int n);
+				 const size_t *lens, unsigned int n,
+				 unsigned int *writes);
 
 #endif

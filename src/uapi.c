@@ -334,7 +334,7 @@ static bool is_op(const struct client *c, const char *nl, const char *op)
 /* Serves one request: 0 to go on with the next, -errno to hang up. */
 static int client_request(struct client *c)
 {
-	char *nl, *eq, e[WG_TEXT_QUOTE_SIZE];
+	char *nl;
 	int ret;
 
 	c->deadline_ms = now_ms() + WG_UAPI_CLIENT_TIMEOUT_MS;
@@ -354,11 +354,10 @@ static int client_request(struct client *c)
 	else if (is_op(c, nl, "stats=1") && c->s->ops->stats)
 		ret = do_stats(c);
 	else {
-		/* Name only what precedes '=': the line could be a config
+		/* Nothing of the line is repeated: it could be a config
 		 * line sent without "set=1", key and all. */
-		eq = memchr(c->buf, '=', nl ? (size_t)(nl - c->buf) : c->len);
-		wg_text_quote(e, c->buf, eq ? (size_t)(eq - c->buf) : 0);
-		log_err("UAPI: unknown operation \"%s\"", e);
+		log_err("UAPI: unknown operation (the first line is not "
+			"get=1, set=1 or stats=1)");
 		client_send_errno(c, -EINVAL);
 		return -EINVAL;
 	}

@@ -82,8 +82,12 @@ struct parse {
 	struct wg_uapi_peer *peer; /* the current block; NULL before one */
 	size_t peers_cap, ips_cap;
 	unsigned int lineno;
-	const char *key; /* of the current line, for messages */
+	/* The current line's key, named in messages only once it is one we
+	 * know: an unknown "key" may be a key value run together with its
+	 * name, and no part of a value is ever repeated. */
+	const char *key;
 	size_t klen;
+	bool known;
 	char *err;
 	size_t errlen;
 };
@@ -91,29 +95,25 @@ struct parse {
 __attribute__((format(printf, 3, 4))) static int
 parse_error(struct parse *ps, int ret, const char *fmt, ...)
 {
-	char what[160], k[WG_TEXT_QUOTE_SIZE];
+	char what[160];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	if (ps->errlen && ps->klen)
-		snprintf(ps->err, ps->errlen, "line %u (%s): %s", ps->lineno,
-			 wg_text_quote(k, ps->key, ps->klen), what);
+	if (ps->errlen && ps->known)
+		snprintf(ps->err, ps->errlen, "line %u (%.*s): %s", ps->lineno,
+			 (int)ps->klen, ps->key, what);
 	else if (ps->errlen)
 		snprintf(ps->err, ps->errlen, "line %u: %s", ps->lineno, what);
 	return ret;
 }
 
+/* No message repeats a value: a value is named by its length at most. */
 static int want_true(struct parse *ps, const char *v, size_t n, bool *flag)
 {
-	char e[WG_TEXT_QUOTE_SIZE];
-
 	if (n != 4 || memcmp(v, "true", 4))
-		return parse_error(ps, -EINVAL,
-				   "the only value is \"true\", "
-				   "not \"%s\"",
-				   wg_text_quote(e, v, n));
+		return parse_error(ps, -EINVAL, "the only value is \"true\"");
 	*flag = true;
 	return 0;
 }
@@ -121,7 +121,6 @@ static int want_true(struct parse *ps, const char *v, size_t n, bool *flag)
 static int want_key(struct parse *ps, const char *v, size_t n,
 		    uint8_t key[static WG_KEY_LEN])
 {
-	/* Never echo the value: it may be a key with one typo. */
 	if (n != 2 * WG_KEY_LEN)
 		return parse_error(ps, -EINVAL,
 				   "want 64 hex digits, got %zu "
@@ -135,14 +134,10 @@ static int want_key(struct parse *ps, const char *v, size_t n,
 static int want_dec(struct parse *ps, const char *v, size_t n, uint64_t max,
 		    uint64_t *out)
 {
-	char e[WG_TEXT_QUOTE_SIZE];
-
 	if (!wg_text_decimal(v, n, max, out))
 		return parse_error(ps, -EINVAL,
-				   "want a number from 0 to %llu, "
-				   "not \"%s\"",
-				   (unsigned long long)max,
-				   wg_text_quote(e, v, n));
+				   "want a number from 0 to %llu",
+				   (unsigned long long)max);
 	return 0;
 }
 
@@ -195,7 +190,7 @@ static int peer_preshared_key(struct parse *ps, const char *v, size_t n)
 
 static int peer_endpoint(struct parse *ps, const char *v, size_t n)
 {
-	char text[WG_SOCKADDR_STRLEN], e[WG_TEXT_QUOTE_SIZE];
+	char text[WG_SOCKADDR_STRLEN];
 
 	ps->peer->has_endpoint = true;
 	/* NUL-terminated for the parser (parse_line has refused NUL bytes);
@@ -206,9 +201,7 @@ static int peer_endpoint(struct parse *ps, const char *v, size_t n)
 		if (!wg_sockaddr_parse(&ps->peer->endpoint, text))
 			return 0;
 	}
-	return parse_error(ps, -EINVAL,
-			   "want a.b.c.d:port or [ipv6]:port, not \"%s\"",
-			   wg_text_quote(e, v, n));
+	return parse_error(ps, -EINVAL, "want a.b.c.d:port or [ipv6]:port");
 }
 
 static int peer_keepalive(struct parse *ps, const char *v, size_t n)
@@ -286,13 +279,9 @@ static int peer_allowed_ip(struct parse *ps, const char *v, size_t n)
 {
 	struct wg_uapi_peer *p = ps->peer;
 	struct wg_uapi_allowedip a;
-	char e[WG_TEXT_QUOTE_SIZE];
 
 	if (!parse_prefix(v, n, &a))
-		return parse_error(ps, -EINVAL,
-				   "want [-]address/cidr, not "
-				   "\"%s\"",
-				   wg_text_quote(e, v, n));
+		return parse_error(ps, -EINVAL, "want [-]address/cidr");
 	if (grow((void **)&p->allowedips, p->n_allowedips, &ps->ips_cap,
 		 sizeof(a)))
 		return parse_error(ps, -ENOMEM, "out of memory");
@@ -302,13 +291,9 @@ static int peer_allowed_ip(struct parse *ps, const char *v, size_t n)
 
 static int peer_protocol_version(struct parse *ps, const char *v, size_t n)
 {
-	char e[WG_TEXT_QUOTE_SIZE];
-
 	if (n != 1 || v[0] != '1')
 		return parse_error(ps, -EINVAL,
-				   "unsupported protocol version "
-				   "\"%s\"",
-				   wg_text_quote(e, v, n));
+				   "unsupported protocol version (only 1)");
 	return 0;
 }
 
@@ -367,9 +352,9 @@ static int parse_line(struct parse *ps, const char *line, size_t len)
 	const struct handler *h;
 	bool in_peer = ps->peer != NULL;
 
-	/* Without '=' the line might be a bare key: do not echo it. */
 	ps->key = line;
 	ps->klen = eq ? (size_t)(eq - line) : 0;
+	ps->known = false;
 	if (!len)
 		return parse_error(ps, -EINVAL, "empty line inside a request");
 	if (!eq)
@@ -377,6 +362,7 @@ static int parse_line(struct parse *ps, const char *line, size_t len)
 	if (memchr(line, '\0', len))
 		return parse_error(ps, -EINVAL, "NUL byte in the line");
 	v = eq + 1;
+	ps->known = true;
 	if (ps->klen == 10 && !memcmp(line, "public_key", 10))
 		return peer_public_key(ps, v, len - ps->klen - 1);
 	h = find(in_peer ? peer_keys : device_keys, line, ps->klen);
@@ -386,6 +372,7 @@ static int parse_line(struct parse *ps, const char *line, size_t len)
 		return parse_error(ps, -EINVAL,
 				   in_peer ? "interface key after a public_key"
 					   : "peer key before any public_key");
+	ps->known = false;
 	return parse_error(ps, -EINVAL, "unknown key");
 }
 

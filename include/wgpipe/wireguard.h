@@ -67,6 +67,12 @@ enum wg_replay {
 
 enum wg_mtu {
 	WG_DEFAULT_MTU = 1420,
+	/* The largest tunnel MTU whose every packet, padded, fits one UDP
+	 * datagram: 65,535 less the IPv4 (20) and UDP (8) headers and the
+	 * 32 bytes WireGuard adds; IPv6's payload length leaves out its own
+	 * header. */
+	WG_MAX_MTU_IPV4 = 65535 - 20 - 8 - 32,
+	WG_MAX_MTU_IPV6 = 65535 - 8 - 32,
 	WG_DEFAULT_PERSISTENT_KEEPALIVE = 0,
 };
 

@@ -85,7 +85,8 @@ check_traffic()
 {
 	local side=$1 n fill
 	for n in tun_rx_packets tun_rx_batches udp_tx_packets udp_tx_batches \
-		udp_rx_packets udp_rx_batches tun_tx_packets tun_tx_batches; do
+		udp_rx_packets udp_rx_batches tun_tx_packets tun_tx_batches \
+		tun_rx_reads udp_rx_reads udp_tx_sends tun_tx_writes; do
 		[ "$(value "$side" "$n")" -gt 0 ] ||
 			fail "$side: $n is $(value "$side" "$n") after a transfer each way"
 	done

@@ -314,7 +314,7 @@ t_cleanup()
 	# what it started.
 	if [ "$BASHPID" = "$T_MAIN_PID" ]; then
 		[ -n "${T_WATCHDOG:-}" ] && stop_pid "$T_WATCHDOG" 1
-		for s in A B; do
+		for s in "${!NS[@]}"; do
 			[ -n "${NS[$s]:-}" ] || continue
 			# Whatever still runs inside our namespace is ours (a daemon
 			# that wg-quick started and that forked, say).

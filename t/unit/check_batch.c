@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 /* The batch pool: it hands out each of its batches, then none (and
  * counts that); a batch put back comes out again, for its new direction;
- * sizes it cannot hold are refused. */
+ * sizes it cannot hold are refused. A batch's space: packets of any size
+ * up to WireGuard's largest take consecutive slots, never overlap, and
+ * stop at the batch's end. */
 #include <check.h>
+#include <string.h>
 
 #include "batch.h"
 
@@ -39,6 +42,55 @@ START_TEST(test_pool_rejects_bad_sizes)
 }
 END_TEST
 
+/* Packets of the sizes a jumbo and a default MTU make, and the largest
+ * WireGuard carries, fill a batch of 64 slots in order, each filling its
+ * whole room without touching the next; the next that does not fit is
+ * refused, and a batch back from the pool starts empty. */
+START_TEST(test_batch_space)
+{
+	static const size_t plain[] = { 0, 1420, 8920, WG_MAX_PLAIN, 2002,
+					WG_MAX_PLAIN };
+	static const unsigned int slots[] = { 1, 1, 5, 33, 2, 33 };
+	struct batch_pool pool;
+	struct batch *b;
+	struct packet *p;
+	unsigned int i, used = 0;
+
+	ck_assert_uint_eq(WG_MAX_PACKET_SLOTS, 33);
+	ck_assert_int_eq(wg_batch_pool_init(&pool, 2, 64, 1024), 0);
+	b = wg_batch_get(&pool, BATCH_TX);
+	for (i = 0; i < 5; i++) {
+		p = wg_batch_add(&pool, b, wg_tx_room(plain[i]));
+		ck_assert_ptr_nonnull(p);
+		ck_assert_ptr_eq(p->buf, b->slots + (size_t)used * WG_SLOT_SIZE);
+		memset(p->buf, 0x40 + (int)i, wg_tx_room(plain[i]));
+		used += slots[i];
+		ck_assert_uint_eq(b->used, used);
+		ck_assert_uint_eq(b->count, i + 1);
+	}
+	ck_assert_uint_eq(wg_batch_room(&pool, b), (64 - used) * WG_SLOT_SIZE);
+	ck_assert_ptr_null(wg_batch_add(&pool, b, wg_tx_room(plain[5])));
+	ck_assert_uint_eq(b->count, 5);
+	for (i = 0; i < 5; i++)
+		ck_assert_uint_eq(b->pkts[i].buf[wg_tx_room(plain[i]) - 1],
+				  0x40 + i);
+	/* The rest of the batch, to its last byte. */
+	p = wg_batch_reserve(&pool, b, 64 - used);
+	ck_assert_ptr_nonnull(p);
+	p->buf[(64 - used) * WG_SLOT_SIZE - 1] = 1;
+	ck_assert_ptr_null(wg_batch_add(&pool, b, 1));
+	wg_batch_put(&pool, b);
+	b = wg_batch_get(&pool, BATCH_RX);
+	ck_assert_uint_eq(b->used, 0);
+	ck_assert_uint_eq(b->count, 0);
+	/* A 65,535-byte datagram takes 32 slots. */
+	ck_assert_ptr_nonnull(wg_batch_add(&pool, b, 65535));
+	ck_assert_uint_eq(b->used, 32);
+	wg_batch_put(&pool, b);
+	wg_batch_pool_destroy(&pool);
+}
+END_TEST
+
 static Suite *batch_suite(void)
 {
 	Suite *s = suite_create("batch");
@@ -46,6 +98,7 @@ static Suite *batch_suite(void)
 
 	tcase_add_test(tc, test_pool_exhaustion);
 	tcase_add_test(tc, test_pool_rejects_bad_sizes);
+	tcase_add_test(tc, test_batch_space);
 	suite_add_tcase(s, tc);
 	return s;
 }

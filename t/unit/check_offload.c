@@ -497,6 +497,17 @@ START_TEST(test_split)
 				      (unsigned int)nseg, &nout),
 			 0);
 	ck_assert_uint_eq(nout, nseg);
+	/* What the reader lays its slots out by, before cutting. */
+	{
+		unsigned int pieces = 0;
+		size_t longest = 0;
+
+		ck_assert_int_eq(wg_gso_measure(&h, super, len, &pieces,
+						&longest),
+				 0);
+		ck_assert_uint_eq(pieces, nseg);
+		ck_assert_uint_eq(longest, maxseg);
+	}
 	for (i = 0; i < nseg; i++) {
 		size_t wl =
 		    expected_segment(&sp, pl, c->plen, c->mss, i, nseg, want);
@@ -911,6 +922,32 @@ START_TEST(test_split_malformed)
 }
 END_TEST
 
+/* wg_gso_measure() agrees with what wg_gso_split() did: a read it
+ * measured as pieces packets of at most longest bytes was cut into
+ * exactly that, and a read it refuses was refused. */
+static void check_measure(const struct virtio_net_hdr *h, const uint8_t *pkt,
+			  size_t len, int split_ret, const size_t *lens,
+			  unsigned int nout)
+{
+	unsigned int pieces = 0, i;
+	size_t longest = 0, max = 0;
+	int ret = wg_gso_measure(h, pkt, len, &pieces, &longest);
+
+	ck_assert_msg(ret == 0 || ret == -EINVAL, "measure: ret %d", ret);
+	if (ret) {
+		ck_assert_int_ne(split_ret, 0);
+		return;
+	}
+	if (split_ret)
+		return; /* too many pieces for the test's buffers, say */
+	for (i = 0; i < nout; i++)
+		max = lens[i] > max ? lens[i] : max;
+	ck_assert_uint_eq(pieces, nout);
+	ck_assert_uint_eq(longest, max);
+	for (i = 0; i + 1 < nout; i++)
+		ck_assert_uint_eq(lens[i], longest);
+}
+
 /* Random mutations of valid super-packets: 0 or -EINVAL, and what comes
  * out is within bounds and carries valid checksums. */
 START_TEST(test_split_fuzz)
@@ -955,6 +992,7 @@ START_TEST(test_split_fuzz)
 			out[i] = malloc(CAP);
 		ret = wg_gso_split(&h, pkt, len, out, CAP, lens, NOUT, &nout);
 		ck_assert_msg(ret == 0 || ret == -EINVAL, "ret %d", ret);
+		check_measure(&h, pkt, len, ret, lens, nout);
 		if (ret) {
 			refused++;
 			ck_assert_uint_eq(nout, 0);
@@ -1642,6 +1680,63 @@ static int find_segment(const struct rt_flow *rf, uint8_t *const *pristine,
 /* The security rule: a packet with one corrupted byte is never part of a
  * merged item. Whatever a merged item splits back into must be pristine
  * segments that were not corrupted. */
+/* Authenticated packets (WG_GRO_TRUSTED): a segment its sender sent with
+ * a bad transport checksum is merged with its flow, as the kernel module
+ * would deliver it, where without the flag it goes alone; a bad IPv4
+ * header checksum still keeps a segment out, as the kernel would drop
+ * it. */
+START_TEST(test_gro_trusted)
+{
+	static uint8_t big[BIG], pl[BIG];
+	uint64_t seed = 0x7a57 + (uint64_t)_i;
+	struct rt_flow *rf = calloc(1, sizeof(*rf));
+	struct wg_gro_item items[MAX_SEGS];
+	uint8_t *bufs[8];
+	unsigned int i, n, mid, tries = 0;
+	size_t at;
+
+	ck_assert_ptr_nonnull(rf);
+	for (i = 0; i < 8; i++)
+		bufs[i] = malloc(WG_GRO_BUF_SIZE);
+	/* A flow that coalesces whole, of three segments or more. */
+	for (;;) {
+		ck_assert_uint_lt(tries++, 1000);
+		rt_make_flow(&seed, 0, rf, big, pl);
+		if (rf->nseg >= 3 &&
+		    wg_gro_coalesce((const uint8_t *const *)rf->segs, rf->lens,
+				    rf->nseg, bufs, WG_GRO_BUF_SIZE, 8,
+				    WG_GRO_UDP, items) == 1)
+			break;
+		for (i = 0; i < MAX_SEGS; i++)
+			free(rf->segs[i]);
+	}
+	mid = rf->nseg / 2;
+	at = rf->lens[mid] - 1; /* the last payload byte */
+	rf->segs[mid][at] ^= 0x5a;
+	n = wg_gro_coalesce((const uint8_t *const *)rf->segs, rf->lens,
+			    rf->nseg, bufs, WG_GRO_BUF_SIZE, 8, WG_GRO_UDP,
+			    items);
+	ck_assert_uint_ge(n, 2);
+	n = wg_gro_coalesce((const uint8_t *const *)rf->segs, rf->lens,
+			    rf->nseg, bufs, WG_GRO_BUF_SIZE, 8,
+			    WG_GRO_UDP | WG_GRO_TRUSTED, items);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(items[0].count, rf->nseg);
+	if (rf->sp.ipv == 4) {
+		rf->segs[mid][10] ^= 0x01; /* the IPv4 header checksum */
+		n = wg_gro_coalesce((const uint8_t *const *)rf->segs,
+				    rf->lens, rf->nseg, bufs, WG_GRO_BUF_SIZE,
+				    8, WG_GRO_UDP | WG_GRO_TRUSTED, items);
+		ck_assert_uint_ge(n, 2);
+	}
+	for (i = 0; i < MAX_SEGS; i++)
+		free(rf->segs[i]);
+	for (i = 0; i < 8; i++)
+		free(bufs[i]);
+	free(rf);
+}
+END_TEST
+
 START_TEST(test_gro_corrupt)
 {
 	static uint8_t big[BIG], pl[BIG];
@@ -1830,6 +1925,7 @@ static Suite *offload_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_roundtrip, 0, 4);
 	tcase_add_loop_test(tc, test_gro_corrupt, 0, 3);
+	tcase_add_loop_test(tc, test_gro_trusted, 0, 8);
 	tcase_add_loop_test(tc, test_gro_fuzz, 0, 3);
 	suite_add_tcase(s, tc);
 	return s;

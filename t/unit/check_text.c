@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Untrusted text (src/text.c): decimal numbers read exactly as Go's
- * strconv.ParseUint reads them, bounds included, and quoting that never
- * lets more than 40 characters, or an unprintable one, into a message.
+ * strconv.ParseUint reads them, bounds included.
  */
 #include <check.h>
 #include <stdint.h>
@@ -77,25 +76,6 @@ START_TEST(test_decimal_all_ports)
 }
 END_TEST
 
-START_TEST(test_quote)
-{
-	char buf[WG_TEXT_QUOTE_SIZE], in[64];
-
-	ck_assert_str_eq(wg_text_quote(buf, "abc", 3), "abc");
-	ck_assert_str_eq(wg_text_quote(buf, "abcdef", 2), "ab");
-	ck_assert_str_eq(wg_text_quote(buf, "", 0), "");
-	ck_assert_str_eq(wg_text_quote(buf, "a\0b\n\x7f\xff~", 7), "a?b???~");
-	memset(in, 'k', sizeof(in));
-	wg_text_quote(buf, in, 40);
-	ck_assert_uint_eq(strlen(buf), 40);
-	wg_text_quote(buf, in, 41);
-	ck_assert_uint_eq(strlen(buf), 43);
-	ck_assert_str_eq(buf + 40, "...");
-	wg_text_quote(buf, in, sizeof(in));
-	ck_assert_uint_eq(strlen(buf), 43);
-}
-END_TEST
-
 static Suite *text_suite(void)
 {
 	Suite *s = suite_create("text");
@@ -104,10 +84,6 @@ static Suite *text_suite(void)
 	tcase_add_loop_test(tc, test_decimal, 0,
 			    sizeof(decimal_cases) / sizeof(decimal_cases[0]));
 	tcase_add_test(tc, test_decimal_all_ports);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("quote");
-	tcase_add_test(tc, test_quote);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -16,10 +16,12 @@
 #include <netinet/ip.h>
 #include <netinet/udp.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,11 +68,27 @@ static void assert_open_flags(int fd)
 	ck_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 }
 
+/* Runs a shell command made like printf; its exit status. */
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	char cmd[256];
+	va_list ap;
+	int status;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	status = system(cmd);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 /* What a TUN test made, undone by the checked teardown even when the
  * test fails half-way. */
 static struct wg_tun fixture_tun;
 static char fixture_persistent[IFNAMSIZ];
 static int fixture_fd = -1;
+static char fixture_netns[32];
 
 static int netlink_delete_link(const char *name)
 {
@@ -108,6 +126,7 @@ static void tun_setup(void)
 	fixture_tun.nqueues = 0;
 	fixture_persistent[0] = '\0';
 	fixture_fd = -1;
+	fixture_netns[0] = '\0';
 }
 
 static void tun_teardown(void)
@@ -117,6 +136,8 @@ static void tun_teardown(void)
 		close(fixture_fd);
 	if (fixture_persistent[0])
 		netlink_delete_link(fixture_persistent);
+	if (fixture_netns[0])
+		sh("ip netns del %s", fixture_netns);
 }
 
 static void unique_name(char name[static IFNAMSIZ], const char *prefix)
@@ -496,6 +517,57 @@ START_TEST(test_tun_traffic)
 }
 END_TEST
 
+/* The interface moved to another network namespace, renamed there, its
+ * MTU changed there, moved back, and deleted there: wg_tun_follow() keeps
+ * up with all of it through the queue's fd, and says -ENODEV only for the
+ * deletion. */
+START_TEST(test_tun_follow_namespaces)
+{
+	struct wg_tun *tun = &fixture_tun;
+	char name[IFNAMSIZ], renamed[IFNAMSIZ];
+	unsigned int mtu = 0;
+
+	if (!have_tun("TUN in other namespaces"))
+		return;
+	unique_name(name, "wgf");
+	unique_name(renamed, "wgr");
+	snprintf(fixture_netns, sizeof(fixture_netns), "wgp-tun-%d", getpid());
+	ck_assert_int_eq(sh("ip netns add %s", fixture_netns), 0);
+	ck_assert_int_eq(wg_tun_open(tun, name, 2), 0);
+	ck_assert_int_eq(wg_tun_follow(tun, &mtu), 0);
+	ck_assert_uint_eq(mtu, 1420);
+
+	ck_assert_int_eq(sh("ip link set %s netns %s", name, fixture_netns), 0);
+	ck_assert(!wg_tun_exists(tun)); /* not here by its name any more */
+	ck_assert_int_eq(wg_tun_follow(tun, &mtu), 0);
+	ck_assert_uint_eq(mtu, 1420);
+	ck_assert_int_eq(sh("ip -n %s link set %s mtu 9000", fixture_netns,
+			    name), 0);
+	ck_assert_int_eq(wg_tun_follow(tun, &mtu), 0);
+	ck_assert_uint_eq(mtu, 9000);
+	ck_assert_int_eq(sh("ip -n %s link set %s name %s", fixture_netns, name,
+			    renamed), 0);
+	ck_assert_int_eq(sh("ip -n %s link set %s mtu 65000", fixture_netns,
+			    renamed), 0);
+	ck_assert_int_eq(wg_tun_follow(tun, &mtu), 0);
+	ck_assert_str_eq(tun->name, renamed);
+	ck_assert_uint_eq(mtu, 65000);
+
+	/* Back here (the namespace of this process), then away again. */
+	ck_assert_int_eq(sh("ip -n %s link set %s netns %d", fixture_netns,
+			    renamed, getpid()), 0);
+	ck_assert(wg_tun_exists(tun));
+	ck_assert_int_eq(wg_tun_follow(tun, &mtu), 0);
+	ck_assert_uint_eq(mtu, 65000);
+	ck_assert_int_eq(sh("ip link set %s netns %s", renamed, fixture_netns),
+			 0);
+	ck_assert_int_eq(wg_tun_follow(tun, &mtu), 0);
+
+	ck_assert_int_eq(sh("ip -n %s link del %s", fixture_netns, renamed), 0);
+	ck_assert_int_eq(wg_tun_follow(tun, &mtu), -ENODEV);
+}
+END_TEST
+
 static Suite *tun_suite(void)
 {
 	Suite *s = suite_create("tun");
@@ -507,6 +579,7 @@ static Suite *tun_suite(void)
 	tcase_add_test(tc, test_tun_busy_and_persistent);
 	tcase_add_test(tc, test_tun_adopt);
 	tcase_add_test(tc, test_tun_traffic);
+	tcase_add_test(tc, test_tun_follow_namespaces);
 	suite_add_tcase(s, tc);
 	return s;
 }

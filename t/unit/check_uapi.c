@@ -301,11 +301,13 @@ static const struct bad_case bad[] = {
 	{ "public key short", "public_key=abcd\n", -EINVAL, "4 characters" },
 	{ "preshared key bad", P "preshared_key=" PSK "f\n", -EINVAL,
 	  "line 2 (preshared_key)" },
-	{ "listen_port 65536", "listen_port=65536\n", -EINVAL, "65536" },
+	{ "listen_port 65536", "listen_port=65536\n", -EINVAL,
+	  "line 1 (listen_port): want a number from 0 to 65535" },
 	{ "listen_port negative", "listen_port=-1\n", -EINVAL, "listen_port" },
 	{ "listen_port with plus", "listen_port=+1\n", -EINVAL, "listen_port" },
 	{ "listen_port empty", "listen_port=\n", -EINVAL, "listen_port" },
-	{ "listen_port not a number", "listen_port=80a\n", -EINVAL, "80a" },
+	{ "listen_port not a number", "listen_port=80a\n", -EINVAL,
+	  "line 1 (listen_port): want a number from 0 to 65535" },
 	{ "listen_port with a space", "listen_port= 80\n", -EINVAL,
 	  "listen_port" },
 	{ "listen_port huge", "listen_port=99999999999999999999999\n",
@@ -315,8 +317,9 @@ static const struct bad_case bad[] = {
 	{ "keepalive 65536", P "persistent_keepalive_interval=65536\n",
 	  -EINVAL, "persistent_keepalive_interval" },
 	{ "allowed IP v4 /33", P "allowed_ip=10.0.0.0/33\n", -EINVAL,
-	  "10.0.0.0/33" },
-	{ "allowed IP v6 /129", P "allowed_ip=::/129\n", -EINVAL, "::/129" },
+	  "line 2 (allowed_ip): want [-]address/cidr" },
+	{ "allowed IP v6 /129", P "allowed_ip=::/129\n", -EINVAL,
+	  "line 2 (allowed_ip)" },
 	{ "allowed IP without cidr", P "allowed_ip=10.0.0.1\n", -EINVAL,
 	  "allowed_ip" },
 	{ "allowed IP empty cidr", P "allowed_ip=10.0.0.0/\n", -EINVAL,
@@ -338,7 +341,7 @@ static const struct bad_case bad[] = {
 	  "allowed_ip" },
 	{ "allowed IP empty", P "allowed_ip=\n", -EINVAL, "allowed_ip" },
 	{ "endpoint without port", P "endpoint=192.0.2.1\n", -EINVAL,
-	  "192.0.2.1" },
+	  "line 2 (endpoint): want a.b.c.d:port or [ipv6]:port" },
 	{ "endpoint empty port", P "endpoint=192.0.2.1:\n", -EINVAL,
 	  "endpoint" },
 	{ "endpoint port 65536", P "endpoint=192.0.2.1:65536\n", -EINVAL,
@@ -354,17 +357,19 @@ static const struct bad_case bad[] = {
 	{ "endpoint v4 in brackets", P "endpoint=[192.0.2.1]:5\n", -EINVAL,
 	  "endpoint" },
 	{ "endpoint host name", P "endpoint=example.com:51820\n", -EINVAL,
-	  "example.com" },
+	  "line 2 (endpoint)" },
 	{ "endpoint empty scope", P "endpoint=[fe80::1%]:5\n", -EINVAL,
 	  "endpoint" },
 	{ "endpoint unknown interface", P "endpoint=[fe80::1%nosuchif0]:5\n",
 	  -EINVAL, "endpoint" },
 	{ "endpoint short v4", P "endpoint=1.2.3:5\n", -EINVAL, "endpoint" },
 	{ "endpoint empty", P "endpoint=\n", -EINVAL, "endpoint" },
+	/* An unknown key is not named: it may be a key run together with
+	 * its value. */
 	{ "unknown interface key", "listen_prot=1\n", -EINVAL,
-	  "line 1 (listen_prot): unknown key" },
+	  "line 1: unknown key" },
 	{ "unknown peer key", P "allowed_ips=10.0.0.0/8\n", -EINVAL,
-	  "line 2 (allowed_ips): unknown key" },
+	  "line 2: unknown key" },
 	{ "a get key is not a set key", P "rx_bytes=5\n", -EINVAL,
 	  "unknown key" },
 	{ "line without '='", "listen_port 51820\n", -EPROTO,
@@ -376,12 +381,13 @@ static const struct bad_case bad[] = {
 	{ "peer key before any public_key", "endpoint=192.0.2.1:1\n",
 	  -EINVAL, "line 1 (endpoint): peer key before any public_key" },
 	{ "protocol_version=2", P "protocol_version=2\n", -EINVAL,
-	  "protocol version \"2\"" },
+	  "line 2 (protocol_version): unsupported protocol version" },
 	{ "protocol_version=0", P "protocol_version=0\n", -EINVAL,
 	  "protocol" },
 	{ "protocol_version empty", P "protocol_version=\n", -EINVAL,
 	  "protocol" },
-	{ "remove=false", P "remove=false\n", -EINVAL, "\"false\"" },
+	{ "remove=false", P "remove=false\n", -EINVAL,
+	  "line 2 (remove): the only value is \"true\"" },
 	{ "update_only=1", P "update_only=1\n", -EINVAL, "update_only" },
 	{ "replace_peers=True", "replace_peers=True\n", -EINVAL,
 	  "replace_peers" },
@@ -428,6 +434,86 @@ START_TEST(test_parse_bad)
 }
 END_TEST
 
+/* No error message repeats any 8 consecutive characters of a key, for
+ * every key-bearing field malformed in every way the parser tells apart:
+ * run together with its name, one digit too long or short, a non-hex
+ * digit, the value twice over, and a key put in the wrong field or
+ * under an unknown name. */
+static const char *const key_fields[] = { "private_key", "public_key",
+					  "preshared_key" };
+enum { LEAK_FORMS = 10 };
+
+/* Malformed line number form, carrying key in field or near it. */
+static void leak_line(char *out, size_t size, unsigned int form,
+		      const char *field, const char *key)
+{
+	switch (form) {
+	case 0: /* run together */
+		snprintf(out, size, "%s%s=1\n", field, key);
+		break;
+	case 1: /* too long */
+		snprintf(out, size, "%s=%s0\n", field, key);
+		break;
+	case 2: /* too short */
+		snprintf(out, size, "%s=%.63s\n", field, key);
+		break;
+	case 3: /* not hex */
+		snprintf(out, size, "%s=g%.63s\n", field, key);
+		break;
+	case 4: /* twice over */
+		snprintf(out, size, "%s=%s%s\n", field, key, key);
+		break;
+	case 5: /* in a number field */
+		snprintf(out, size, "listen_port=%s\n", key);
+		break;
+	case 6: /* in an endpoint */
+		snprintf(out, size, "endpoint=%s:1\n", key);
+		break;
+	case 7: /* in an allowed IP */
+		snprintf(out, size, "allowed_ip=%s/32\n", key);
+		break;
+	case 8: /* a bare line */
+		snprintf(out, size, "%s\n", key);
+		break;
+	default: /* under an unknown name */
+		snprintf(out, size, "x%s=%s\n", field, key);
+		break;
+	}
+}
+
+static void assert_no_window(const char *text, const char *key,
+			     const char *what)
+{
+	char window[9];
+	size_t i;
+
+	for (i = 0; i + 8 <= strlen(key); i++) {
+		memcpy(window, key + i, 8);
+		window[8] = '\0';
+		ck_assert_msg(!strstr(text, window),
+			      "%s: \"%s\" repeats \"%s\" of the key", what,
+			      text, window);
+	}
+}
+
+START_TEST(test_parse_never_repeats_keys)
+{
+	const char *field = key_fields[_i / LEAK_FORMS];
+	char body[512], line[400], err[256];
+	struct wg_uapi_set s;
+	int ret;
+
+	/* The key-bearing field where a peer's may stand: after a peer. */
+	leak_line(line, sizeof(line), (unsigned int)_i % LEAK_FORMS, field,
+		  PRIV);
+	snprintf(body, sizeof(body), "%s%s",
+		 strcmp(field, "private_key") ? P : "", line);
+	ret = wg_uapi_parse_set(body, strlen(body), &s, err, sizeof(err));
+	ck_assert_msg(ret < 0, "\"%s\" was accepted", line);
+	assert_no_window(err, PRIV, line);
+}
+END_TEST
+
 START_TEST(test_parse_tiny_err_buffer)
 {
 	struct wg_uapi_set s;
@@ -435,7 +521,7 @@ START_TEST(test_parse_tiny_err_buffer)
 
 	ck_assert_int_eq(wg_uapi_parse_set("x=1", 3, &s, err, sizeof(err)),
 			 -EINVAL);
-	ck_assert_str_eq(err, "line 1 ");
+	ck_assert_str_eq(err, "line 1:");
 	ck_assert_int_eq(wg_uapi_parse_set("x", 1, &s, NULL, 0), -EPROTO);
 }
 END_TEST
@@ -1935,7 +2021,7 @@ static const struct log_case log_cases[] = {
 	  "preshared_key=" PSK "zz\n\n",
 	  "errno=-22\n\n", "line 3 (preshared_key)" },
 	{ "private_key=" PRIV "\n\n", "errno=-22\n\n",
-	  "unknown operation \"private_key\"" },
+	  "unknown operation (the first line is not get=1" },
 	{ "set=1\n" PSK "\n\n", "errno=-71\n\n", "line 1: no '='" },
 	{ "set=1\nprivate_key=" PRIV "\nlisten_port=1\n\n", "errno=-98\n\n",
 	  "failed: the stub says no" },
@@ -1998,6 +2084,8 @@ static Suite *uapi_suite(void)
 	tc = tcase_create("parse");
 	tcase_add_loop_test(tc, test_parse_good, 0,
 			    sizeof(good) / sizeof(good[0]));
+	tcase_add_loop_test(tc, test_parse_never_repeats_keys, 0,
+			    3 * LEAK_FORMS);
 	tcase_add_loop_test(tc, test_parse_bad, 0,
 			    sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, test_parse_tiny_err_buffer);
