@@ -53,6 +53,7 @@ require_cmd systemd-nspawn systemd-container
 require_cmd nsenter util-linux
 require_cmd unshare util-linux
 require_cmd jq jq
+require_cmd capsh libcap2-bin
 : "${PYTHON3:=/usr/bin/python3}"
 "$PYTHON3" -c 'import prometheus_client.parser' 2>/dev/null ||
 	skip_or_fail "$PYTHON3 cannot import prometheus_client (python3-prometheus-client)"
@@ -149,9 +150,15 @@ cp "$WGPIPE_DEB" "$ROOT/root/$DEB_NAME" || fail "cannot copy the package"
 promtool()
 {
 	local ver dir
-	ver=$(apt-cache policy prometheus 2>/dev/null | awk '$1 == "Candidate:" { print $2 }')
+	candidate() { apt-cache policy prometheus 2>/dev/null | awk '$1 == "Candidate:" { print $2 }'; }
+	ver=$(candidate)
+	# A machine with every package already installed may have no lists.
+	if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then
+		apt-get update -qq >"$T_TMP/apt-update.log" 2>&1
+		ver=$(candidate)
+	fi
 	[ -n "$ver" ] && [ "$ver" != "(none)" ] ||
-		fail "apt-cache knows no prometheus package (apt-get update?)"
+		fail "apt-cache knows no prometheus package: $(tail -n 3 "$T_TMP/apt-update.log" 2>/dev/null)"
 	dir="$CACHE/promtool-${ver//[^A-Za-z0-9.+-]/_}"
 	if [ ! -x "$dir/promtool" ]; then
 		rm -rf "$CACHE"/promtool-* "$T_TMP/promtool"
