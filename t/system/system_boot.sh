@@ -399,8 +399,10 @@ pass "traffic through wgpipe@wg0: container -> B $up; B -> container $down;" \
 
 TEXTFILE=/var/lib/prometheus/node-exporter
 PROM="$ROOT$TEXTFILE/wgpipe-wg0.prom"
-[ "$(cx stat -c %U "$TEXTFILE")" = prometheus ] ||
-	fail "$TEXTFILE in the container is not node_exporter's: $(cx stat -c %U "$TEXTFILE" 2>&1)"
+# The folder comes with Debian's package (owned by root there); that
+# node_exporter reads it shows below in its /metrics.
+[ "$(cx dpkg-query -S "$TEXTFILE" 2>/dev/null | cut -d : -f 1)" = prometheus-node-exporter ] ||
+	fail "$TEXTFILE in the container is not prometheus-node-exporter's: $(cx dpkg-query -S "$TEXTFILE" 2>&1)"
 cx systemctl is-active -q prometheus-node-exporter ||
 	fail "node_exporter does not run in the container: $(journal prometheus-node-exporter)"
 cx systemctl start wgpipe-metrics@wg0.timer || fail "systemctl start wgpipe-metrics@wg0.timer"
