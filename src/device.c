@@ -14,10 +14,12 @@
 #include <unistd.h>
 
 #include "settings.h"
+#include "clock.h"
 #include "crypto/aead.h"
 #include "crypto/crypto.h"
 #include "event.h"
 #include "log.h"
+#include "metrics.h"
 #include "peer.h"
 #include "pipeline.h"
 #include "secmem.h"
@@ -472,35 +474,42 @@ int wg_device_set_private_key(struct wg_device *dev, const uint8_t *key)
 	return 0;
 }
 
-#define STAT_LINE(name) { #name, offsetof(struct wg_stats, name) }
+/* The device-wide counters, by the index metrics.h gives them. */
+#define STAT(m, field) { m, offsetof(struct wg_stats, field) }
 
 static const struct {
-	const char *name;
+	enum wg_device_metric metric;
 	size_t offset;
-} stat_lines[] = {
-	STAT_LINE(tun_rx_packets),    STAT_LINE(tun_rx_batches),
-	STAT_LINE(udp_tx_packets),    STAT_LINE(udp_tx_batches),
-	STAT_LINE(udp_rx_packets),    STAT_LINE(udp_rx_batches),
-	STAT_LINE(tun_tx_packets),    STAT_LINE(tun_tx_batches),
-	STAT_LINE(tun_rx_reads),      STAT_LINE(udp_rx_reads),
-	STAT_LINE(udp_tx_sends),      STAT_LINE(tun_tx_writes),
-	STAT_LINE(drop_no_peer),      STAT_LINE(drop_no_endpoint),
-	STAT_LINE(drop_no_keypair),   STAT_LINE(drop_staged),
-	STAT_LINE(drop_too_big),      STAT_LINE(drop_send_error),
-	STAT_LINE(drop_bad_packet),   STAT_LINE(drop_unknown_index),
-	STAT_LINE(drop_decrypt),      STAT_LINE(drop_replay),
-	STAT_LINE(drop_source),	      STAT_LINE(drop_pool_empty),
-	STAT_LINE(drop_handshake),    STAT_LINE(handshake_cookies_sent),
-	STAT_LINE(handshake_ratelimited), STAT_LINE(handshake_fair_queued),
+} stat_fields[] = {
+	STAT(WG_M_TUN_RX_PACKETS, tun_rx_packets),
+	STAT(WG_M_TUN_RX_BATCHES, tun_rx_batches),
+	STAT(WG_M_UDP_TX_PACKETS, udp_tx_packets),
+	STAT(WG_M_UDP_TX_BATCHES, udp_tx_batches),
+	STAT(WG_M_UDP_RX_PACKETS, udp_rx_packets),
+	STAT(WG_M_UDP_RX_BATCHES, udp_rx_batches),
+	STAT(WG_M_TUN_TX_PACKETS, tun_tx_packets),
+	STAT(WG_M_TUN_TX_BATCHES, tun_tx_batches),
+	STAT(WG_M_TUN_RX_READS, tun_rx_reads),
+	STAT(WG_M_UDP_RX_READS, udp_rx_reads),
+	STAT(WG_M_UDP_TX_SENDS, udp_tx_sends),
+	STAT(WG_M_TUN_TX_WRITES, tun_tx_writes),
+	STAT(WG_M_DROP_NO_PEER, drop_no_peer),
+	STAT(WG_M_DROP_NO_ENDPOINT, drop_no_endpoint),
+	STAT(WG_M_DROP_NO_KEYPAIR, drop_no_keypair),
+	STAT(WG_M_DROP_STAGED, drop_staged),
+	STAT(WG_M_DROP_TOO_BIG, drop_too_big),
+	STAT(WG_M_DROP_SEND_ERROR, drop_send_error),
+	STAT(WG_M_DROP_BAD_PACKET, drop_bad_packet),
+	STAT(WG_M_DROP_UNKNOWN_INDEX, drop_unknown_index),
+	STAT(WG_M_DROP_DECRYPT, drop_decrypt),
+	STAT(WG_M_DROP_REPLAY, drop_replay),
+	STAT(WG_M_DROP_SOURCE, drop_source),
+	STAT(WG_M_DROP_POOL_EMPTY, drop_pool_empty),
+	STAT(WG_M_DROP_HANDSHAKE, drop_handshake),
+	STAT(WG_M_HANDSHAKE_COOKIES_SENT, handshake_cookies_sent),
+	STAT(WG_M_HANDSHAKE_RATELIMITED, handshake_ratelimited),
+	STAT(WG_M_HANDSHAKE_FAIR_QUEUED, handshake_fair_queued),
 };
-
-static uint64_t stat_value(struct wg_device *dev, size_t i)
-{
-	const uint64_t *v = (const uint64_t *)((const char *)&dev->stats +
-					       stat_lines[i].offset);
-
-	return wg_read_once(*v);
-}
 
 /* Average packets per batch, in hundredths, for a stage's pair. */
 static uint64_t fill(uint64_t packets, uint64_t batches)
@@ -508,65 +517,144 @@ static uint64_t fill(uint64_t packets, uint64_t batches)
 	return batches ? packets * 100 / batches : 0;
 }
 
-int wg_device_format_stats(struct wg_device *dev, char **out, size_t *len)
+/* What is not a struct wg_stats counter: the pool, the in-flight
+ * limits, key memory, the offloads. */
+static void collect_state(struct wg_device *dev, uint64_t *v)
 {
-	const struct wg_stats *st = &dev->stats;
+	struct batch_inflight *in = dev->pool.inflight;
 	struct wg_secmem_stats sm;
 	struct wg_socket_set *s;
-	FILE *f = open_memstream(out, len);
-	size_t i;
 
-	if (!f)
-		return -ENOMEM;
-	for (i = 0; i < sizeof(stat_lines) / sizeof(stat_lines[0]); i++)
-		fprintf(f, "%s=%llu\n", stat_lines[i].name,
-			(unsigned long long)stat_value(dev, i));
-	fprintf(f, "pool_empty_events=%llu\n",
-		(unsigned long long)wg_read_once(dev->pool.empty_events));
-	fprintf(f, "tun_rx_batch_fill_x100=%llu\nudp_rx_batch_fill_x100=%llu\n",
-		(unsigned long long)fill(wg_read_once(st->tun_rx_packets),
-					 wg_read_once(st->tun_rx_batches)),
-		(unsigned long long)fill(wg_read_once(st->udp_rx_packets),
-					 wg_read_once(st->udp_rx_batches)));
-	fprintf(f, "inflight_tx=%u\ninflight_rx=%u\n",
-		wg_read_once(dev->pool.inflight[BATCH_TX].packets),
-		wg_read_once(dev->pool.inflight[BATCH_RX].packets));
+	v[WG_M_POOL_EMPTY_EVENTS] = wg_read_once(dev->pool.empty_events);
+	v[WG_M_TUN_RX_BATCH_FILL] = fill(v[WG_M_TUN_RX_PACKETS],
+					 v[WG_M_TUN_RX_BATCHES]);
+	v[WG_M_UDP_RX_BATCH_FILL] = fill(v[WG_M_UDP_RX_PACKETS],
+					 v[WG_M_UDP_RX_BATCHES]);
+	v[WG_M_INFLIGHT_TX] = wg_read_once(in[BATCH_TX].packets);
+	v[WG_M_INFLIGHT_RX] = wg_read_once(in[BATCH_RX].packets);
 	wg_secmem_get_stats(&sm);
-	fprintf(f, "key_memory_kib=%llu\nkey_memory_lock_failures=%llu\n",
-		(unsigned long long)sm.bytes_mapped / 1024,
-		(unsigned long long)sm.lock_failures);
-	fprintf(f, "inflight_full_events_tx=%llu\ninflight_full_events_rx=%llu\n",
-		(unsigned long long)wg_read_once(
-			dev->pool.inflight[BATCH_TX].full_events),
-		(unsigned long long)wg_read_once(
-			dev->pool.inflight[BATCH_RX].full_events));
-	fprintf(f, "pool_batches=%u\npool_free=%u\npeers_held=%u\n",
-		dev->pool.nbatches, wg_batch_pool_free(&dev->pool),
-		wg_read_once(dev->peers_held));
+	v[WG_M_KEY_MEMORY] = sm.bytes_mapped / 1024;
+	v[WG_M_KEY_MEMORY_LOCK_FAILURES] = sm.lock_failures;
+	v[WG_M_INFLIGHT_FULL_EVENTS_TX] = wg_read_once(in[BATCH_TX].full_events);
+	v[WG_M_INFLIGHT_FULL_EVENTS_RX] = wg_read_once(in[BATCH_RX].full_events);
+	v[WG_M_POOL_BATCHES] = dev->pool.nbatches;
+	v[WG_M_POOL_FREE] = wg_batch_pool_free(&dev->pool);
+	v[WG_M_PEERS_HELD] = wg_read_once(dev->peers_held);
+	v[WG_M_OFFLOAD_TUN_VNET_HDR] = dev->tun.vnet_hdr;
+	v[WG_M_OFFLOAD_TUN_TSO] = !!(dev->tun.offloads & TUN_F_TSO4);
+	v[WG_M_OFFLOAD_TUN_USO] = !!(dev->tun.offloads & WG_TUN_F_USO4);
+	v[WG_M_OFFLOAD_TUN_GRO] = dev->tun.vnet_hdr && dev->opt.tun_gro &&
+				  !!(dev->tun.offloads & TUN_F_TSO4);
 	rcu_read_lock();
 	s = rcu_dereference(dev->sockets);
-	fprintf(f, "offload_tun_vnet_hdr=%d\noffload_tun_tso=%d\n"
-		   "offload_tun_uso=%d\noffload_tun_gro=%d\n"
-		   "offload_udp_gso=%d\noffload_udp_gro=%d\n",
-		dev->tun.vnet_hdr, !!(dev->tun.offloads & TUN_F_TSO4),
-		!!(dev->tun.offloads & WG_TUN_F_USO4),
-		dev->tun.vnet_hdr && dev->opt.tun_gro &&
-			!!(dev->tun.offloads & TUN_F_TSO4),
-		wg_read_once(s->gso) != 0, s->gro);
+	v[WG_M_OFFLOAD_UDP_GSO] = wg_read_once(s->gso) != 0;
+	v[WG_M_OFFLOAD_UDP_GRO] = s->gro;
 	rcu_read_unlock();
-	fprintf(f, "crypto=%s\n", wg_aead_name());
-	if (fclose(f))
-		return -ENOMEM;
-	return 0;
+}
+
+static void collect_peer(struct wg_peer *peer, struct wg_peer_metrics *pm,
+			 uint64_t now_ns)
+{
+	const struct wg_peer_stats *st = &peer->stats;
+	uint64_t hs = wg_read_once(peer->last_handshake_realtime_ns);
+	uint64_t *v = pm->v;
+
+	memcpy(pm->public_key, peer->public_key, WG_KEY_LEN);
+	v[WG_PM_RX_BYTES] = wg_read_once(peer->rx_bytes);
+	v[WG_PM_TX_BYTES] = wg_read_once(peer->tx_bytes);
+	v[WG_PM_RX_PACKETS] = wg_read_once(st->rx_packets);
+	v[WG_PM_TX_PACKETS] = wg_read_once(st->tx_packets);
+	v[WG_PM_DROP_DECRYPT] = wg_read_once(st->drop_decrypt);
+	v[WG_PM_DROP_REPLAY] = wg_read_once(st->drop_replay);
+	v[WG_PM_DROP_SOURCE] = wg_read_once(st->drop_source);
+	v[WG_PM_DROP_NO_KEYPAIR] = wg_read_once(st->drop_no_keypair);
+	v[WG_PM_HANDSHAKES_INITIATED] = wg_read_once(st->handshakes_initiated);
+	v[WG_PM_HANDSHAKES_COMPLETED] = wg_read_once(st->handshakes_completed);
+	v[WG_PM_HANDSHAKES_REFUSED] = wg_read_once(st->handshakes_refused);
+	v[WG_PM_LATEST_HANDSHAKE] = hs / NSEC_PER_SEC;
+	/* A clock set back since: an age of 0 rather than a huge one. */
+	v[WG_PM_LATEST_HANDSHAKE_AGE] =
+		!hs ? WG_METRIC_NEVER
+		    : (now_ns > hs ? now_ns - hs : 0) / NSEC_PER_SEC;
+}
+
+/* The configured peers, under RCU: a snapshot, not an atomic one. */
+static int collect_peers(struct wg_device *dev, struct wg_metrics *m)
+{
+	uint64_t now = wg_realtime_ns();
+	struct wg_peer_metrics *pm;
+	struct wg_peer *peer;
+	int ret = 0;
+
+	rcu_read_lock();
+	cds_list_for_each_entry_rcu(peer, &dev->peers, list) {
+		if (wg_load_acquire(peer->dead))
+			continue;
+		pm = wg_metrics_add_peer(m);
+		if (!pm) {
+			ret = -ENOMEM;
+			break;
+		}
+		collect_peer(peer, pm, now);
+	}
+	rcu_read_unlock();
+	return ret;
+}
+
+int wg_device_collect_metrics(struct wg_device *dev, struct wg_metrics *m,
+			      bool with_peers)
+{
+	const char *base = (const char *)&dev->stats;
+	size_t i;
+
+	memset(m, 0, sizeof(*m));
+	for (i = 0; i < sizeof(stat_fields) / sizeof(stat_fields[0]); i++)
+		m->v[stat_fields[i].metric] = wg_read_once(
+			*(const uint64_t *)(base + stat_fields[i].offset));
+	collect_state(dev, m->v);
+	snprintf(m->crypto, sizeof(m->crypto), "%s", wg_aead_name());
+	if (!with_peers)
+		return 0;
+	return collect_peers(dev, m);
+}
+
+int wg_device_format_stats(struct wg_device *dev, char **out, size_t *len)
+{
+	struct wg_metrics m;
+	FILE *f;
+	int ret;
+
+	ret = wg_device_collect_metrics(dev, &m, true);
+	if (ret)
+		goto out;
+	ret = -ENOMEM;
+	f = open_memstream(out, len);
+	if (!f)
+		goto out;
+	wg_metrics_write_wire(f, &m);
+	if (!fclose(f))
+		ret = 0;
+out:
+	wg_metrics_free(&m);
+	return ret;
 }
 
 void wg_device_log_stats(struct wg_device *dev)
 {
-	char *text, *line, *save = NULL;
+	char *text = NULL, *line, *save = NULL;
+	struct wg_metrics m;
 	size_t len;
+	FILE *f;
 
-	if (wg_device_format_stats(dev, &text, &len))
+	wg_device_collect_metrics(dev, &m, false);
+	f = open_memstream(&text, &len);
+	if (!f)
 		return;
+	wg_metrics_write_device(f, &m);
+	if (fclose(f)) {
+		free(text);
+		return;
+	}
 	for (line = strtok_r(text, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		char *eq = strchr(line, '=');

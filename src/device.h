@@ -29,6 +29,7 @@
 #include "tun.h"
 
 struct wg_uapi_server;
+struct wg_metrics;
 
 /* Thread pools and pools of batches, from the command line. */
 struct wg_options {
@@ -164,9 +165,14 @@ void wg_device_too_big(struct wg_device *dev, size_t len, const char *why,
 void wg_device_housekeeping(struct wg_device *dev, uint64_t now);
 /* The caller is registered with RCU. */
 void wg_device_destroy(struct wg_device *dev);
-/* Writes the counters to the log, one "counter NAME VALUE" line each. */
+/* Any thread: every figure of metrics.h, now; with_peers, each
+ * configured peer's too. 0 or -ENOMEM; free with wg_metrics_free(). */
+int wg_device_collect_metrics(struct wg_device *dev, struct wg_metrics *m,
+			      bool with_peers);
+/* Writes the device's figures to the log, one "counter NAME VALUE" line
+ * each. */
 void wg_device_log_stats(struct wg_device *dev);
-/* The same counters as "name=value" lines, malloc'd (any thread). */
+/* The reply to stats=1 (metrics.h, the wire), malloc'd (any thread). */
 int wg_device_format_stats(struct wg_device *dev, char **out, size_t *len);
 
 /* Must hold config_lock. Rebinds the UDP sockets to port. */

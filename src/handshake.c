@@ -223,6 +223,8 @@ static void consume_initiation(struct wg_device *dev, struct packet *p,
 		wg_log_ratelimited(WG_LOG_VERBOSE,
 				   "invalid handshake initiation dropped");
 		wg_stat_add(dev, drop_handshake, 1);
+		if (peer)
+			wg_peer_stat_add(peer, handshakes_refused, 1);
 		return;
 	}
 	if (!ok)
@@ -258,6 +260,8 @@ static void consume_response(struct wg_device *dev, struct packet *p,
 		wg_log_ratelimited(WG_LOG_VERBOSE,
 				   "invalid handshake response dropped");
 		wg_stat_add(dev, drop_handshake, 1);
+		if (peer)
+			wg_peer_stat_add(peer, handshakes_refused, 1);
 		return;
 	}
 	authenticated(peer, p, now);
@@ -266,6 +270,7 @@ static void consume_response(struct wg_device *dev, struct packet *p,
 	peer->timers.sent_lastminute_handshake = false;
 	pthread_mutex_unlock(&peer->timers_lock);
 	wg_write_once(peer->last_handshake_realtime_ns, wg_realtime_ns());
+	wg_peer_stat_add(peer, handshakes_completed, 1);
 	log_debug("peer %llu: handshake complete",
 		  (unsigned long long)peer->id);
 	/* Confirm the keys to the responder at once: staged data, or a
@@ -420,8 +425,10 @@ static void send_initiation(struct wg_peer *peer, bool is_retry)
 	wg_peer_get_endpoint(peer, &ep, &src);
 	log_debug("peer %llu: sending handshake initiation",
 		  (unsigned long long)peer->id);
-	if (ep.sa.sa_family)
+	if (ep.sa.sa_family) {
 		send_from(peer, &ep, &src, &msg, sizeof(msg));
+		wg_peer_stat_add(peer, handshakes_initiated, 1);
+	}
 
 	pthread_mutex_lock(&peer->timers_lock);
 	wg_timers_any_authenticated_packet_traversal(&peer->timers, now);

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * wgpipe [-f|--foreground] [options] INTERFACE
- * wgpipe show INTERFACE
+ * wgpipe show [--json | --prometheus] INTERFACE
  *
  * Forks into the background unless told not to; the parent exits 0 only
  * once the interface and the UAPI socket exist, and otherwise prints the
  * child's reason and exits 1. "show" asks a running daemon for its
- * counters over the UAPI socket and prints them.
+ * counters over the UAPI socket and prints them (metrics.h).
  */
 #include "config.h"
 
@@ -28,6 +28,7 @@
 #include "peer.h"
 #include "device.h"
 #include "log.h"
+#include "metrics.h"
 #include "options.h"
 #include "privs.h"
 #include "uapi.h"
@@ -37,54 +38,23 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: wgpipe [-f|--foreground] [options] INTERFACE\n"
-		"       wgpipe show INTERFACE\n"
+		"       wgpipe show [--json | --prometheus] INTERFACE\n"
 		"       wgpipe -h|--help\n"
 		"       wgpipe -v|--version\n"
 		"\n"
 		"Userspace WireGuard daemon; configure it with wg(8) or wg-quick(8).\n"
-		"\"wgpipe show\" prints the counters of the daemon running INTERFACE.\n"
+		"\"wgpipe show\" prints the counters of the daemon running INTERFACE:\n"
+		"a table, JSON, or the Prometheus text format.\n"
 		"\n"
 		"  -f, --foreground           stay in the foreground, log to stderr\n");
 	wg_options_usage(out);
 	fprintf(out,
 		"  -h, --help                 show this help\n"
-		"  -v, --version              show the version\n"
+		"  -v, --version              show the version and the build's options\n"
 		"\n"
 		"Environment: WG_PROCESS_FOREGROUND=1, LOG_LEVEL=error|info|verbose,\n"
 		"WG_TUN_FD, WG_UAPI_FD (inherited descriptors).\n"
 		"See wgpipe(8).\n");
-}
-
-/* The longest name of the name=value lines in text. */
-static int name_width(const char *text)
-{
-	const char *line, *nl, *eq;
-	int width = 0;
-
-	for (line = text; *line; line = *nl ? nl + 1 : nl) {
-		nl = strchrnul(line, '\n');
-		eq = memchr(line, '=', (size_t)(nl - line));
-		if (eq && eq - line > width)
-			width = (int)(eq - line);
-	}
-	return width;
-}
-
-/* name=value lines as two aligned columns; other lines as they are. */
-static void print_table(char *text)
-{
-	int width = name_width(text);
-	char *line, *eq, *save = NULL;
-
-	for (line = strtok_r(text, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		eq = strchr(line, '=');
-		if (eq)
-			printf("%-*.*s  %s\n", width, (int)(eq - line), line,
-			       eq + 1);
-		else
-			printf("%s\n", line);
-	}
 }
 
 /* One line saying why wgpipe show got no counters from path. */
@@ -112,10 +82,13 @@ static void show_failed(const char *ifname, const char *path, int ret,
 				"%s\n", path, strerror(abs(answer)));
 }
 
-/* wgpipe show INTERFACE: 0 once the counters are printed, else 1 after
- * one line saying why not. */
-static int show(const char *ifname)
+enum show_format { SHOW_TABLE, SHOW_JSON, SHOW_PROMETHEUS };
+
+/* wgpipe show [--json | --prometheus] INTERFACE: 0 once the counters are
+ * printed, else 1 after one line saying why not. */
+static int show(const char *ifname, enum show_format format)
 {
+	struct wg_metrics m;
 	char path[128], *text;
 	size_t len;
 	int answer, ret;
@@ -130,9 +103,55 @@ static int show(const char *ifname)
 		show_failed(ifname, path, ret, answer);
 		return 1;
 	}
-	print_table(text);
+	ret = wg_metrics_read_wire(&m, text);
 	free(text);
+	if (ret) {
+		fprintf(stderr, "wgpipe: the daemon on %s answered stats=1 "
+				"with a line that is no name=value\n", path);
+		return 1;
+	}
+	if (format == SHOW_JSON)
+		wg_metrics_print_json(stdout, &m, ifname);
+	else if (format == SHOW_PROMETHEUS)
+		wg_metrics_print_prometheus(stdout, &m, ifname);
+	else
+		wg_metrics_print_table(stdout, &m);
+	wg_metrics_free(&m);
 	return fflush(stdout) ? 1 : 0;
+}
+
+/* argv[1] is "show". */
+static int show_main(int argc, char **argv)
+{
+	enum show_format format = SHOW_TABLE;
+
+	if (argc == 4 && !strcmp(argv[2], "--json"))
+		format = SHOW_JSON;
+	else if (argc == 4 && !strcmp(argv[2], "--prometheus"))
+		format = SHOW_PROMETHEUS;
+	else if (argc != 3 || argv[2][0] == '-') {
+		fprintf(stderr, "Usage: wgpipe show [--json | --prometheus] "
+				"INTERFACE\n");
+		return 1;
+	}
+	return show(argv[argc - 1], format);
+}
+
+/* wgpipe --version: the version, and the data path's ChaCha20-Poly1305
+ * implementations this build has, with what each needs and whether this
+ * CPU has it. */
+static void version(void)
+{
+	struct wg_aead_choice c[8];
+	size_t i, n = wg_aead_list(c, 8);
+
+	printf("wgpipe %s\n", PACKAGE_VERSION);
+	printf("ChaCha20-Poly1305 implementations (--crypto):\n");
+	for (i = 0; i < n; i++)
+		printf("  %-10s %-36s %s\n", c[i].name,
+		       *c[i].needs ? c[i].needs : "any CPU",
+		       c[i].usable ? "usable here" : "not on this CPU");
+	printf("--crypto auto chooses on this CPU: %s\n", wg_aead_auto_name());
 }
 
 /* The child tells the parent how start-up went: one status byte, then a
@@ -292,15 +311,15 @@ int main(int argc, char **argv)
 	bool foreground = false;
 	int ret;
 
-	if (argc == 3 && !strcmp(argv[1], "show"))
-		return show(argv[2]);
+	if (argc >= 3 && !strcmp(argv[1], "show"))
+		return show_main(argc, argv);
 	ret = wg_options_parse(argc, argv, &opt, &foreground);
 	if (ret == WG_OPTIONS_HELP) {
 		usage(stdout);
 		return 0;
 	}
 	if (ret == WG_OPTIONS_VERSION) {
-		printf("wgpipe %s\n", PACKAGE_VERSION);
+		version();
 		return 0;
 	}
 	if (ret < 0)

@@ -56,6 +56,19 @@ struct wg_keypair {
 
 enum { WG_MAX_STAGED_BATCHES = 4 };
 
+/* What wgpipe show reports per peer (metrics.h): relaxed atomics, bumped
+ * beside the device-wide counters and, like them, once per batch on the
+ * data path. */
+struct wg_peer_stats {
+	uint64_t rx_packets, tx_packets;
+	uint64_t drop_decrypt, drop_replay, drop_source, drop_no_keypair;
+	uint64_t handshakes_initiated, handshakes_completed;
+	uint64_t handshakes_refused;
+};
+
+#define wg_peer_stat_add(peer, field, n)                                      \
+	wg_counter_add((peer)->stats.field, (n))
+
 struct wg_peer {
 	struct wg_device *dev;
 	uint64_t id; /* for logs: "peer 3" */
@@ -92,6 +105,7 @@ struct wg_peer {
 	struct batch_list staged;
 
 	uint64_t rx_bytes, tx_bytes; /* shared: wg_counter_add */
+	struct wg_peer_stats stats;  /* shared: wg_peer_stat_add */
 	uint64_t last_handshake_realtime_ns; /* shared; 0: never */
 };
 

@@ -534,11 +534,13 @@ static void deliver(struct wg_peer *peer, struct batch *b, struct packet *p,
 
 	if (!p->ok) {
 		wg_stat_add(dev, drop_decrypt, 1);
+		wg_peer_stat_add(peer, drop_decrypt, 1);
 		return;
 	}
 	if (!wg_replay_counter_validate(&b->keypair->noise.receiving_counter,
 					p->counter)) {
 		wg_stat_add(dev, drop_replay, 1);
+		wg_peer_stat_add(peer, drop_replay, 1);
 		return;
 	}
 	s->authenticated++;
@@ -555,6 +557,7 @@ static void deliver(struct wg_peer *peer, struct batch *b, struct packet *p,
 	if (wg_allowedips_lookup(&dev->allowedips, family, src) !=
 	    &peer->allowedips) {
 		wg_stat_add(dev, drop_source, 1);
+		wg_peer_stat_add(peer, drop_source, 1);
 		return;
 	}
 	out->pkts[out->n] = pkt;
@@ -586,11 +589,13 @@ static void received(struct wg_peer *peer, struct wg_keypair *kp,
 	bool rekey, confirmed;
 
 	wg_counter_add(peer->rx_bytes, s->bytes);
+	wg_peer_stat_add(peer, rx_packets, s->authenticated);
 	confirmed = wg_peer_received_with_keypair(peer, kp);
 
 	pthread_mutex_lock(&peer->timers_lock);
 	if (confirmed) {
 		wg_timers_handshake_complete(&peer->timers);
+		wg_peer_stat_add(peer, handshakes_completed, 1);
 		wg_write_once(peer->last_handshake_realtime_ns,
 			      wg_realtime_ns());
 	}

@@ -507,6 +507,7 @@ static void stage(struct wg_peer *peer, struct batch *b)
 	pthread_mutex_unlock(&peer->staged_lock);
 	if (dropped) {
 		wg_stat_add(peer->dev, drop_staged, dropped->count);
+		wg_peer_stat_add(peer, drop_no_keypair, dropped->count);
 		wg_batch_release(&peer->dev->pool, dropped);
 	}
 	/* A sender that found the peer before its removal may stage after
@@ -533,6 +534,7 @@ void wg_send_purge_staged(struct wg_peer *peer)
 
 	while ((b = take_staged(peer))) {
 		wg_stat_add(peer->dev, drop_staged, b->count);
+		wg_peer_stat_add(peer, drop_no_keypair, b->count);
 		wg_batch_release(&peer->dev->pool, b);
 	}
 }
@@ -627,6 +629,7 @@ static void send_one_batch(struct wg_peer *peer, struct batch *b,
 	if (sent < n)
 		wg_stat_add(dev, drop_send_error, n - sent);
 	wg_stat_add(dev, udp_tx_packets, sent);
+	wg_peer_stat_add(peer, tx_packets, sent);
 	wg_stat_add(dev, udp_tx_batches, 1);
 }
 

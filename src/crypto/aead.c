@@ -133,6 +133,37 @@ bool wg_aead_supported(const char *name)
 	return !strcmp(name, "auto") || find(name, &last);
 }
 
+/* A name's entries are adjacent: its last one needs the least. */
+size_t wg_aead_list(struct wg_aead_choice *out, size_t max)
+{
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < NIMPLS; i++) {
+		const struct impl_entry *e = &impls[i];
+
+#if !defined(__x86_64__)
+		if (e->cpu_ok == never)
+			continue; /* not in this build */
+#endif
+		if (n && !strcmp(out[n - 1].name, e->impl.name)) {
+			out[n - 1].needs = e->needs;
+			out[n - 1].usable |= usable(e);
+			continue;
+		}
+		if (n == max)
+			break;
+		out[n++] = (struct wg_aead_choice){ e->impl.name, e->needs,
+						    usable(e) };
+	}
+	return n;
+}
+
+const char *wg_aead_auto_name(void)
+{
+	return best()->name;
+}
+
 int wg_aead_select(const char *name)
 {
 	const struct impl_entry *e, *last;

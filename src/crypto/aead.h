@@ -29,6 +29,18 @@ const char *wg_aead_name(void);
 /* Whether this CPU and build can run the named implementation. */
 bool wg_aead_supported(const char *name);
 
+/* The implementations this build has, one per name, in the order "auto"
+ * prefers them: what each needs of the CPU ("" for nothing) and whether
+ * this CPU has it. Returns how many were written (at most max). */
+struct wg_aead_choice {
+	const char *name;
+	const char *needs;
+	bool usable;
+};
+size_t wg_aead_list(struct wg_aead_choice *out, size_t max);
+/* What "auto" selects on this CPU. */
+const char *wg_aead_auto_name(void);
+
 /* One message with a full 12-byte nonce. dst receives len + 16 bytes
  * (ciphertext and tag) and may equal src. */
 void wg_aead_encrypt(uint8_t *dst, const uint8_t *src, size_t len,

@@ -44,13 +44,16 @@ xfer_check B A "${TUN6[A]}" "$E2E_COUNTERS_BYTES"
 pass "xfer B -> A: $XFER_BYTES bytes at $XFER_MBIT Mbit/s"
 
 # show SIDE: runs wgpipe show on SIDE's interface into $T_TMP/show-SIDE
-# (stdout) and .err (stderr); its status in SHOW_RC.
+# (stdout: the device's table, up to the blank line before the first
+# peer's paragraph; the whole output in .full) and .err (stderr); its
+# status in SHOW_RC. The peers' paragraphs are e2e_metrics.sh's.
 show()
 {
 	local side=$1
 	timeout -k 2 20 ip netns exec "${NS[$side]}" "$WGPIPE" show "${WGIF[$side]}" \
-		>"$T_TMP/show-$side" 2>"$T_TMP/show-$side.err"
+		>"$T_TMP/show-$side.full" 2>"$T_TMP/show-$side.err"
 	SHOW_RC=$?
+	awk 'NF == 0 { exit } { print }' "$T_TMP/show-$side.full" >"$T_TMP/show-$side"
 }
 
 # value SIDE NAME: NAME's value in SIDE's latest show.

@@ -67,8 +67,9 @@ show()
 	SHOW_MS=$((($(date +%s%N) - t0) / 1000000))
 }
 
-# value SIDE NAME: NAME in SIDE's latest show.
-value() { awk -v n="$2" '$1 == n { print $2 }' "$T_TMP/show-$1"; }
+# value SIDE NAME: NAME in SIDE's latest show (the device's table, before
+# the peers' paragraphs).
+value() { awk -v n="$2" 'NF == 0 { exit } $1 == n { print $2 }' "$T_TMP/show-$1"; }
 
 idle_line()
 {

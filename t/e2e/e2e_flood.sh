@@ -77,8 +77,9 @@ ip -n "${NS[B]}" route add "$SPOOF_NET/16" via "${UL4[A]}" ||
 # --- measurements on B ------------------------------------------------
 
 show_b() { timeout -k 2 10 ip netns exec "${NS[B]}" "$WGPIPE" show "${WGIF[B]}" >"$1"; }
-# ctr FILE NAME: a counter's value in a saved `wgpipe show`.
-ctr() { awk -v n="$2" '$1 == n { print $2 }' "$1"; }
+# ctr FILE NAME: a device counter's value in a saved `wgpipe show` (the
+# table before the peers' paragraphs, where some names come again).
+ctr() { awk -v n="$2" 'NF == 0 { exit } $1 == n { print $2 }' "$1"; }
 # kernel_rcvbuf_errors: UDP datagrams B's kernel dropped, queue full.
 kernel_rcvbuf_errors()
 {

@@ -99,10 +99,12 @@ dump_state()
 		echo "---- host $s: ${IMPL[$s]:-?} ${WGIF[$s]} pid ${PID[$s]:-?}"
 		timeout 5 ip netns exec "${NS[$s]}" wg show "${WGIF[$s]}" 2>&1 |
 			sed 's/^/    /'
-		# wgpipe's counters, those not zero; the host's TCP sockets.
+		# wgpipe's device counters (the table up to the peers'
+		# paragraphs), those not zero; the host's TCP sockets.
 		[ "${IMPL[$s]##*/}" != wgpipe ] ||
 			timeout 5 ip netns exec "${NS[$s]}" "${IMPL[$s]}" show \
-				"${WGIF[$s]}" 2>&1 | awk '$2 != "0" { print $1 "=" $2 }' |
+				"${WGIF[$s]}" 2>&1 |
+			awk 'NF == 0 { exit } $2 != "0" { print $1 "=" $2 }' |
 			paste -sd ' ' | fold -s -w 150 | sed 's/^/    counters: /'
 		ip netns exec "${NS[$s]}" ss -tin 2>/dev/null | tail -n +2 |
 			head -n 8 | sed 's/^/    tcp: /'

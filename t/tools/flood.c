@@ -5,7 +5,7 @@
  *
  *   flood garbage HOST PORT SECONDS
  *   flood init -k PUBKEY [-n SOURCES] [-c IFACE [-m]] SRCBASE DST PORT SECONDS
- *   flood replay [-l LEN] [-c COPIES] [-d DELAY_MS] IFACE DST PORT COUNT
+ *   flood replay [-l LEN] [-c COPIES] [-d DELAY_MS] [-x] IFACE DST PORT COUNT
  *
  * garbage: datagrams of 1..1400 random bytes to HOST PORT, 64 per
  *   sendmmsg, as fast as one thread can, for SECONDS. Prints
@@ -28,7 +28,9 @@
  *   super-packets of UDP GSO are cut at their segment size), waits
  *   DELAY_MS (default 500), and sends each again, COPIES times (default
  *   3) with DELAY_MS between rounds, with its original source address
- *   and port. Prints "replay captured N injected M".
+ *   and port. Prints "replay captured N injected M". With -x, each copy
+ *   has the last byte of its tag flipped: it must fail authentication
+ *   rather than the replay check.
  * Exit status 0, or 1 with a reason on stderr.
  */
 #include <arpa/inet.h>
@@ -86,7 +88,7 @@ static void usage(void)
 		"usage: flood garbage HOST PORT SECONDS\n"
 		"       flood init -k PUBKEY [-n SOURCES] [-c IFACE] SRCBASE "
 		"DST PORT SECONDS\n"
-		"       flood replay [-l LEN] [-c COPIES] [-d DELAY_MS] IFACE "
+		"       flood replay [-l LEN] [-c COPIES] [-d DELAY_MS] [-x] IFACE "
 		"DST PORT COUNT\n");
 	exit(1);
 }
@@ -487,6 +489,7 @@ struct captured {
 
 static unsigned long ncaptured, want_len;
 static struct captured *cap;
+static bool corrupt; /* -x */
 
 /* Keeps a data message of the wanted length. */
 static void keep(const struct iphdr *ip, const struct udphdr *udp,
@@ -574,6 +577,8 @@ static uint64_t inject(int fd, struct in_addr dst, uint16_t port)
 		udp->dest = htons(port);
 		udp->len = htons(sizeof(*udp) + c->len);
 		memcpy(pkt + HDRS, c->msg, c->len);
+		if (corrupt)
+			pkt[HDRS + c->len - 1] ^= 0x80;
 		while (sendto(fd, pkt, HDRS + c->len, 0, (struct sockaddr *)&to,
 			      sizeof(to)) < 0) {
 			if (errno != ENOBUFS && errno != EAGAIN &&
@@ -594,8 +599,11 @@ static int do_replay(int argc, char **argv)
 	uint16_t port;
 	int opt, cfd, fd;
 
-	while ((opt = getopt(argc, argv, "l:c:d:")) != -1) {
+	while ((opt = getopt(argc, argv, "l:c:d:x")) != -1) {
 		switch (opt) {
+		case 'x':
+			corrupt = true;
+			break;
 		case 'l':
 			want_len = number(optarg);
 			break;
