@@ -157,8 +157,9 @@ bool wg_device_wait_readable(struct wg_device *dev, const int *fds,
 /* Timer thread, every two seconds: follows the interface's MTU, notices its
  * deletion, ages the rate limiter. */
 void wg_device_housekeeping(struct wg_device *dev, uint64_t now);
-/* The caller is registered with RCU. */
-void wg_device_destroy(struct wg_device *dev);
+/* The caller is registered with RCU. 0, or -EBUSY when a batch never came
+ * back to the pool or a peer is still referenced (a leak, logged). */
+int wg_device_destroy(struct wg_device *dev);
 /* Writes the counters to the log, one "counter NAME VALUE" line each. */
 void wg_device_log_stats(struct wg_device *dev);
 /* The same counters as "name=value" lines, malloc'd (any thread). */

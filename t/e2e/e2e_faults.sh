@@ -19,7 +19,8 @@
 #       flight and one peer is held (peers_held: the removed ones were
 #       freed, their batches given back). Then, three times, A's peer is
 #       removed mid-transfer and A stopped at once: its teardown must
-#       account for every batch and peer (it logs any it cannot).
+#       account for every batch and peer (wgpipe logs any it cannot and
+#       exits 1, which daemon_stop fails on, as on every stop).
 #   tundel  the TUN device is deleted from outside (ip link del), under
 #       a ping: wireguard-go, then wgpipe, then wgpipe --no-offload all
 #       (the plain read path) all exit by themselves within
@@ -100,13 +101,6 @@ same_daemon()
 {
 	[ "${PID[$1]}" = "$2" ] && kill -0 "$2" 2>/dev/null &&
 		tr '\0' ' ' <"/proc/$2/cmdline" | grep -qF -- "${WGIF[$1]}"
-}
-
-# no_leak_lines SIDE: the daemon's log has no teardown leak report.
-no_leak_lines()
-{
-	local log="$T_TMP/daemon-${WGIF[$1]}.log"
-	! grep -E 'never came back to the pool|still referenced' "$log"
 }
 
 # xfer_bg FROM TO ADDR SENDOPTS...: a TCP transfer in the background;
@@ -196,7 +190,6 @@ run_restart()
 	echo "restart-$name|TCP A->B 4 MB/s; B stopped+started|$((BG_GAP_MS)) ms pause, 0 bytes|new handshake $((t_hs - t_up)) ms after B up; A pid $pid_a kept" \
 		>>"$T_TMP/table"
 	pair_down
-	no_leak_lines A || fail "A's teardown reported a leak"
 }
 
 # --- remove -------------------------------------------------------------
@@ -260,7 +253,6 @@ run_remove()
 		wg_ A set "${WGIF[A]}" peer "${PUB[B]}" remove ||
 			fail "wg set: removing peer B failed"
 		daemon_stop A
-		no_leak_lines A || fail "A's teardown after a removal reported a leak"
 		wait_pid "$BG_SPID" 15
 		daemon_stop B
 	done
@@ -319,7 +311,6 @@ run_tundel()
 		n=$(grep -c 'TUN' "$DEL_LOG")
 		[ "$n" -le 4 ] || fail "tundel: $n log lines about the TUN device" \
 			"(an error loop?): $(grep TUN "$DEL_LOG" | tail -n 5)"
-		no_leak_lines A || fail "tundel: wgpipe's teardown reported a leak"
 		pass "tundel-wgpipe${flags:+ $flags}: exits with status $DEL_RC after" \
 			"$DEL_MS ms, socket gone, one line: $line"
 		echo "tundel wgpipe${flags:+ $flags}|ip link del under ping -i 0.05|the ping|rc $DEL_RC in $DEL_MS ms (wireguard-go rc $go_rc in $go_ms ms); log: ${line#*: *: }" \
@@ -453,8 +444,6 @@ run_ring()
 	echo "ring $flags|iperf3 UDP 2G + TCP x4, 10 s|UDP $lost/$total lost; TUN tx_dropped A $dt; RcvbufErrors B $rb|pool_empty_events A $pe B $pb, inflight_full_tx A $fe; show <= $PROBE_MAX_MS ms; ping ok" \
 		>>"$T_TMP/table"
 	pair_down
-	no_leak_lines A || fail "ring: A's teardown reported a leak"
-	no_leak_lines B || fail "ring: B's teardown reported a leak"
 }
 
 # --- main ---------------------------------------------------------------
