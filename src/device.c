@@ -11,12 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "settings.h"
 #include "crypto/aead.h"
 #include "crypto/crypto.h"
+#include "event.h"
 #include "log.h"
 #include "peer.h"
 #include "pipeline.h"
@@ -134,9 +134,9 @@ int wg_device_create(struct wg_device **out, const char *name,
 	dev->opt = *opt;
 	init_state(dev);
 	snprintf(dev->name, sizeof(dev->name), "%s", name);
-	dev->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	dev->stop_fd = wg_event_open();
 	if (dev->stop_fd < 0) {
-		ret = -errno;
+		ret = dev->stop_fd;
 		goto err_free;
 	}
 	ret = wg_ratelimiter_init(&dev->ratelimiter, 1 << 16);
@@ -209,16 +209,13 @@ int wg_device_start(struct wg_device *dev)
 
 void wg_device_request_stop(struct wg_device *dev, int status)
 {
-	uint64_t one = 1;
-
 	if (wg_exchange(dev->stopping, 1))
 		return;
 	dev->exit_status = status;
-	/* Never read: stays readable so every poller sees it. */
-	if (write(dev->stop_fd, &one, sizeof(one)) < 0)
-		log_debug("stop eventfd: %s", strerror(errno));
-	/* Threads asleep on a wait queue (the timer thread for up to a
-	 * second) would otherwise see the stop only at their timeout. */
+	/* Never cleared: every poller sees it. */
+	wg_event_signal(dev->stop_fd);
+	/* Threads asleep on a wait queue sleep without a timeout: each is
+	 * woken. */
 	wg_waitq_wake_all(&dev->timer_wait);
 	wg_batch_pool_stop(&dev->pool);
 	wg_waitq_wake_all(&dev->crypt_ring.wait);
@@ -243,6 +240,16 @@ bool wg_device_wait_readable(struct wg_device *dev, const int *fds,
 		if (pfd[i].revents)
 			return true;
 	return false;
+}
+
+void wg_device_too_big(struct wg_device *dev, size_t len, const char *why,
+		       int *said)
+{
+	wg_stat_add(dev, drop_too_big, 1);
+	if (!wg_exchange(*said, 1))
+		log_err("dropped %zu bytes: %s (counted in drop_too_big; "
+			"said once)",
+			len, why);
 }
 
 void wg_device_housekeeping(struct wg_device *dev, uint64_t now)

@@ -154,6 +154,11 @@ static inline bool wg_device_stopping(struct wg_device *dev)
  * fds is readable. No timeout: a stop is an event. */
 bool wg_device_wait_readable(struct wg_device *dev, const int *fds,
 			     unsigned int n, int stop_fd);
+/* Something too big to carry, of len bytes: counted in drop_too_big, and
+ * logged once for each reason (*said, the caller's flag, one per call
+ * site), with why. Any thread. */
+void wg_device_too_big(struct wg_device *dev, size_t len, const char *why,
+		       int *said);
 /* Timer thread, every two seconds: follows the interface's MTU, notices its
  * deletion, ages the rate limiter. */
 void wg_device_housekeeping(struct wg_device *dev, uint64_t now);

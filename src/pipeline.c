@@ -25,12 +25,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "crypto/crypto.h"
 #include "device.h"
+#include "event.h"
 #include "handshake.h"
 #include "log.h"
 #include "peer.h"
@@ -304,19 +304,15 @@ void wg_pipeline_stop_udp_readers(struct wg_device *dev)
 	struct wg_pipeline *p = dev->pipeline;
 	unsigned int i;
 
-	uint64_t one = 1;
-
 	if (!p)
 		return;
 	wg_store_release(p->udp_stopping, 1);
-	if (write(p->udp_stop_fd, &one, sizeof(one)) < 0)
-		log_err("UDP readers' stop eventfd: %s", strerror(errno));
+	wg_event_signal(p->udp_stop_fd);
 	for (i = 0; i < p->n_udp; i++)
 		pthread_join(p->udp[i].id, NULL);
 	p->n_udp = 0;
-	/* Unreadable again, for the readers that start next. */
-	if (read(p->udp_stop_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_err("UDP readers' stop eventfd: %s", strerror(errno));
+	/* Unsignalled again, for the readers that start next. */
+	wg_event_clear(p->udp_stop_fd);
 }
 
 static int alloc_pipeline(struct wg_device *dev)
@@ -330,10 +326,10 @@ static int alloc_pipeline(struct wg_device *dev)
 			 o->handshake_workers + 1 + o->tun_readers;
 	p->threads = calloc(p->max_threads, sizeof(*p->threads));
 	p->udp = calloc(o->udp_readers, sizeof(*p->udp));
-	p->udp_stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	p->udp_stop_fd = wg_event_open();
 	dev->pipeline = p;
 	if (p->udp_stop_fd < 0)
-		return -errno;
+		return p->udp_stop_fd;
 	return p->threads && p->udp ? 0 : -ENOMEM;
 }
 

@@ -104,18 +104,6 @@ static void submit_read(struct wg_udp_reader *r, struct batch *b)
 	classify_batch(dev, b, r->has_writer ? &r->writer : NULL);
 }
 
-/* A datagram wgpipe cannot take: counted, and said once for each reason
- * (*said, a flag of the caller's). */
-static void too_big(struct wg_device *dev, size_t len, const char *why,
-		    int *said)
-{
-	wg_stat_add(dev, drop_too_big, 1);
-	if (!wg_exchange(*said, 1))
-		log_err("dropped a %zu-byte UDP datagram: %s (counted in "
-			"drop_too_big; said once)",
-			len, why);
-}
-
 /* Without UDP_GRO: each datagram straight into slots of its own, as many
  * as one of the largest at our MTU takes; returns how many came. */
 static unsigned int udp_burst(struct wg_device *dev, int fd, struct batch *b)
@@ -152,10 +140,10 @@ static unsigned int udp_burst(struct wg_device *dev, int fd, struct batch *b)
 		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
 			static int said;
 
-			too_big(dev, msgs[i].msg_len,
-				"longer than our MTU allows, and UDP_GRO is "
-				"off",
-				&said);
+			wg_device_too_big(dev, msgs[i].msg_len,
+					  "a datagram longer than our MTU "
+					  "allows, with UDP_GRO off",
+					  &said);
 			continue;
 		}
 		wg_src_from_cmsg(&p->dst, &msgs[i].msg_hdr);
@@ -208,9 +196,10 @@ static struct batch *cut_run(struct wg_udp_reader *r, struct batch *b,
 		if (wg_slots_for(seg) > dev->pool.batch_size) {
 			static int said;
 
-			too_big(dev, seg,
-				"larger than a batch (--batch-size) holds",
-				&said);
+			wg_device_too_big(dev, seg,
+					  "a datagram larger than a batch "
+					  "(--batch-size) holds",
+					  &said);
 			continue;
 		}
 		if (b && wg_batch_room(&dev->pool, b) < seg) {

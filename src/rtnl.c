@@ -25,6 +25,12 @@
 
 enum { REPLY_BYTES = 16384 };
 
+/* Replies are read as struct nlmsghdr, so their buffer is aligned as one. */
+union reply_buf {
+	struct nlmsghdr nh;
+	char bytes[REPLY_BYTES];
+};
+
 struct request {
 	struct nlmsghdr nh;
 	union {
@@ -49,7 +55,7 @@ static void put_attr(struct request *r, unsigned short type, const void *data,
 /* Sends r and reads the answer into buf: its first message, or -errno
  * (the kernel's error for the request; an acknowledgement, asked for
  * with NLM_F_ACK, comes back as -ENODATA). */
-static int transact(int fd, struct request *r, char *buf,
+static int transact(int fd, struct request *r, union reply_buf *buf,
 		    struct nlmsghdr **reply)
 {
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
@@ -62,11 +68,11 @@ static int transact(int fd, struct request *r, char *buf,
 		   sizeof(kernel)) < 0)
 		return -errno;
 	do
-		n = recv(fd, buf, REPLY_BYTES, 0);
+		n = recv(fd, buf->bytes, sizeof(buf->bytes), 0);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	nh = (struct nlmsghdr *)buf;
+	nh = &buf->nh;
 	if (!NLMSG_OK(nh, (unsigned int)n))
 		return -EPROTO;
 	if (nh->nlmsg_type == NLMSG_ERROR) {
@@ -100,7 +106,7 @@ static int open_rtnl(void)
 	return fd < 0 ? -errno : fd;
 }
 
-static int get_nsid(int fd, int nsfd, char *buf)
+static int get_nsid(int fd, int nsfd, union reply_buf *buf)
 {
 	struct request r = {
 		.nh = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct rtgenmsg)),
@@ -124,7 +130,7 @@ static int get_nsid(int fd, int nsfd, char *buf)
 	return id < 0 ? -ENOENT : id;
 }
 
-static int new_nsid(int fd, int nsfd, char *buf)
+static int new_nsid(int fd, int nsfd, union reply_buf *buf)
 {
 	struct request r = {
 		.nh = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct rtgenmsg)),
@@ -146,7 +152,8 @@ static int new_nsid(int fd, int nsfd, char *buf)
 
 int wg_rtnl_nsid(int nsfd)
 {
-	static __thread char buf[REPLY_BYTES];
+	static __thread union reply_buf reply;
+	union reply_buf *buf = &reply;
 	int fd = open_rtnl(), id;
 
 	if (fd < 0)
@@ -163,7 +170,7 @@ int wg_rtnl_nsid(int nsfd)
 
 int wg_rtnl_link_mtu(int nsid, const char *name, unsigned int *mtu)
 {
-	static __thread char buf[REPLY_BYTES];
+	static __thread union reply_buf reply;
 	struct request r = {
 		.nh = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)),
 			.nlmsg_type = RTM_GETLINK },
@@ -183,7 +190,7 @@ int wg_rtnl_link_mtu(int nsid, const char *name, unsigned int *mtu)
 	fd = open_rtnl();
 	if (fd < 0)
 		return fd;
-	ret = transact(fd, &r, buf, &nh);
+	ret = transact(fd, &r, &reply, &nh);
 	close(fd);
 	if (ret)
 		return ret;

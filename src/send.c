@@ -75,18 +75,6 @@ static void tun_gone(struct wg_device *dev, int ret)
 	poll(NULL, 0, TUN_ERROR_PAUSE_MS);
 }
 
-/* A packet wgpipe cannot carry: counted, and said once for each reason
- * (*said, a flag of the caller's). */
-static void too_big(struct wg_device *dev, size_t len, const char *why,
-		    int *said)
-{
-	wg_stat_add(dev, drop_too_big, 1);
-	if (!wg_exchange(*said, 1))
-		log_err("dropped a %zu-byte tunnel packet: %s (counted in "
-			"drop_too_big; said once)",
-			len, why);
-}
-
 /* Plain packets (no virtio-net header): each read straight into the
  * next free slots, with room for one at the current MTU at least. */
 static void tun_plain_burst(struct wg_tun_reader *r)
@@ -195,14 +183,19 @@ static struct batch *cut_read(struct wg_tun_reader *r, struct batch *b,
 	if (longest > WG_MAX_PLAIN) {
 		static int said;
 
-		too_big(dev, longest, "larger than WireGuard carries", &said);
+		wg_device_too_big(dev, longest,
+				  "a tunnel packet larger than WireGuard "
+				  "carries",
+				  &said);
 		return b;
 	}
 	if (stride > pool->batch_size) {
 		static int said;
 
-		too_big(dev, longest,
-			"larger than a batch (--batch-size) holds", &said);
+		wg_device_too_big(dev, longest,
+				  "a tunnel packet larger than a batch "
+				  "(--batch-size) holds",
+				  &said);
 		return b;
 	}
 	if ((unsigned long)pieces * stride > pool->batch_size)
@@ -615,10 +608,11 @@ static void send_one_batch(struct wg_peer *peer, struct batch *b,
 		if (b->pkts[i].len > max) {
 			static int said;
 
-			too_big(dev, b->pkts[i].len - WG_MESSAGE_MINIMUM_LENGTH,
-				"with its padding, larger than a UDP datagram "
-				"to the peer's endpoint carries",
-				&said);
+			wg_device_too_big(dev, b->pkts[i].len,
+					  "a message larger, with its padding, "
+					  "than a UDP datagram to the peer's "
+					  "endpoint carries",
+					  &said);
 			continue;
 		}
 		iov[n].iov_base = b->pkts[i].buf;

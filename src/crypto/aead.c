@@ -3,7 +3,8 @@
  * Choosing a ChaCha20-Poly1305 implementation, and the AEAD of RFC 8439
  * built on an implementation's primitives: keystream with the one-time
  * key in block 0, the tag over AD and ciphertext, and batches that share
- * the keystream work across packets.
+ * the keystream work, and where they can the Poly1305 work, across
+ * packets.
  *
  * The selection is a file-static pointer written by wg_aead_select before
  * the threads start (or once, racily but harmlessly, by the first caller
@@ -18,13 +19,6 @@
 
 #include "atomic.h"
 #include "log.h"
-
-enum {
-	/* An in-place open first decrypts into this much stack, to keep
-	 * the ciphertext for the tag; longer messages compute the
-	 * one-time key on its own instead. */
-	OPEN_SCRATCH_LEN = 4096,
-};
 
 struct impl_entry {
 	struct aead_impl impl;
@@ -234,59 +228,69 @@ static void seal_ops(const struct chacha_poly_ops *ops, uint8_t *dst,
 	aead_wipe(polykey, sizeof(polykey));
 }
 
-static bool overlap(const uint8_t *a, size_t a_len, const uint8_t *b,
-		    size_t b_len)
+/* Whether two tags are equal, in constant time: the differences are
+ * gathered before the one branch on the outcome. */
+static bool tags_equal(const uint8_t a[static WG_AUTHTAG_LEN],
+		       const uint8_t b[static WG_AUTHTAG_LEN])
 {
-	uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+	uint64_t a0, a1, b0, b1, d;
 
-	return x < y + b_len && y < x + a_len;
+	memcpy(&a0, a, 8);
+	memcpy(&a1, a + 8, 8);
+	memcpy(&b0, b, 8);
+	memcpy(&b1, b + 8, 8);
+	d = (a0 ^ b0) | (a1 ^ b1);
+	__asm__("" : "+r"(d));
+	return d == 0;
+}
+
+/* What an open's key_ready needs to compute the tag. */
+struct open_mac {
+	const struct chacha_poly_ops *ops;
+	uint8_t tag[WG_AUTHTAG_LEN];
+	const uint8_t *ad;
+	size_t ad_len;
+};
+
+/* Called between the key block and the data: the ciphertext is intact. */
+static void mac_ciphertext(const struct chacha_job *job)
+{
+	struct open_mac *m = job->arg;
+
+	m->ops->mac(m->tag, job->polykey, m->ad, m->ad_len, job->src, job->len);
 }
 
 /*
- * The tag must be computed over the ciphertext before dst overwrites it.
- * Separate buffers: decrypt, then verify and wipe on failure. In place
- * and short: decrypt to the stack, verify, copy. In place and long: the
- * one-time key first, verify, then decrypt from block 1.
+ * The tag must be computed over the ciphertext before dst overwrites it
+ * (dst may equal src): it is computed as soon as the one-time key is
+ * out of the keystream, before the first byte is decrypted, so the data
+ * is read once for both; a message that does not verify is wiped.
  */
 static bool open_ops(const struct chacha_poly_ops *ops, uint8_t *dst,
 		     const uint8_t *src, size_t len, const uint8_t *ad,
 		     size_t ad_len, const uint32_t nonce[3],
 		     const uint32_t key[8])
 {
-	uint8_t polykey[CHACHA_BLOCK_LEN], tag[WG_AUTHTAG_LEN];
-	uint8_t buf[OPEN_SCRATCH_LEN] __attribute__((aligned(64)));
+	uint8_t polykey[CHACHA_BLOCK_LEN], want[WG_AUTHTAG_LEN];
+	struct open_mac m = {.ops = ops, .ad = ad, .ad_len = ad_len};
 	struct chacha_job job = {
 	    .dst = dst,
 	    .src = src,
 	    .polykey = polykey,
 	    .nonce = {nonce[0], nonce[1], nonce[2]},
+	    .key_ready = mac_ciphertext,
+	    .arg = &m,
 	};
-	size_t mlen;
-	bool ok, in_place;
+	bool ok;
 
 	if (len < WG_AUTHTAG_LEN)
 		return false;
-	mlen = job.len = len - WG_AUTHTAG_LEN;
-	in_place = overlap(dst, mlen, src, len);
-	if (in_place && mlen <= sizeof(buf))
-		job.dst = buf;
-	else if (in_place)
-		job.len = 0;
+	job.len = len - WG_AUTHTAG_LEN;
+	memcpy(want, src + job.len, WG_AUTHTAG_LEN);
 	ops->stream(&job, 1, key);
-	ops->mac(tag, polykey, ad, ad_len, src, mlen);
-	ok = !sodium_memcmp(tag, src + mlen, WG_AUTHTAG_LEN);
+	ok = tags_equal(m.tag, want);
 	if (!ok)
-		sodium_memzero(dst, mlen);
-	else if (job.dst == buf)
-		memcpy(dst, buf, mlen);
-	else if (!job.len && mlen) {
-		job.len = mlen;
-		job.polykey = NULL;
-		job.ctr = 1;
-		ops->stream(&job, 1, key);
-	}
-	if (job.dst == buf)
-		sodium_memzero(buf, mlen);
+		sodium_memzero(dst, job.len);
 	aead_wipe(polykey, sizeof(polykey));
 	return ok;
 }
@@ -340,7 +344,7 @@ bool wg_aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len,
 enum {
 	/* Packets whose keystream is computed in one call: the one-time
 	 * keys wait on the stack. */
-	BATCH_STEP = 64,
+	BATCH_STEP = WG_MAC_BATCH_MAX,
 };
 
 /* WireGuard's nonce as state words 13..15. */
@@ -351,11 +355,39 @@ static void counter_words(uint32_t w[3], uint64_t counter)
 	w[2] = (uint32_t)(counter >> 32);
 }
 
+/* A packet's keystream job in place: from block ctr, the key block to
+ * polykey if given, then len bytes of buf. */
+static struct chacha_job packet_job(uint8_t *buf, size_t len, uint8_t *polykey,
+				    uint32_t ctr, uint64_t counter)
+{
+	struct chacha_job job = {
+	    .dst = buf, .src = buf, .len = len, .polykey = polykey, .ctr = ctr};
+
+	counter_words(job.nonce, counter);
+	return job;
+}
+
 struct batch_step {
 	struct chacha_job jobs[BATCH_STEP];
+	struct mac_job macs[BATCH_STEP];
 	uint8_t polykeys[BATCH_STEP][CHACHA_BLOCK_LEN];
-	uint8_t tag[WG_AUTHTAG_LEN];
+	uint8_t tags[BATCH_STEP][WG_AUTHTAG_LEN];
 };
+
+/* The tags of n messages, side by side where the implementation can. */
+static void mac_jobs(const struct chacha_poly_ops *ops,
+		     const struct mac_job *macs, size_t n)
+{
+	size_t i;
+
+	if (ops->mac_batch) {
+		ops->mac_batch(macs, n);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		ops->mac(macs[i].tag, macs[i].key, NULL, 0, macs[i].msg,
+			 macs[i].len);
+}
 
 /* Keystream for all (one-time keys and data) in one call, then tags. */
 static void seal_step(const struct chacha_poly_ops *ops, struct batch_step *w,
@@ -365,14 +397,13 @@ static void seal_step(const struct chacha_poly_ops *ops, struct batch_step *w,
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		w->jobs[i] = (struct chacha_job){
-		    bufs[i], bufs[i], lens[i], w->polykeys[i], 0, {0}};
-		counter_words(w->jobs[i].nonce, counters[i]);
+		w->jobs[i] = packet_job(bufs[i], lens[i], w->polykeys[i], 0,
+					counters[i]);
+		w->macs[i] = (struct mac_job){bufs[i], lens[i], w->polykeys[i],
+					      bufs[i] + lens[i]};
 	}
 	ops->stream(w->jobs, n, key);
-	for (i = 0; i < n; i++)
-		ops->mac(bufs[i] + lens[i], w->polykeys[i], NULL, 0, bufs[i],
-			 lens[i]);
+	mac_jobs(ops, w->macs, n);
 }
 
 /* The one-time keys first (one block each, sixteen packets per register
@@ -387,24 +418,25 @@ static void open_step(const struct chacha_poly_ops *ops, struct batch_step *w,
 
 	for (i = 0; i < n; i++) {
 		w->jobs[i] =
-		    (struct chacha_job){NULL, NULL, 0, w->polykeys[i], 0, {0}};
-		counter_words(w->jobs[i].nonce, counters[i]);
+		    packet_job(NULL, 0, w->polykeys[i], 0, counters[i]);
+		if (lens[i] >= WG_AUTHTAG_LEN)
+			w->macs[k++] =
+			    (struct mac_job){bufs[i], lens[i] - WG_AUTHTAG_LEN,
+					     w->polykeys[i], w->tags[i]};
 	}
 	ops->stream(w->jobs, n, key);
-	for (i = 0; i < n; i++) {
+	mac_jobs(ops, w->macs, k);
+	for (i = k = 0; i < n; i++) {
 		ok[i] = false;
 		if (lens[i] < WG_AUTHTAG_LEN)
 			continue;
 		mlen = lens[i] - WG_AUTHTAG_LEN;
-		ops->mac(w->tag, w->polykeys[i], NULL, 0, bufs[i], mlen);
-		ok[i] = !sodium_memcmp(w->tag, bufs[i] + mlen, WG_AUTHTAG_LEN);
+		ok[i] = tags_equal(w->tags[i], bufs[i] + mlen);
 		if (!ok[i]) {
 			sodium_memzero(bufs[i], mlen);
 			continue;
 		}
-		w->jobs[k] =
-		    (struct chacha_job){bufs[i], bufs[i], mlen, NULL, 1, {0}};
-		counter_words(w->jobs[k++].nonce, counters[i]);
+		w->jobs[k++] = packet_job(bufs[i], mlen, NULL, 1, counters[i]);
 	}
 	ops->stream(w->jobs, k, key);
 }

@@ -49,7 +49,8 @@ bool wg_aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len,
  * tag after them. Open: bufs[i] holds lens[i] bytes including the tag;
  * ok[i] says whether it verified, and a packet that did not is wiped.
  * The result is the same as n single calls; the work is shared, with
- * keystream for several packets computed in the same wide registers.
+ * keystream for several packets computed in the same wide registers,
+ * and their tags too where the implementation has a mac_batch.
  */
 void wg_aead_seal_batch(const uint8_t key[static WG_KEY_LEN],
 			const uint64_t counters[], uint8_t *const bufs[],
@@ -67,7 +68,9 @@ enum {
 /* One message's keystream: blocks ctr, ctr + 1, ... under nonce. With
  * polykey, block ctr goes there (64 bytes) and the data starts at the
  * next block; then dst = src XOR keystream, len bytes (dst may equal
- * src). */
+ * src). With key_ready too, key_ready(job) runs once the key block is in
+ * polykey and before any byte of dst is written: an open in place
+ * computes its tag there, over the ciphertext still in place. */
 struct chacha_job {
 	uint8_t *dst;
 	const uint8_t *src;
@@ -75,6 +78,8 @@ struct chacha_job {
 	uint8_t *polykey;
 	uint32_t ctr;
 	uint32_t nonce[3];
+	void (*key_ready)(const struct chacha_job *job);
+	void *arg; /* for key_ready */
 };
 
 /* Scalar Poly1305 in radix 2^64; r and h are at most 130 bits. */
@@ -89,6 +94,20 @@ struct poly1305 {
 typedef size_t poly1305_bulk_fn(struct poly1305 *st, const uint8_t *m,
 				size_t n);
 
+/* One message of a batch to authenticate: the RFC 8439 tag over len
+ * bytes of ciphertext (no AD) with its one-time key. */
+struct mac_job {
+	const uint8_t *msg;
+	size_t len;
+	const uint8_t *key; /* 32 bytes */
+	uint8_t *tag;	    /* 16 bytes out */
+};
+
+enum {
+	/* The most jobs a mac_batch call takes. */
+	WG_MAC_BATCH_MAX = 64,
+};
+
 /* What a ChaCha20-Poly1305 implementation provides; aead.c builds the
  * AEAD and the batch on top. Key and nonce come as little-endian words. */
 struct chacha_poly_ops {
@@ -100,6 +119,9 @@ struct chacha_poly_ops {
 	void (*mac)(uint8_t tag[static 16], const uint8_t key[static 32],
 		    const uint8_t *ad, size_t ad_len, const uint8_t *ct,
 		    size_t ct_len);
+	/* Optional: the tags of n <= WG_MAC_BATCH_MAX messages, several
+	 * side by side in the same registers; NULL: mac one by one. */
+	void (*mac_batch)(const struct mac_job *jobs, size_t n);
 };
 
 /* Provided by the three implementation files; the SIMD tables exist only
@@ -110,6 +132,12 @@ extern const struct chacha_poly_ops wg_chacha_avx2_ops;
 extern const struct chacha_poly_ops wg_chacha_avx512_ops;
 /* The same with Poly1305 on AVX-512 IFMA, where the CPU has it. */
 extern const struct chacha_poly_ops wg_chacha_avx512ifma_ops;
+
+/* Poly1305 on AVX-512 IFMA (poly1305_ifma.c), for the avx512 table. */
+void wg_poly1305_ifma_mac(uint8_t tag[static 16], const uint8_t key[static 32],
+			  const uint8_t *ad, size_t ad_len, const uint8_t *ct,
+			  size_t ct_len);
+void wg_poly1305_ifma_mac_batch(const struct mac_job *jobs, size_t n);
 #endif
 
 /* Shared pieces of chacha_portable.c. */

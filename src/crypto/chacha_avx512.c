@@ -14,13 +14,12 @@
  * step; at the end lane j is multiplied by r^(8-j) and the lanes are
  * summed. In 26-bit limbs with AVX-512F, or in 44-bit limbs with the
  * 52-bit multiply-adds of AVX-512 IFMA where the CPU has them (a second
- * table, wg_chacha_avx512ifma_ops, with its own target attribute).
+ * table, wg_chacha_avx512ifma_ops, whose Poly1305 is poly1305_ifma.c).
  *
  * ChaCha20 and the 26-bit Poly1305 are written once, for AVX2 and AVX-512
  * alike, in chacha_simd.h and poly1305_simd.h; this file gives them their
  * AVX-512 words and keeps what is its own: how blocks leave the registers
- * (masked for a partial one), filling sixteen lanes from several jobs, and
- * the IFMA Poly1305.
+ * (masked for a partial one) and filling sixteen lanes from several jobs.
  */
 #include "aead.h"
 
@@ -172,10 +171,34 @@ INLINE unsigned int fill16(struct segment seg[16], __m512i in[4],
 	return nseg;
 }
 
+/* Sixteen blocks of a job's data from keystream offset pos, when it has
+ * them: they need no lanes of other jobs. */
+INLINE bool whole_run(const struct chacha_job *job, size_t pos,
+		      const uint32_t key[8])
+{
+	const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7,
+					      6, 5, 4, 3, 2, 1, 0);
+	const struct sink s = job_sink(job);
+	size_t off = pos - s.skip;
+
+	if (pos < s.skip || s.len - off < 16 * CHACHA_BLOCK_LEN)
+		return false;
+	chacha_lanes_xor(
+	    s.dst + off, s.src + off, key,
+	    _mm512_add_epi32(
+		_mm512_set1_epi32((int)(job->ctr + (uint32_t)(pos / 64))),
+		iota),
+	    _mm512_set1_epi32((int)job->nonce[0]),
+	    _mm512_set1_epi32((int)job->nonce[1]),
+	    _mm512_set1_epi32((int)job->nonce[2]));
+	return true;
+}
+
 /*
  * Jobs are laid end to end over sixteen lanes, so a batch of packets
- * keeps every lane busy; the tail of the last job, when twelve blocks or
- * fewer, goes through rows_tail instead.
+ * keeps every lane busy, except where a job has sixteen whole blocks of
+ * data at the cursor (whole_run); the tail of the last job, when twelve
+ * blocks or fewer, goes through rows_tail instead.
  */
 TARGET static void stream_avx512(const struct chacha_job *jobs, size_t n,
 				 const uint32_t key[8])
@@ -186,6 +209,10 @@ TARGET static void stream_avx512(const struct chacha_job *jobs, size_t n,
 	unsigned int nseg, j;
 
 	while (cursor_valid(&c, jobs, n)) {
+		if (whole_run(&jobs[c.i], c.pos, key)) {
+			c.pos += 16 * CHACHA_BLOCK_LEN;
+			continue;
+		}
 		if (c.i == n - 1 &&
 		    job_total(&jobs[c.i]) - c.pos <= 12 * CHACHA_BLOCK_LEN) {
 			rows_tail(&jobs[c.i], c.pos, key, blk);
@@ -250,207 +277,11 @@ INLINE struct limbs poly_powers(const struct poly1305 *st)
 	return mul_by(t, select_or_one(0x0f, broadcast_lane0(t)));
 }
 
-/* ---- Poly1305 with AVX-512 IFMA: eight lanes of 44-bit limbs ---- */
-
-/*
- * h = h0 + h1 2^44 + h2 2^88. A 52-bit multiply-add gives each product's
- * low 52 bits and, separately, the bits above; those land 8 bits into
- * the next limb up (10 bits past 2^130 for the top limb, so times
- * 5 * 2^10 at the bottom). Products past 2^130 use s = 20 r, since
- * 2^132 = 20 modulo p.
- */
-#define TARGET_IFMA                                                            \
-	__attribute__((target("avx512f,avx512vl,avx512bw,avx512ifma")))
-#define INLINE_IFMA static inline __attribute__((always_inline)) TARGET_IFMA
-
-enum {
-	/* Setup is cheaper than with 26-bit limbs. */
-	POLY_IFMA_MIN_BLOCKS = 16,
-};
-
-struct limbs44 {
-	__m512i l0, l1, l2;
-};
-
-/* lo[i] += the low 52 bits of h x_i, hi[i] += the bits above, lane by
- * lane. */
-INLINE_IFMA void madd_row(__m512i lo[3], __m512i hi[3], __m512i h, __m512i x0,
-			  __m512i x1, __m512i x2)
-{
-	lo[0] = _mm512_madd52lo_epu64(lo[0], h, x0);
-	hi[0] = _mm512_madd52hi_epu64(hi[0], h, x0);
-	lo[1] = _mm512_madd52lo_epu64(lo[1], h, x1);
-	hi[1] = _mm512_madd52hi_epu64(hi[1], h, x1);
-	lo[2] = _mm512_madd52lo_epu64(lo[2], h, x2);
-	hi[2] = _mm512_madd52hi_epu64(hi[2], h, x2);
-}
-
-/* h * r lane by lane, given s1 = 20 r1, s2 = 20 r2; limbs below 2^46
- * in; out, limb 0 below 2^44 + 2^15, limb 1 below 2^44 + 2^10, limb 2
- * below 2^42. */
-INLINE_IFMA struct limbs44 mul44(struct limbs44 h, struct limbs44 r, __m512i s1,
-				 __m512i s2)
-{
-	const __m512i m44 = V_SET1_64((1LL << 44) - 1);
-	const __m512i m42 = V_SET1_64((1LL << 42) - 1);
-	const __m512i z = _mm512_setzero_si512();
-	__m512i lo[3] = {z, z, z}, hi[3] = {z, z, z}, c;
-
-	madd_row(lo, hi, h.l0, r.l0, r.l1, r.l2);
-	madd_row(lo, hi, h.l1, s2, r.l0, r.l1);
-	madd_row(lo, hi, h.l2, s1, s2, r.l0);
-
-	lo[1] = V_ADD64(lo[1], V_SLL64(hi[0], 8));
-	lo[2] = V_ADD64(lo[2], V_SLL64(hi[1], 8));
-	lo[0] = V_ADD64(lo[0], V_ADD64(V_SLL64(hi[2], 12), V_SLL64(hi[2], 10)));
-
-	c = V_SRL64(lo[0], 44);
-	lo[0] = V_AND(lo[0], m44);
-	lo[1] = V_ADD64(lo[1], c);
-	c = V_SRL64(lo[1], 44);
-	lo[1] = V_AND(lo[1], m44);
-	lo[2] = V_ADD64(lo[2], c);
-	c = V_SRL64(lo[2], 42);
-	lo[2] = V_AND(lo[2], m42);
-	/* Limb 0 may stay up to 2^15 over 44 bits: inputs may have 52. */
-	lo[0] = V_ADD64(lo[0], V_ADD64(c, V_SLL64(c, 2)));
-	return (struct limbs44){lo[0], lo[1], lo[2]};
-}
-
-INLINE_IFMA __m512i times20(__m512i v)
-{
-	return V_ADD64(V_SLL64(v, 4), V_SLL64(v, 2));
-}
-
-INLINE_IFMA struct limbs44 mul44_by(struct limbs44 a, struct limbs44 b)
-{
-	return mul44(a, b, times20(b.l1), times20(b.l2));
-}
-
-INLINE_IFMA struct limbs44 select44_or_one(__mmask8 k, struct limbs44 a)
-{
-	return (struct limbs44){_mm512_mask_mov_epi64(V_SET1_64(1), k, a.l0),
-				_mm512_maskz_mov_epi64(k, a.l1),
-				_mm512_maskz_mov_epi64(k, a.l2)};
-}
-
-INLINE_IFMA struct limbs44 broadcast44(struct limbs44 a)
-{
-	return (struct limbs44){V_BCAST_LANE0(a.l0), V_BCAST_LANE0(a.l1),
-				V_BCAST_LANE0(a.l2)};
-}
-
-/* 2^64 radix (h2 <= 7) to 44-bit limbs. */
-INLINE_IFMA void to_limbs44(uint64_t l[3], uint64_t h0, uint64_t h1,
-			    uint64_t h2)
-{
-	const uint64_t m44 = (1ULL << 44) - 1;
-
-	l[0] = h0 & m44;
-	l[1] = (h0 >> 44 | h1 << 20) & m44;
-	l[2] = h1 >> 24 | h2 << 40;
-}
-
-/* Lane j gets r^(8 - j), as in poly_powers. */
-INLINE_IFMA struct limbs44 powers44(const struct poly1305 *st)
-{
-	uint64_t l[3];
-	struct limbs44 t;
-
-	to_limbs44(l, st->r0, st->r1, 0);
-	t = (struct limbs44){V_SET1_64((long long)l[0]),
-			     V_SET1_64((long long)l[1]),
-			     V_SET1_64((long long)l[2])};
-	aead_wipe(l, sizeof(l));
-	t = mul44_by(t, select44_or_one(0x55, t));
-	t = mul44_by(t, select44_or_one(0x33, broadcast44(t)));
-	return mul44_by(t, select44_or_one(0x0f, broadcast44(t)));
-}
-
-/* Eight 16-byte blocks, block j in lane j, with the 2^128 bit. */
-INLINE_IFMA struct limbs44 load44(const uint8_t *p)
-{
-	const __m512i m44 = V_SET1_64((1LL << 44) - 1);
-	__m512i lo, hi;
-
-	poly_halves(p, &lo, &hi);
-	return (struct limbs44){
-	    V_AND(lo, m44),
-	    V_AND(V_OR(V_SRL64(lo, 44), V_SLL64(hi, 20)), m44),
-	    V_OR(V_SRL64(hi, 24), V_SET1_64(1LL << 40)),
-	};
-}
-
-/* Sums of lanes (each below 2^48) back to radix 2^64, h2 <= 4. */
-INLINE_IFMA void from_limbs44(struct poly1305 *st, uint64_t l[3])
-{
-	const uint64_t m44 = (1ULL << 44) - 1, m42 = (1ULL << 42) - 1;
-
-	l[1] += l[0] >> 44;
-	l[0] &= m44;
-	l[2] += l[1] >> 44;
-	l[1] &= m44;
-	l[0] += (l[2] >> 42) * 5;
-	l[2] &= m42;
-	l[1] += l[0] >> 44;
-	l[0] &= m44;
-	l[2] += l[1] >> 44;
-	l[1] &= m44;
-	st->h0 = l[0] | l[1] << 44;
-	st->h1 = l[1] >> 20 | l[2] << 24;
-	st->h2 = l[2] >> 40;
-}
-
-TARGET_IFMA static size_t poly_bulk_ifma(struct poly1305 *st, const uint8_t *m,
-					 size_t n)
-{
-	struct limbs44 h, rp, r8;
-	__m512i sp1, sp2, s81, s82;
-	uint64_t l[3];
-	size_t groups = n / 8, g;
-
-	if (n < POLY_IFMA_MIN_BLOCKS)
-		return 0;
-	rp = powers44(st);
-	sp1 = times20(rp.l1);
-	sp2 = times20(rp.l2);
-	r8 = broadcast44(rp);
-	s81 = times20(r8.l1);
-	s82 = times20(r8.l2);
-
-	/* The h so far joins the first block. */
-	to_limbs44(l, st->h0, st->h1, st->h2);
-	h = load44(m);
-	h.l0 = _mm512_mask_add_epi64(h.l0, 1, h.l0, V_SET1_64((long long)l[0]));
-	h.l1 = _mm512_mask_add_epi64(h.l1, 1, h.l1, V_SET1_64((long long)l[1]));
-	h.l2 = _mm512_mask_add_epi64(h.l2, 1, h.l2, V_SET1_64((long long)l[2]));
-	for (g = 1; g < groups; g++) {
-		struct limbs44 mb = load44(m + 128 * g);
-
-		h = mul44(h, r8, s81, s82);
-		h.l0 = V_ADD64(h.l0, mb.l0);
-		h.l1 = V_ADD64(h.l1, mb.l1);
-		h.l2 = V_ADD64(h.l2, mb.l2);
-	}
-	h = mul44(h, rp, sp1, sp2);
-	l[0] = V_SUM64(h.l0);
-	l[1] = V_SUM64(h.l1);
-	l[2] = V_SUM64(h.l2);
-	from_limbs44(st, l);
-	aead_wipe(l, sizeof(l));
-	return groups * 8;
-}
-
-static void mac_ifma(uint8_t tag[static 16], const uint8_t key[static 32],
-		     const uint8_t *ad, size_t ad_len, const uint8_t *ct,
-		     size_t ct_len)
-{
-	wg_poly1305_aead_mac(tag, key, ad, ad_len, ct, ct_len, poly_bulk_ifma);
-}
-
+/* Poly1305 on IFMA: poly1305_ifma.c. */
 const struct chacha_poly_ops wg_chacha_avx512ifma_ops = {
     .stream = stream_avx512,
-    .mac = mac_ifma,
+    .mac = wg_poly1305_ifma_mac,
+    .mac_batch = wg_poly1305_ifma_mac_batch,
 };
 
 const struct chacha_poly_ops wg_chacha_avx512_ops = {

@@ -93,6 +93,8 @@ static void stream_one(const struct chacha_job *job, const uint32_t key[8])
 
 	if (job->polykey)
 		chacha_block(job->polykey, key, ctr++, job->nonce);
+	if (job->polykey && job->key_ready)
+		job->key_ready(job);
 	for (off = 0; off < job->len; off += n) {
 		n = job->len - off < 64 ? job->len - off : 64;
 		chacha_block(ks, key, ctr++, job->nonce);

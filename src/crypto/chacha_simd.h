@@ -138,6 +138,22 @@ INLINE void chacha_lanes(ks_block out[CHACHA_LANES], const uint32_t key[8],
 	transpose(out, x);
 }
 
+/* CHACHA_LANES whole blocks of one message, counters ctr.. in the
+ * lanes: dst = src XOR keystream, the keystream going from the
+ * transposition straight to the XOR without a trip through memory. */
+INLINE void chacha_lanes_xor(uint8_t *dst, const uint8_t *src,
+			     const uint32_t key[8], vec ctr, vec n0, vec n1,
+			     vec n2)
+{
+	ks_block ks[CHACHA_LANES];
+	int i;
+
+	chacha_lanes(ks, key, ctr, n0, n1, n2);
+#pragma GCC unroll 16
+	for (i = 0; i < CHACHA_LANES; i++)
+		xor_block(dst + 64 * i, src + 64 * i, &ks[i]);
+}
+
 /* ---- One block per 128-bit lane, rows in registers ---- */
 
 /*
@@ -225,12 +241,17 @@ struct sink {
 	const uint8_t *src;
 	size_t len, skip;
 	uint8_t *polykey;
+	const struct chacha_job *job; /* for its key_ready */
 };
 
 INLINE struct sink job_sink(const struct chacha_job *job)
 {
-	return (struct sink){job->dst, job->src, job->len,
-			     job->polykey ? 64 : 0, job->polykey};
+	return (struct sink){.dst = job->dst,
+			     .src = job->src,
+			     .len = job->len,
+			     .skip = job->polykey ? 64 : 0,
+			     .polykey = job->polykey,
+			     .job = job};
 }
 
 /* Keystream bytes a job needs: the key block, then the data. */
@@ -250,6 +271,8 @@ INLINE void emit(const struct sink *s, size_t pos, const ks_block *blk,
 
 		if (pos < s->skip) {
 			store_block(s->polykey, &blk[j]);
+			if (s->job->key_ready)
+				s->job->key_ready(s->job);
 			continue;
 		}
 		off = pos - s->skip;

@@ -549,6 +549,7 @@ static void batch_fill(struct batch_case *b, uint64_t *seed, size_t n)
 		b->bufs[i] = b->mem + (BATCH_SLOT + 32) * i;
 		b->lens[i] = batch_len(seed, shape);
 		test_random_bytes(seed, b->bufs[i], b->lens[i]);
+		b->bufs[i][b->lens[i] + WG_AUTHTAG_LEN] = CANARY;
 		memcpy(b->plain + BATCH_SLOT * i, b->bufs[i], b->lens[i]);
 		/* Consecutive, as WireGuard assigns them, or shuffled. */
 		b->counters[i] =
@@ -579,14 +580,16 @@ static void batch_check_sealed(struct batch_case *b, size_t n,
 	}
 }
 
-/* Some packets get a flipped bit or are cut below a tag's length. */
-static void batch_spoil(struct batch_case *b, uint64_t *seed, size_t n)
+/* About one packet in one_in gets a flipped bit (of ciphertext or tag)
+ * or is cut below a tag's length. */
+static void batch_spoil(struct batch_case *b, uint64_t *seed, size_t n,
+			size_t one_in)
 {
 	size_t i, bit;
 
 	for (i = 0; i < n; i++) {
 		b->open_lens[i] = b->lens[i] + WG_AUTHTAG_LEN;
-		b->spoiled[i] = !rnd(seed, 6);
+		b->spoiled[i] = !rnd(seed, one_in);
 		if (!b->spoiled[i])
 			continue;
 		if (rnd(seed, 5)) {
@@ -619,36 +622,116 @@ static void batch_check_opened(struct batch_case *b, size_t n,
 	}
 }
 
-START_TEST(test_batch)
+static struct batch_case *batch_new(void)
 {
-	uint64_t seed = seed_for(3, _i);
-	unsigned long round, rounds = BATCH_ROUNDS * long_factor();
 	struct batch_case *b = calloc(1, sizeof(*b));
-	uint8_t key[WG_KEY_LEN];
-	size_t n;
 
 	ck_assert_ptr_nonnull(b);
 	b->mem = malloc((size_t)(BATCH_SLOT + 32) * BATCH_MAX);
 	b->plain = malloc((size_t)BATCH_SLOT * BATCH_MAX);
 	ck_assert(b->mem && b->plain);
-	if (!use_variant(_i))
-		goto out;
-	for (round = 0; round < rounds; round++) {
-		n = rnd(&seed, 3) ? rnd(&seed, BATCH_MAX + 1) : rnd(&seed, 20);
-		test_random_bytes(&seed, key, sizeof(key));
-		batch_fill(b, &seed, n);
-		wg_aead_seal_batch(key, b->counters, b->bufs, b->lens, n);
-		batch_check_sealed(b, n, key, variants[_i].label);
-		batch_spoil(b, &seed, n);
-		memset(b->ok, 0xff, sizeof(b->ok));
-		wg_aead_open_batch(key, b->counters, b->bufs, b->open_lens,
-				   b->ok, n);
-		batch_check_opened(b, n, variants[_i].label);
-	}
-out:
+	return b;
+}
+
+static void batch_free(struct batch_case *b)
+{
 	free(b->mem);
 	free(b->plain);
 	free(b);
+}
+
+/* The n packets filled in b sealed as a batch and checked, about one in
+ * one_in spoiled, opened as a batch and checked; the canary after each
+ * packet's tag untouched. */
+static void batch_round(struct batch_case *b, uint64_t *seed, size_t n,
+			const uint8_t key[WG_KEY_LEN], size_t one_in,
+			const char *label)
+{
+	size_t i;
+
+	wg_aead_seal_batch(key, b->counters, b->bufs, b->lens, n);
+	batch_check_sealed(b, n, key, label);
+	batch_spoil(b, seed, n, one_in);
+	memset(b->ok, 0xff, sizeof(b->ok));
+	wg_aead_open_batch(key, b->counters, b->bufs, b->open_lens, b->ok, n);
+	batch_check_opened(b, n, label);
+	for (i = 0; i < n; i++)
+		ck_assert_msg(b->bufs[i][b->lens[i] + WG_AUTHTAG_LEN] == CANARY,
+			      "%s: byte past packet %zu (len %zu)", label, i,
+			      b->lens[i]);
+}
+
+START_TEST(test_batch)
+{
+	uint64_t seed = seed_for(3, _i);
+	unsigned long round, rounds = BATCH_ROUNDS * long_factor();
+	struct batch_case *b = batch_new();
+	uint8_t key[WG_KEY_LEN];
+	size_t n;
+
+	if (use_variant(_i))
+		for (round = 0; round < rounds; round++) {
+			n = rnd(&seed, 3) ? rnd(&seed, BATCH_MAX + 1)
+					  : rnd(&seed, 20);
+			test_random_bytes(&seed, key, sizeof(key));
+			batch_fill(b, &seed, n);
+			batch_round(b, &seed, n, key, 6, variants[_i].label);
+		}
+	batch_free(b);
+}
+END_TEST
+
+/*
+ * One batch with packets of every awkward length side by side: the
+ * lengths around block (16), keystream (64) and 2 KiB boundaries and
+ * jumbo ones, in a random order (so several lengths share a group of
+ * Poly1305 lanes), each followed by a canary. Sealed equal to
+ * libsodium; opened with about one in three forged (a bit of the
+ * ciphertext or tag flipped, or cut short), where only the forged
+ * packets fail (and are wiped) and their neighbours open.
+ */
+static const size_t mixed_lens[] = {
+    0,	  1,	15,   16,   17,	  31,	32,   33,   63,	  64,	65,
+    127,  128,	129,  255,  256,  257,	1023, 1024, 1025, 1419, 1420,
+    1421, 2047, 2048, 2049, 2050, 4095, 8920, 9000, 1420, 1420, 1420,
+    1420, 1420, 1420, 1420, 1420, 0,	0,    16,   16,	  1420, 8920,
+};
+
+enum { NMIXED = sizeof(mixed_lens) / sizeof(mixed_lens[0]) };
+
+static void mixed_fill(struct batch_case *b, uint64_t *seed, size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		j = rnd(seed, i + 1); /* a shuffle of mixed_lens */
+		b->lens[i] = b->lens[j];
+		b->lens[j] = mixed_lens[i % NMIXED];
+	}
+	for (i = 0; i < n; i++) {
+		b->bufs[i] = b->mem + (BATCH_SLOT + 32) * i;
+		test_random_bytes(seed, b->bufs[i], b->lens[i]);
+		b->bufs[i][b->lens[i] + WG_AUTHTAG_LEN] = CANARY;
+		memcpy(b->plain + BATCH_SLOT * i, b->bufs[i], b->lens[i]);
+		b->counters[i] = 7000 + i;
+	}
+}
+
+START_TEST(test_batch_mixed)
+{
+	uint64_t seed = seed_for(6, _i);
+	struct batch_case *b = batch_new();
+	uint8_t key[WG_KEY_LEN];
+	size_t n, round;
+
+	if (use_variant(_i))
+		for (round = 0; round < 8 * long_factor(); round++) {
+			n = round ? 1 + rnd(&seed, 3 * NMIXED) : NMIXED;
+			test_random_bytes(&seed, key, sizeof(key));
+			mixed_fill(b, &seed, n);
+			batch_round(b, &seed, n, key, 3, variants[_i].label);
+		}
+	batch_free(b);
 }
 END_TEST
 
@@ -774,6 +857,59 @@ START_TEST(test_poly1305_random)
 		if (!rnd(&seed, 4))
 			memset(pt, 0xff, rnd(&seed, c_len + 1));
 		check_mac(ops, key, a_len, c_len, variants[_i].label);
+	}
+}
+END_TEST
+
+/*
+ * The tags of a batch at once (the implementation's mac_batch, where it
+ * has one: Poly1305 across packets, one per lane) against libsodium's
+ * Poly1305, message by message: mixed lengths in one call, keys and
+ * messages of all ones (the largest limbs) as well as random ones.
+ */
+START_TEST(test_poly1305_batch)
+{
+	uint64_t seed = seed_for(7, _i);
+	const struct chacha_poly_ops *ops = variant_ops(_i);
+	static uint8_t keys[WG_MAC_BATCH_MAX][32], tags[WG_MAC_BATCH_MAX][16];
+	struct mac_job jobs[WG_MAC_BATCH_MAX];
+	size_t n, i, off, round;
+	uint8_t want[16];
+	int fill;
+
+	if (!ops || !ops->mac_batch)
+		return;
+	for (round = 0; round < 60 * long_factor(); round++) {
+		fill = (int)rnd(&seed, 3);
+		n = 1 + rnd(&seed, WG_MAC_BATCH_MAX);
+		for (i = off = 0; i < n; i++) {
+			jobs[i] = (struct mac_job){
+			    pt + off,
+			    rnd(&seed, 4) ? mixed_lens[rnd(&seed, NMIXED)]
+					  : rnd(&seed, 3000),
+			    keys[i], tags[i]};
+			if (off + jobs[i].len > MAX_LEN)
+				jobs[i].len = 0;
+			if (fill)
+				memset(keys[i], 0xff, 32);
+			else
+				test_random_bytes(&seed, keys[i], 32);
+			if (fill == 1)
+				memset(pt + off, 0xff, jobs[i].len);
+			else
+				test_random_bytes(&seed, pt + off, jobs[i].len);
+			off += jobs[i].len;
+		}
+		ops->mac_batch(jobs, n);
+		for (i = 0; i < n; i++) {
+			size_t m =
+			    mac_input(macbuf, ad, 0, jobs[i].msg, jobs[i].len);
+
+			crypto_onetimeauth_poly1305(want, macbuf, m, keys[i]);
+			ck_assert_msg(!memcmp(tags[i], want, 16),
+				      "%s: tag %zu of %zu differs (len %zu)",
+				      variants[_i].label, i, n, jobs[i].len);
+		}
 	}
 }
 END_TEST
@@ -906,6 +1042,7 @@ static Suite *aead_suite(void)
 	tc = tcase_create("batch");
 	tcase_set_timeout(tc, timeout);
 	tcase_add_loop_test(tc, test_batch, 0, NVARIANTS);
+	tcase_add_loop_test(tc, test_batch_mixed, 0, NVARIANTS);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("primitives");
@@ -913,6 +1050,7 @@ static Suite *aead_suite(void)
 	tcase_add_loop_test(tc, test_poly1305_extremes, 0, NVARIANTS);
 	tcase_add_loop_test(tc, test_poly1305_final_reduction, 0, NVARIANTS);
 	tcase_add_loop_test(tc, test_poly1305_random, 0, NVARIANTS);
+	tcase_add_loop_test(tc, test_poly1305_batch, 0, NVARIANTS);
 	tcase_add_loop_test(tc, test_stream_jobs, 0, NVARIANTS);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Poly1305 with AVX-512 IFMA, eight lanes of 44-bit limbs: the MAC of
+ * the avx512 implementation where the CPU has the 52-bit multiply-adds
+ * (wg_chacha_avx512ifma_ops in chacha_avx512.c). Written from RFC 8439
+ * and the Intel intrinsics guide; only the functions below carry the
+ * target attribute, and aead.c calls them only on such a CPU.
+ *
+ * The lanes are filled two ways:
+ *   one message: two chains of eight lanes, blocks j and j + 8 of every
+ *     sixteen, each chain multiplied by r^16 a step and lane j by its own
+ *     power of r at the end (wg_poly1305_ifma_mac);
+ *   a batch: eight messages, one per lane, each lane with its own r and
+ *     its own length, two such groups side by side so that the one's
+ *     multiplications run while the other's wait (mac_batch).
+ */
+#include "aead.h"
+
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+#include <string.h>
+
+#define TARGET __attribute__((target("avx512f,avx512vl,avx512bw,avx512ifma")))
+#define INLINE static inline __attribute__((always_inline)) TARGET
+
+#define V_ADD64 _mm512_add_epi64
+#define V_AND _mm512_and_si512
+#define V_OR _mm512_or_si512
+#define V_SRL64 _mm512_srli_epi64
+#define V_SLL64 _mm512_slli_epi64
+#define V_SET1_64 _mm512_set1_epi64
+#define V_BCAST_LANE0(v) _mm512_broadcastq_epi64(_mm512_castsi512_si128(v))
+#define V_SUM64(v) ((uint64_t)_mm512_reduce_add_epi64(v))
+
+enum {
+	/* Below this many blocks the scalar Poly1305 is faster than
+	 * computing r^2..r^16. */
+	POLY_IFMA_MIN_BLOCKS = 16,
+	/* Fewer messages than this in a batch take the one-message code:
+	 * a group of lanes costs as much however few it holds. */
+	LANES_MIN_MESSAGES = 4,
+	/* Longer messages take the one-message code, whose two chains
+	 * reach further per multiplication (fewer shuffles per block)
+	 * once the setup is paid. */
+	LANES_MAX_LEN = 2048,
+	LANES = 8,
+};
+
+/* ---- Arithmetic modulo 2^130 - 5 in 44-bit limbs ---- */
+
+/*
+ * h = h0 + h1 2^44 + h2 2^88. A 52-bit multiply-add gives each product's
+ * low 52 bits and, separately, the bits above; those land 8 bits into
+ * the next limb up (10 bits past 2^130 for the top limb, so times
+ * 5 * 2^10 at the bottom). Products past 2^130 use s = 20 r, since
+ * 2^132 = 20 modulo p.
+ */
+struct limbs44 {
+	__m512i l0, l1, l2;
+};
+
+/* lo[i] += the low 52 bits of h x_i, hi[i] += the bits above, lane by
+ * lane. */
+INLINE void madd_row(__m512i lo[3], __m512i hi[3], __m512i h, __m512i x0,
+		     __m512i x1, __m512i x2)
+{
+	lo[0] = _mm512_madd52lo_epu64(lo[0], h, x0);
+	hi[0] = _mm512_madd52hi_epu64(hi[0], h, x0);
+	lo[1] = _mm512_madd52lo_epu64(lo[1], h, x1);
+	hi[1] = _mm512_madd52hi_epu64(hi[1], h, x1);
+	lo[2] = _mm512_madd52lo_epu64(lo[2], h, x2);
+	hi[2] = _mm512_madd52hi_epu64(hi[2], h, x2);
+}
+
+/* h * r lane by lane, given s1 = 20 r1, s2 = 20 r2; limbs below 2^46
+ * in (products below 2^95, their high parts below 2^43); out, limbs 0
+ * and 1 below 2^44 + 2^15, limb 2 below 2^42 + 2^11. */
+INLINE struct limbs44 mul44(struct limbs44 h, struct limbs44 r, __m512i s1,
+			    __m512i s2)
+{
+	const __m512i m44 = V_SET1_64((1LL << 44) - 1);
+	const __m512i m42 = V_SET1_64((1LL << 42) - 1);
+	const __m512i z = _mm512_setzero_si512();
+	__m512i lo[3] = {z, z, z}, hi[3] = {z, z, z}, c0, c1, c2;
+
+	madd_row(lo, hi, h.l0, r.l0, r.l1, r.l2);
+	madd_row(lo, hi, h.l1, s2, r.l0, r.l1);
+	madd_row(lo, hi, h.l2, s1, s2, r.l0);
+
+	lo[1] = V_ADD64(lo[1], V_SLL64(hi[0], 8));
+	lo[2] = V_ADD64(lo[2], V_SLL64(hi[1], 8));
+	lo[0] = V_ADD64(lo[0], V_ADD64(V_SLL64(hi[2], 12), V_SLL64(hi[2], 10)));
+
+	/* The three carries at once, not one after the other: a shorter
+	 * chain from one step to the next. */
+	c0 = V_SRL64(lo[0], 44);
+	c1 = V_SRL64(lo[1], 44);
+	c2 = V_SRL64(lo[2], 42);
+	lo[0] = V_ADD64(V_AND(lo[0], m44), V_ADD64(c2, V_SLL64(c2, 2)));
+	lo[1] = V_ADD64(V_AND(lo[1], m44), c0);
+	lo[2] = V_ADD64(V_AND(lo[2], m42), c1);
+	return (struct limbs44){lo[0], lo[1], lo[2]};
+}
+
+INLINE __m512i times20(__m512i v)
+{
+	return V_ADD64(V_SLL64(v, 4), V_SLL64(v, 2));
+}
+
+INLINE struct limbs44 mul44_by(struct limbs44 a, struct limbs44 b)
+{
+	return mul44(a, b, times20(b.l1), times20(b.l2));
+}
+
+INLINE struct limbs44 add44(struct limbs44 a, struct limbs44 b)
+{
+	return (struct limbs44){V_ADD64(a.l0, b.l0), V_ADD64(a.l1, b.l1),
+				V_ADD64(a.l2, b.l2)};
+}
+
+/* 2^64 radix (h2 <= 7) to 44-bit limbs. */
+INLINE void to_limbs44(uint64_t l[3], uint64_t h0, uint64_t h1, uint64_t h2)
+{
+	const uint64_t m44 = (1ULL << 44) - 1;
+
+	l[0] = h0 & m44;
+	l[1] = (h0 >> 44 | h1 << 20) & m44;
+	l[2] = h1 >> 24 | h2 << 40;
+}
+
+/* Limbs (or sums of lanes), each below 2^50, back to radix 2^64 with
+ * h2 <= 4. */
+INLINE void from_limbs44(struct poly1305 *st, uint64_t l[3])
+{
+	const uint64_t m44 = (1ULL << 44) - 1, m42 = (1ULL << 42) - 1;
+
+	l[1] += l[0] >> 44;
+	l[0] &= m44;
+	l[2] += l[1] >> 44;
+	l[1] &= m44;
+	l[0] += (l[2] >> 42) * 5;
+	l[2] &= m42;
+	l[1] += l[0] >> 44;
+	l[0] &= m44;
+	l[2] += l[1] >> 44;
+	l[1] &= m44;
+	st->h0 = l[0] | l[1] << 44;
+	st->h1 = l[1] >> 20 | l[2] << 24;
+	st->h2 = l[2] >> 40;
+}
+
+/* Sixteen-byte blocks as limbs with the 2^128 bit, from their low and
+ * high halves (block j of each in lane j). */
+INLINE struct limbs44 split44(__m512i lo, __m512i hi)
+{
+	const __m512i m44 = V_SET1_64((1LL << 44) - 1);
+
+	return (struct limbs44){
+	    V_AND(lo, m44),
+	    V_AND(V_OR(V_SRL64(lo, 44), V_SLL64(hi, 20)), m44),
+	    V_OR(V_SRL64(hi, 24), V_SET1_64(1LL << 40)),
+	};
+}
+
+/* ---- One message: two chains of eight lanes ---- */
+
+INLINE struct limbs44 select44_or_one(__mmask8 k, struct limbs44 a)
+{
+	return (struct limbs44){_mm512_mask_mov_epi64(V_SET1_64(1), k, a.l0),
+				_mm512_maskz_mov_epi64(k, a.l1),
+				_mm512_maskz_mov_epi64(k, a.l2)};
+}
+
+INLINE struct limbs44 broadcast44(struct limbs44 a)
+{
+	return (struct limbs44){V_BCAST_LANE0(a.l0), V_BCAST_LANE0(a.l1),
+				V_BCAST_LANE0(a.l2)};
+}
+
+/*
+ * Lane j gets r^(8 - j). Starting from r everywhere, lane j is multiplied
+ * by r, r^2 and r^4 where bits 0, 1 and 2 of 7 - j are set.
+ */
+INLINE struct limbs44 powers44(const struct poly1305 *st)
+{
+	uint64_t l[3];
+	struct limbs44 t;
+
+	to_limbs44(l, st->r0, st->r1, 0);
+	t = (struct limbs44){V_SET1_64((long long)l[0]),
+			     V_SET1_64((long long)l[1]),
+			     V_SET1_64((long long)l[2])};
+	aead_wipe(l, sizeof(l));
+	t = mul44_by(t, select44_or_one(0x55, t));
+	t = mul44_by(t, select44_or_one(0x33, broadcast44(t)));
+	return mul44_by(t, select44_or_one(0x0f, broadcast44(t)));
+}
+
+/* Eight consecutive 16-byte blocks, block j in lane j. */
+INLINE struct limbs44 load44(const uint8_t *p)
+{
+	const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
+	const __m512i odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+	__m512i a = _mm512_loadu_si512(p), b = _mm512_loadu_si512(p + 64);
+
+	return split44(_mm512_permutex2var_epi64(a, even, b),
+		       _mm512_permutex2var_epi64(a, odd, b));
+}
+
+/* h times the powers in p, lane by lane. */
+INLINE struct limbs44 mul44_pow(struct limbs44 h, const struct limbs44 *p)
+{
+	return mul44(h, *p, times20(p->l1), times20(p->l2));
+}
+
+/*
+ * A poly1305_bulk_fn. One chain alone would wait on its own
+ * multiplications, so there are two: chain a takes blocks 0..7 of each
+ * sixteen, chain b blocks 8..15, each multiplied by r^16 a step; at the
+ * end lane j of a is multiplied by r^(16 - j), of b by r^(8 - j). A last
+ * group of eight blocks joins b after both are multiplied by r^8.
+ */
+TARGET static size_t poly_bulk_ifma(struct poly1305 *st, const uint8_t *m,
+				    size_t n)
+{
+	struct limbs44 a, b, rp, rp16, r8, r16;
+	uint64_t l[3];
+	size_t groups = n / 16, g;
+
+	if (n < POLY_IFMA_MIN_BLOCKS)
+		return 0;
+	rp = powers44(st);
+	r8 = broadcast44(rp);
+	rp16 = mul44_by(rp, r8);
+	r16 = broadcast44(rp16);
+
+	/* The h so far joins the first block. */
+	to_limbs44(l, st->h0, st->h1, st->h2);
+	a = load44(m);
+	a.l0 = _mm512_mask_add_epi64(a.l0, 1, a.l0, V_SET1_64((long long)l[0]));
+	a.l1 = _mm512_mask_add_epi64(a.l1, 1, a.l1, V_SET1_64((long long)l[1]));
+	a.l2 = _mm512_mask_add_epi64(a.l2, 1, a.l2, V_SET1_64((long long)l[2]));
+	b = load44(m + 128);
+	for (g = 1; g < groups; g++) {
+		a = add44(mul44_pow(a, &r16), load44(m + 256 * g));
+		b = add44(mul44_pow(b, &r16), load44(m + 256 * g + 128));
+	}
+	if (n % 16 >= 8) {
+		a = mul44_pow(a, &r8);
+		b = add44(mul44_pow(b, &r8), load44(m + 256 * groups));
+	}
+	a = add44(mul44_pow(a, &rp16), mul44_pow(b, &rp));
+	l[0] = V_SUM64(a.l0);
+	l[1] = V_SUM64(a.l1);
+	l[2] = V_SUM64(a.l2);
+	from_limbs44(st, l);
+	aead_wipe(l, sizeof(l));
+	return n / 8 * 8;
+}
+
+void wg_poly1305_ifma_mac(uint8_t tag[static 16], const uint8_t key[static 32],
+			  const uint8_t *ad, size_t ad_len, const uint8_t *ct,
+			  size_t ct_len)
+{
+	wg_poly1305_aead_mac(tag, key, ad, ad_len, ct, ct_len, poly_bulk_ifma);
+}
+
+/* ---- A batch: one message per lane ---- */
+
+/*
+ * Eight messages (no AD), lane i with message i's r and its own count
+ * of blocks: the padded ciphertext, then the length block. Every step
+ * takes one block of each lane, h = (h + block) * r; a lane past its
+ * last block keeps its h. Blocks come four steps at a time, 64 bytes
+ * of each message, loaded under a mask that stops at its end (the
+ * padding reads as zeros) and turned so that lane i holds message i.
+ *
+ * The registers of a group apart from its messages, so that they stay
+ * in registers.
+ */
+struct lanes {
+	struct limbs44 h, r;
+	__m512i s1, s2;
+	__m512i last;	/* each lane's last step: its count of blocks - 1 */
+	__m512i ct_len; /* the length block's high half */
+};
+
+struct lane_jobs {
+	const struct mac_job *job[LANES];
+	unsigned int count;
+};
+
+/* A group from up to eight jobs; unused lanes have one block. */
+INLINE void lanes_init(struct lanes *g, struct lane_jobs *m,
+		       const struct mac_job *const jobs[], size_t count)
+{
+	uint64_t r[3][LANES] = {{0}}, last[LANES] = {0}, len[LANES] = {0};
+	struct poly1305 st;
+	unsigned int i;
+
+	m->count = count < LANES ? (unsigned int)count : LANES;
+	for (i = 0; i < m->count; i++) {
+		uint64_t l[3];
+
+		m->job[i] = jobs[i];
+		wg_poly1305_init(&st, jobs[i]->key);
+		to_limbs44(l, st.r0, st.r1, 0);
+		r[0][i] = l[0];
+		r[1][i] = l[1];
+		r[2][i] = l[2];
+		len[i] = jobs[i]->len;
+		last[i] = (jobs[i]->len + 15) / 16;
+	}
+	g->r =
+	    (struct limbs44){_mm512_loadu_si512(r[0]), _mm512_loadu_si512(r[1]),
+			     _mm512_loadu_si512(r[2])};
+	g->s1 = times20(g->r.l1);
+	g->s2 = times20(g->r.l2);
+	g->h = (struct limbs44){_mm512_setzero_si512(), _mm512_setzero_si512(),
+				_mm512_setzero_si512()};
+	g->last = _mm512_loadu_si512(last);
+	g->ct_len = _mm512_loadu_si512(len);
+	aead_wipe(r, sizeof(r));
+	aead_wipe(&st, sizeof(st));
+}
+
+/* Bytes [16 step, 16 step + 64) of message i, zeros past its end. */
+INLINE __m512i lane_chunk(const struct lane_jobs *m, unsigned int i,
+			  size_t step)
+{
+	size_t off = 16 * step, len;
+	__mmask64 k;
+
+	if (i >= m->count || off >= m->job[i]->len)
+		return _mm512_setzero_si512();
+	len = m->job[i]->len - off;
+	k = len >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << len) - 1;
+	return _mm512_maskz_loadu_epi8(k, m->job[i]->msg + off);
+}
+
+/*
+ * Eight registers of four blocks each (q[i]: message i) turned into
+ * halves: t[2 k] the low halves of block k of every message, lane i for
+ * message i, t[2 k + 1] the high halves.
+ */
+INLINE void transpose8(__m512i t[8], const __m512i q[8])
+{
+	__m512i u[8], v[4], w[4];
+	int i, h, p;
+
+	/* u[2i] (u[2i + 1]): in each 128-bit lane L, the low (high)
+	 * halves of block L of messages 2i and 2i + 1. */
+	for (i = 0; i < 4; i++) {
+		u[2 * i] = _mm512_unpacklo_epi64(q[2 * i], q[2 * i + 1]);
+		u[2 * i + 1] = _mm512_unpackhi_epi64(q[2 * i], q[2 * i + 1]);
+	}
+	/* Half h of messages 0..3 in v, 4..7 in w: v[2h] has blocks 0
+	 * and 2, v[2h + 1] blocks 1 and 3, two messages a block. */
+	for (h = 0; h < 2; h++) {
+		v[2 * h] = _mm512_shuffle_i64x2(u[h], u[h + 2], 0x88);
+		v[2 * h + 1] = _mm512_shuffle_i64x2(u[h], u[h + 2], 0xdd);
+		w[2 * h] = _mm512_shuffle_i64x2(u[h + 4], u[h + 6], 0x88);
+		w[2 * h + 1] = _mm512_shuffle_i64x2(u[h + 4], u[h + 6], 0xdd);
+	}
+	/* Then all eight messages of block p and p + 2. */
+	for (h = 0; h < 2; h++)
+		for (p = 0; p < 2; p++) {
+			t[2 * p + h] = _mm512_shuffle_i64x2(v[2 * h + p],
+							    w[2 * h + p], 0x88);
+			t[2 * p + 4 + h] = _mm512_shuffle_i64x2(
+			    v[2 * h + p], w[2 * h + p], 0xdd);
+		}
+}
+
+/* Four blocks of every lane from step on, as halves (transpose8);
+ * full: every lane has all 64 bytes. */
+INLINE void lanes_load(const struct lane_jobs *m, size_t step, __m512i t[8],
+		       bool full)
+{
+	__m512i q[LANES];
+	unsigned int i;
+
+#pragma GCC unroll 8
+	for (i = 0; i < LANES; i++)
+		q[i] = full ? _mm512_loadu_si512(m->job[i]->msg + 16 * step)
+			    : lane_chunk(m, i, step);
+	transpose8(t, q);
+}
+
+/* One step of every lane, the block in halves lo and hi; full: no
+ * lane's last block is near. */
+INLINE void lanes_step(struct lanes *g, __m512i lo, __m512i hi, size_t step,
+		       bool full)
+{
+	const __m512i now = V_SET1_64((long long)step);
+	__mmask8 live = _mm512_cmple_epu64_mask(now, g->last);
+	__mmask8 last = _mm512_cmpeq_epi64_mask(now, g->last);
+	struct limbs44 h;
+
+	if (full) {
+		g->h = mul44(add44(g->h, split44(lo, hi)), g->r, g->s1, g->s2);
+		return;
+	}
+	/* The length block: zero AD length, then the ciphertext's. */
+	hi = _mm512_mask_mov_epi64(hi, last, g->ct_len);
+	h = mul44(add44(g->h, split44(lo, hi)), g->r, g->s1, g->s2);
+	g->h.l0 = _mm512_mask_mov_epi64(g->h.l0, live, h.l0);
+	g->h.l1 = _mm512_mask_mov_epi64(g->h.l1, live, h.l1);
+	g->h.l2 = _mm512_mask_mov_epi64(g->h.l2, live, h.l2);
+}
+
+/* Each lane's h to its tag. */
+INLINE void lanes_finish(const struct lanes *g, const struct lane_jobs *m)
+{
+	uint64_t h[3][LANES], l[3];
+	struct poly1305 st;
+	unsigned int i;
+
+	_mm512_storeu_si512(h[0], g->h.l0);
+	_mm512_storeu_si512(h[1], g->h.l1);
+	_mm512_storeu_si512(h[2], g->h.l2);
+	for (i = 0; i < m->count; i++) {
+		wg_poly1305_init(&st, m->job[i]->key);
+		l[0] = h[0][i];
+		l[1] = h[1][i];
+		l[2] = h[2][i];
+		from_limbs44(&st, l);
+		wg_poly1305_finish(&st, m->job[i]->tag);
+	}
+	aead_wipe(h, sizeof(h));
+	aead_wipe(l, sizeof(l));
+}
+
+/*
+ * Up to sixteen messages, longest first: two groups whose steps take
+ * turns, so that the one's multiplications run while the other's wait
+ * (two is a constant where this is inlined).
+ */
+INLINE void four_steps(struct lanes *a, struct lanes *b,
+		       const struct lane_jobs *ma, const struct lane_jobs *mb,
+		       size_t s, bool two, bool full)
+{
+	__m512i ta[8], tb[8];
+	int i;
+
+	lanes_load(ma, s, ta, full);
+	if (two)
+		lanes_load(mb, s, tb, full);
+#pragma GCC unroll 4
+	for (i = 0; i < 4; i++) {
+		lanes_step(a, ta[2 * i], ta[2 * i + 1], s + (size_t)i, full);
+		if (two)
+			lanes_step(b, tb[2 * i], tb[2 * i + 1], s + (size_t)i,
+				   full);
+	}
+}
+
+/* The steps while every lane has four whole blocks left go without
+ * masks, when every lane has a message: the shortest is last. */
+INLINE void mac_groups(const struct mac_job *const jobs[], size_t n, bool two)
+{
+	size_t steps = (jobs[0]->len + 15) / 16 + 1, s = 0, fast = 0;
+	struct lane_jobs ma, mb;
+	struct lanes a, b;
+
+	lanes_init(&a, &ma, jobs, n);
+	if (two)
+		lanes_init(&b, &mb, jobs + LANES, n - LANES);
+	if (n == (two ? 2 : 1) * LANES)
+		fast = jobs[n - 1]->len / 64 * 4;
+	for (; s < fast; s += 4)
+		four_steps(&a, &b, &ma, &mb, s, two, true);
+	for (; s < steps; s += 4)
+		four_steps(&a, &b, &ma, &mb, s, two, false);
+	lanes_finish(&a, &ma);
+	aead_wipe(&a, sizeof(a));
+	if (two) {
+		lanes_finish(&b, &mb);
+		aead_wipe(&b, sizeof(b));
+	}
+}
+
+TARGET static void mac_eight(const struct mac_job *const jobs[], size_t n)
+{
+	mac_groups(jobs, n, false);
+}
+
+TARGET static void mac_sixteen(const struct mac_job *const jobs[], size_t n)
+{
+	mac_groups(jobs, n, true);
+}
+
+/* Longest first, so that a group's lanes end at about the same step. */
+static void sort_by_length(const struct mac_job *order[], size_t n)
+{
+	size_t i, j;
+
+	for (i = 1; i < n; i++) {
+		const struct mac_job *x = order[i];
+
+		for (j = i; j > 0 && order[j - 1]->len < x->len; j--)
+			order[j] = order[j - 1];
+		order[j] = x;
+	}
+}
+
+void wg_poly1305_ifma_mac_batch(const struct mac_job *jobs, size_t n)
+{
+	const struct mac_job *order[WG_MAC_BATCH_MAX];
+	size_t i, k;
+
+	for (i = 0; i < n; i++)
+		order[i] = &jobs[i];
+	sort_by_length(order, n);
+	for (i = 0; i < n && order[i]->len > LANES_MAX_LEN; i++)
+		wg_poly1305_ifma_mac(order[i]->tag, order[i]->key, NULL, 0,
+				     order[i]->msg, order[i]->len);
+	for (; n - i >= LANES_MIN_MESSAGES; i += k) {
+		k = n - i < 2 * LANES ? n - i : 2 * LANES;
+		if (k > LANES)
+			mac_sixteen(order + i, k);
+		else
+			mac_eight(order + i, k);
+	}
+	for (; i < n; i++)
+		wg_poly1305_ifma_mac(order[i]->tag, order[i]->key, NULL, 0,
+				     order[i]->msg, order[i]->len);
+}
+
+#endif
