@@ -418,7 +418,7 @@ udp_flood_alone()
 	local name b a diff slack line
 	loss_counters "$T_TMP/loss.before"
 	ip netns exec "${NS[B]}" "$UDPSEQ" recv -4 -l 1200 -w 20 "$port" "$n" \
-		$((5000 * T_SCALE)) >"$out" 2>&1 &
+		$((2000 * T_SCALE)) >"$out" 2>&1 &
 	rpid=$!
 	track $rpid
 	for ((i = 0; i < 100; i++)); do
