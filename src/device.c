@@ -334,7 +334,8 @@ static void release_in_flight(struct wg_device *dev)
 
 /* After teardown every batch is back in the pool and every peer freed;
  * anything else is a leak worth a line. */
-static void check_released(struct wg_device *dev)
+/* 0, or -EBUSY (said in the log) when a batch or a peer is unaccounted. */
+static int check_released(struct wg_device *dev)
 {
 	unsigned int free_batches = wg_batch_pool_free(&dev->pool);
 	unsigned int held = wg_read_once(dev->peers_held);
@@ -345,10 +346,13 @@ static void check_released(struct wg_device *dev)
 	if (held)
 		log_err("shutdown: %u peer%s still referenced", held,
 			held == 1 ? "" : "s");
+	return free_batches != dev->pool.nbatches || held ? -EBUSY : 0;
 }
 
-void wg_device_destroy(struct wg_device *dev)
+int wg_device_destroy(struct wg_device *dev)
 {
+	int ret;
+
 	if (dev->uapi)
 		wg_uapi_server_stop(dev->uapi);
 	wg_device_request_stop(dev, dev->exit_status);
@@ -360,7 +364,7 @@ void wg_device_destroy(struct wg_device *dev)
 	wg_allowedips_free(&dev->allowedips);
 	pthread_mutex_unlock(&dev->config_lock);
 	rcu_barrier();
-	check_released(dev);
+	ret = check_released(dev);
 	pthread_mutex_destroy(&dev->removed_lock);
 	wg_socket_set_close(dev->sockets);
 	free(dev->sockets);
@@ -372,6 +376,7 @@ void wg_device_destroy(struct wg_device *dev)
 	close(dev->stop_fd);
 	/* Wipes the identity and the cookie secrets with the rest. */
 	wg_secmem_free(dev, sizeof(*dev));
+	return ret;
 }
 
 static bool src_refused(int ret)

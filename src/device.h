@@ -163,8 +163,9 @@ void wg_device_too_big(struct wg_device *dev, size_t len, const char *why,
 /* Timer thread, every two seconds: follows the interface's MTU, notices its
  * deletion, ages the rate limiter. */
 void wg_device_housekeeping(struct wg_device *dev, uint64_t now);
-/* The caller is registered with RCU. */
-void wg_device_destroy(struct wg_device *dev);
+/* The caller is registered with RCU. 0, or -EBUSY when a batch never came
+ * back to the pool or a peer is still referenced (a leak, logged). */
+int wg_device_destroy(struct wg_device *dev);
 /* Any thread: every figure of metrics.h, now; with_peers, each
  * configured peer's too. 0 or -ENOMEM; free with wg_metrics_free(). */
 int wg_device_collect_metrics(struct wg_device *dev, struct wg_metrics *m,

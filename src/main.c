@@ -377,7 +377,9 @@ int main(int argc, char **argv)
 	}
 	report_ready(0, NULL);
 	ret = run(dev);
-	wg_device_destroy(dev);
+	/* A leak at teardown fails the exit status, for the tests to see. */
+	if (wg_device_destroy(dev) && !ret)
+		ret = 1;
 	log_info("interface %s removed", ifname);
 	rcu_unregister_thread();
 	return ret;

@@ -19,36 +19,49 @@
 #       flight and one peer is held (peers_held: the removed ones were
 #       freed, their batches given back). Then, three times, A's peer is
 #       removed mid-transfer and A stopped at once: its teardown must
-#       account for every batch and peer (it logs any it cannot).
+#       account for every batch and peer (wgpipe logs any it cannot and
+#       exits 1, which daemon_stop fails on, as on every stop).
 #   tundel  the TUN device is deleted from outside (ip link del), under
 #       a ping: wireguard-go, then wgpipe, then wgpipe --no-offload all
 #       (the plain read path) all exit by themselves within
 #       E2E_FAULTS_EXIT_S seconds with the same status (0), their UAPI
 #       socket gone; wgpipe says why in one log line.
-#   ring, ring16  tiny pools on both hosts (--batches 16 --max-inflight
+#   ring, ring16  tiny pools on both hosts (B without UDP_GRO, so that
+#       its socket's drops count datagrams) (--batches 16 --max-inflight
 #       64 --batch-size 1, the smallest the flags allow; then
-#       --batch-size 16 --max-inflight 256), flooded with UDP (iperf3
-#       -b 2G) and four TCP streams at once for 10 s: wgpipe show and
-#       ping answer during the flood; every datagram iperf3 lost is
-#       counted somewhere (A's TUN tx_dropped, B's UDP RcvbufErrors, the
-#       daemons' drop_ counters); with --batch-size 16 the pool runs dry
-#       and that is counted (pool_empty_events); afterwards the counters
-#       come back to idle and a TCP transfer completes with equal
-#       checksums. (With --batch-size 1 every batch is sealed inline by
-#       the reader, so one batch is in flight and the pool never runs
-#       dry: the overload stays in the kernel's queues.)
+#       --batch-size 16 --max-inflight 256), flooded first with a
+#       numbered UDP stream alone (t/tools/udpseq, 2 Gbit/s of 1200-byte
+#       datagrams for E2E_FAULTS_FLOOD_S s): every datagram that did not
+#       arrive is counted by one of the drop counters on its way (A's TUN
+#       tx_dropped and queueing discipline, the daemons' drop_ counters,
+#       the veth's drops, the drops of B's UDP sockets, B's TUN
+#       rx_dropped),
+#       taken before and after the stream, and hardly more are counted
+#       (the probes' pings aside), and every one that arrived has its
+#       length and payload; then with UDP (iperf3 -b 2G) and four TCP
+#       streams at once for 10 s. Throughout, wgpipe show answers within
+#       5 s and at least one of 5 pings within 5 s (times T_SCALE); with
+#       --batch-size 16 the pool runs dry and that is counted
+#       (pool_empty_events); afterwards the counters come back to idle
+#       and a TCP transfer completes with equal checksums. (With
+#       --batch-size 1 every batch is sealed inline by the reader, so one
+#       batch is in flight and the pool never runs dry: the overload
+#       stays in the kernel's queues.)
 #
 # Environment: E2E_FAULTS_CASES (default all of the above),
-# E2E_FAULTS_EXIT_S (default 5).
+# E2E_FAULTS_EXIT_S (default 5), E2E_FAULTS_FLOOD_S (default 10).
 
 . "$(dirname "$0")/netns.sh"
 
 : "${E2E_FAULTS_CASES:=restart-pipe restart-go remove remove-go tundel ring ring16}"
 : "${E2E_FAULTS_EXIT_S:=5}"
+: "${E2E_FAULTS_FLOOD_S:=10}"
 
 t_init
 require_impl "$WGPIPE" "$WIREGUARD_GO"
 require_cmd iperf3 iperf3
+require_cmd tc iproute2
+UDPSEQ=$(tool udpseq) || exit 1
 t_watchdog 900
 make_hosts
 make_keys
@@ -56,13 +69,14 @@ make_keys
 # --- helpers ------------------------------------------------------------
 
 # show SIDE: wgpipe show into $T_TMP/show-SIDE; fails if it takes more
-# than 5 s. SHOW_MS is how long it took.
+# than SHOW_LIMIT s (5, times T_SCALE). SHOW_MS is how long it took.
+SHOW_LIMIT=$((5 * T_SCALE))
 show()
 {
 	local side=$1 t0
 	t0=$(date +%s%N)
-	timeout -k 1 5 "$WGPIPE" show "${WGIF[$side]}" >"$T_TMP/show-$side" 2>&1 ||
-		fail "wgpipe show ${WGIF[$side]} failed or took over 5 s:" \
+	timeout -k 1 "$SHOW_LIMIT" "$WGPIPE" show "${WGIF[$side]}" >"$T_TMP/show-$side" 2>&1 ||
+		fail "wgpipe show ${WGIF[$side]} failed or took over $SHOW_LIMIT s:" \
 			"$(cat "$T_TMP/show-$side")"
 	SHOW_MS=$((($(date +%s%N) - t0) / 1000000))
 }
@@ -79,12 +93,12 @@ idle_line()
 		"peers_held=$(value "$s" peers_held)"
 }
 
-# wait_idle SIDE PEERS: within 10 s, nothing in flight, the pool full,
-# PEERS peers held.
+# wait_idle SIDE PEERS: within 10 s (times T_SCALE), nothing in flight,
+# the pool full, PEERS peers held.
 wait_idle()
 {
 	local side=$1 peers=$2 i
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 100 * T_SCALE; i++)); do
 		show "$side"
 		[ "$(value "$side" inflight_tx)" = 0 ] &&
 			[ "$(value "$side" inflight_rx)" = 0 ] &&
@@ -92,7 +106,7 @@ wait_idle()
 			[ "$(value "$side" peers_held)" = "$peers" ] && return 0
 		sleep 0.1
 	done
-	fail "$side not idle 10 s after the traffic: $(idle_line "$side")" \
+	fail "$side not idle $((10 * T_SCALE)) s after the traffic: $(idle_line "$side")" \
 		"(want $peers peer(s) held)"
 }
 
@@ -101,13 +115,6 @@ same_daemon()
 {
 	[ "${PID[$1]}" = "$2" ] && kill -0 "$2" 2>/dev/null &&
 		tr '\0' ' ' <"/proc/$2/cmdline" | grep -qF -- "${WGIF[$1]}"
-}
-
-# no_leak_lines SIDE: the daemon's log has no teardown leak report.
-no_leak_lines()
-{
-	local log="$T_TMP/daemon-${WGIF[$1]}.log"
-	! grep -E 'never came back to the pool|still referenced' "$log"
 }
 
 # xfer_bg FROM TO ADDR SENDOPTS...: a TCP transfer in the background;
@@ -197,7 +204,6 @@ run_restart()
 	echo "restart-$name|TCP A->B 4 MB/s; B stopped+started|$((BG_GAP_MS)) ms pause, 0 bytes|new handshake $((t_hs - t_up)) ms after B up; A pid $pid_a kept" \
 		>>"$T_TMP/table"
 	pair_down
-	no_leak_lines A || fail "A's teardown reported a leak"
 }
 
 # --- remove -------------------------------------------------------------
@@ -261,7 +267,6 @@ run_remove()
 		wg_ A set "${WGIF[A]}" peer "${PUB[B]}" remove ||
 			fail "wg set: removing peer B failed"
 		daemon_stop A
-		no_leak_lines A || fail "A's teardown after a removal reported a leak"
 		wait_pid "$BG_SPID" 15
 		daemon_stop B
 	done
@@ -320,7 +325,6 @@ run_tundel()
 		n=$(grep -c 'TUN' "$DEL_LOG")
 		[ "$n" -le 4 ] || fail "tundel: $n log lines about the TUN device" \
 			"(an error loop?): $(grep TUN "$DEL_LOG" | tail -n 5)"
-		no_leak_lines A || fail "tundel: wgpipe's teardown reported a leak"
 		pass "tundel-wgpipe${flags:+ $flags}: exits with status $DEL_RC after" \
 			"$DEL_MS ms, socket gone, one line: $line"
 		echo "tundel wgpipe${flags:+ $flags}|ip link del under ping -i 0.05|the ping|rc $DEL_RC in $DEL_MS ms (wireguard-go rc $go_rc in $go_ms ms); log: ${line#*: *: }" \
@@ -330,61 +334,163 @@ run_tundel()
 
 # --- full ring ----------------------------------------------------------
 
-# probe_during SECONDS: every 2 s, wgpipe show A and a ping A -> B
-# (at least one reply of 5 within 5 s). Sets PROBE_MAX_MS (the slowest
-# show) and PING_MAX_MS (the slowest ping run).
+# probe_during SECONDS: every 2 s, wgpipe show A (it must answer within
+# SHOW_LIMIT s) and 5 pings A -> B, of which at least one must be
+# answered within 5 s (times T_SCALE): the overload may drop the others.
+# Sets PROBE_MAX_MS (the slowest show), PING_MAX_MS (the slowest ping
+# run), PING_MIN (the fewest replies of a run).
 probe_during()
 {
-	local end=$((SECONDS + $1)) t0 ms
+	local end=$((SECONDS + $1)) t0 ms got w=$((5 * T_SCALE))
 	PROBE_MAX_MS=0
 	PING_MAX_MS=0
+	PING_MIN=5
 	PROBES=0
 	while [ $SECONDS -lt $end ]; do
 		show A
 		[ "$SHOW_MS" -gt "$PROBE_MAX_MS" ] && PROBE_MAX_MS=$SHOW_MS
 		t0=$(now_ms)
-		timeout -k 1 7 ip netns exec "${NS[A]}" ping -n -q -c 5 -i 0.2 -w 5 \
-			"${TUN4[B]}" >"$T_TMP/ping-probe" 2>&1 ||
-			fail "ring: no ping reply A -> B within 5 s during the flood:" \
-				"$(tail -n 2 "$T_TMP/ping-probe")"
+		timeout -k 1 $((w + 2)) ip netns exec "${NS[A]}" ping -n -q -c 5 \
+			-i 0.2 -w "$w" "${TUN4[B]}" >"$T_TMP/ping-probe" 2>&1
 		ms=$(($(now_ms) - t0))
+		got=$(awk '/packets transmitted/ { print $4 }' "$T_TMP/ping-probe")
+		[ "${got:-0}" -ge 1 ] ||
+			fail "ring: none of 5 pings A -> B answered within $w s" \
+				"during the flood: $(tail -n 2 "$T_TMP/ping-probe")"
 		[ "$ms" -gt "$PING_MAX_MS" ] && PING_MAX_MS=$ms
+		[ "$got" -lt "$PING_MIN" ] && PING_MIN=$got
 		PROBES=$((PROBES + 1))
-		PING_LOSS=$(grep -o '[0-9.]*% packet loss' "$T_TMP/ping-probe")
 		sleep 1
 	done
 }
 
-kernel_drops()
-{
-	ip -n "${NS[$1]}" -s link show "$2" | awk '/TX:/ { getline; print $4 }'
-}
+# ifstat SIDE DEV FIELD: the kernel's counter for an interface.
+ifstat() { nsx "$1" cat "/sys/class/net/$2/statistics/$3"; }
 
-# link_drops SIDE IF: packets IF dropped, received and sent.
-link_drops()
+# qdisc_drops SIDE DEV: what DEV's root queueing discipline dropped.
+qdisc_drops()
 {
-	ip -n "${NS[$1]}" -s link show "$2" |
-		awk '/RX:|TX:/ { getline; n += $4 } END { print n + 0 }'
+	tc -n "${NS[$1]}" -s qdisc show dev "$2" |
+		awk '/dropped/ { sub(/,/, "", $7); print $7 + 0; exit } END { if (!NR) print 0 }'
 }
 
 # drops SIDE: the sum of SIDE's drop_* counters (from its latest show).
 drops() { awk '$1 ~ /^drop_/ { n += $2 } END { print n + 0 }' "$T_TMP/show-$1"; }
 
-udp_rcvbuf_errors()
+# socket_drops SIDE: what the kernel dropped on SIDE's UDP sockets for
+# a full receive buffer, per datagram (the drops column of
+# /proc/net/udp{,6}, with B's daemon reading without UDP_GRO: on a
+# UDP_GRO socket the kernel counts a coalesced run of datagrams as one
+# drop, here and in Udp RcvbufErrors).
+socket_drops()
 {
-	ip netns exec "${NS[$1]}" awk '/^Udp:/ { n++ } /^Udp:/ && n == 2 { print $6 }' /proc/net/snmp
+	nsx "$1" awk 'FNR > 1 { n += $NF } END { print n + 0 }' \
+		/proc/net/udp /proc/net/udp6
+}
+
+# loss_counters FILE: every place a datagram of A's stream to B can be
+# dropped and counted, on the way A (TUN, daemon, underlay) -> B
+# (underlay, sockets, daemon, TUN), as "name value" lines.
+loss_counters()
+{
+	show A
+	show B
+	{
+		echo "A.tun_tx_dropped $(ifstat A "${WGIF[A]}" tx_dropped)"
+		echo "A.qdisc_dropped $(qdisc_drops A "${WGIF[A]}")"
+		echo "A.drop_* $(drops A)"
+		echo "A.ul0_tx_dropped $(ifstat A ul0 tx_dropped)"
+		echo "B.ul0_rx_dropped $(ifstat B ul0 rx_dropped)"
+		echo "B.udp_socket_drops $(socket_drops B)"
+		echo "B.drop_* $(drops B)"
+		echo "B.tun_rx_dropped $(ifstat B "${WGIF[B]}" rx_dropped)"
+	} >"$1"
+}
+
+# udp_flood_alone: a numbered stream of 1200-byte datagrams, 2 Gbit/s
+# for E2E_FAULTS_FLOOD_S seconds, A -> B, nothing else running but the
+# probes; every datagram that did not arrive must be counted by a drop
+# counter between A's socket and B's, and not many more counted than
+# lost. Sets FLOOD_LINE.
+udp_flood_alone()
+{
+	local port=$((T_XPORT + 50)) n=$((200000 * E2E_FAULTS_FLOOD_S)) rpid spid
+	local out="$T_TMP/flood.recv" received lost counted dups malformed
+	local name b a diff slack line
+	loss_counters "$T_TMP/loss.before"
+	ip netns exec "${NS[B]}" "$UDPSEQ" recv -4 -l 1200 -w 20 "$port" "$n" \
+		$((2000 * T_SCALE)) >"$out" 2>&1 &
+	rpid=$!
+	track $rpid
+	for ((i = 0; i < 100; i++)); do
+		grep -qs '^listening' "$out" && break
+		sleep 0.05
+	done
+	ip netns exec "${NS[A]}" "$UDPSEQ" send -r 200000 -b 64 "${TUN4[B]}" \
+		"$port" "$n" 1200 >"$T_TMP/flood.send" 2>&1 &
+	spid=$!
+	track $spid
+	sleep 1
+	probe_during $((E2E_FAULTS_FLOOD_S - 2))
+	wait_pid $spid 120 || fail "udpseq send: $(cat "$T_TMP/flood.send")"
+	wait_pid $rpid $((30 * T_SCALE)) || fail "udpseq recv: $(cat "$out")"
+	for s in A B; do wait_idle "$s" 1; done
+	loss_counters "$T_TMP/loss.after"
+	read -r _ received _ _ _ dups _ lost _ malformed < <(grep '^received' "$out")
+	# The receiver's own socket is gone by now: it said what it dropped.
+	a=$(awk '/^socket_drops/ { print $2 }' "$out")
+	counted=${a:-0}
+	line=" udpseq_socket_drops +$counted"
+	[ -n "$received" ] && [ "$received" -gt 0 ] ||
+		fail "ring: the stream alone: nothing arrived: $(cat "$out")"
+	[ "$dups" = 0 ] && [ "$malformed" = 0 ] ||
+		fail "ring: the stream alone: $(cat "$out")"
+	while read -r name b; do
+		a=$(awk -v n="$name" '$1 == n { print $2 }' "$T_TMP/loss.after")
+		counted=$((counted + a - b))
+		line+=" $name +$((a - b))"
+	done <"$T_TMP/loss.before"
+	say "the stream alone: $(grep '^received' "$out"); counted:$line"
+	# Counted beyond what was lost: probe pings (and their replies) the
+	# overload dropped, and a tail of the stream dropped after the last
+	# datagram that arrived (1 %).
+	slack=$((10 * PROBES + lost / 100 + 10))
+	diff=$((counted - lost))
+	[ "$diff" -ge 0 ] ||
+		fail "ring: the stream alone lost $lost of $n datagrams, but only" \
+			"$counted drops were counted on the way: $((-diff)) lost" \
+			"silently ($line )"
+	[ "$diff" -le "$slack" ] ||
+		fail "ring: the stream alone lost $lost of $n datagrams, but" \
+			"$counted drops were counted, $diff more (at most $slack):" \
+			"counted twice? ($line )"
+	pass "ring: the UDP flood alone: $lost of $n datagrams lost, $counted" \
+		"drops counted (every one, $diff more: probes); every datagram" \
+		"that arrived had its length and payload"
+	pass "ring: during it wgpipe show answered $PROBES times (slowest" \
+		"$PROBE_MAX_MS ms), at least $PING_MIN of 5 pings every time" \
+		"(slowest run $PING_MAX_MS ms)"
+	FLOOD_LINE="UDP alone $lost/$n lost, $counted counted"
 }
 
 run_ring()
 {
 	local flags=$2 dry=$3
-	local pid_u pid_t pe pb fe dt ld lost total rb line s counted port
+	local pid_u pid_t pe pb fe line port
 	subtest_begin "$1"
 	say "---- ring: $flags on both hosts, flooded"
-	pair_up "$WGPIPE" "$WGPIPE" init=both flagsA="$flags" flagsB="$flags"
+	# B reads without UDP_GRO: the kernel counts a drop on a UDP_GRO
+	# socket once per coalesced run of datagrams, so the lost datagrams
+	# could not be told from the counted ones.
+	pair_up "$WGPIPE" "$WGPIPE" init=both flagsA="$flags" \
+		flagsB="$flags --no-offload udp-gro"
 	ping_ok A "${TUN4[B]}" || fail "ping A -> B before the flood"
 	show A
 	[ "$(value A pool_batches)" = 16 ] || fail "A's pool is $(value A pool_batches) batches, not 16"
+	udp_flood_alone
+
+	# Then UDP and TCP together: the pool must not wedge, the shortage
+	# is counted, the probes still get answers.
 	for port in 5301 5302; do
 		ip netns exec "${NS[B]}" iperf3 -s -1 -p "$port" -B "${TUN4[B]}" \
 			>"$T_TMP/iperf3-s-$port.log" 2>&1 &
@@ -401,16 +507,13 @@ run_ring()
 	track $pid_t
 	sleep 1
 	probe_during 8
-	pass "ring: during the flood wgpipe show answered $PROBES times" \
-		"(slowest $PROBE_MAX_MS ms) and ping got replies (5 pings took at" \
-		"most $PING_MAX_MS ms; last run: $PING_LOSS)"
+	pass "ring: under UDP and 4 TCP streams, wgpipe show answered $PROBES" \
+		"times (slowest $PROBE_MAX_MS ms), at least $PING_MIN of 5 pings" \
+		"every time (slowest run $PING_MAX_MS ms)"
 	wait_pid $pid_u 30 || fail "iperf3 UDP failed: $(tail -n 5 "$T_TMP/iperf3-udp.log")"
 	wait_pid $pid_t 30 || fail "iperf3 TCP failed: $(tail -n 5 "$T_TMP/iperf3-tcp.log")"
 	line=$(grep receiver "$T_TMP/iperf3-udp.log" | tail -n 1)
-	lost=$(echo "$line" | awk '{ for (i = 1; i < NF; i++) if ($i ~ /^[0-9]+\/[0-9]+$/) { split($i, a, "/"); print a[1], a[2] } }')
-	total=${lost#* }
-	lost=${lost%% *}
-	say "iperf3 UDP: $(echo "$line" | awk '{ print $7, $8 }') received, lost $lost of $total"
+	say "iperf3 UDP: $(echo "$line" | awk '{ print $7, $8 }') received"
 	say "iperf3 TCP x4: $(grep 'SUM.*receiver' "$T_TMP/iperf3-tcp.log" | awk '{ print $6, $7 }')"
 	for s in A B; do
 		wait_idle "$s" 1
@@ -423,18 +526,6 @@ run_ring()
 	pe=$(value A pool_empty_events)
 	pb=$(value B pool_empty_events)
 	fe=$(value A inflight_full_events_tx)
-	dt=$(kernel_drops A "${WGIF[A]}")
-	rb=$(udp_rcvbuf_errors B)
-	ld=$(($(link_drops A "${WGIF[A]}") - dt + $(link_drops A ul0) +
-		$(link_drops B ul0) + $(link_drops B "${WGIF[B]}")))
-	counted=$((dt + rb + ld + $(drops A) + $(drops B)))
-	say "kernel: TUN tx_dropped on A $dt, UDP RcvbufErrors on B $rb, other" \
-		"link drops $ld; drop_* on A $(drops A), on B $(drops B);" \
-		"iperf3 UDP lost $lost"
-	[ -n "$lost" ] && [ "$lost" -le "$counted" ] ||
-		fail "ring: iperf3 lost [$lost] datagrams but only $counted drops" \
-			"were counted (kernel and daemon): a silent loss"
-	pass "ring: every lost datagram is counted: lost $lost <= counted $counted"
 	# With --batch-size 1 every batch is sealed inline by the reader
 	# (WG_INLINE_MAX), so one batch is in flight and the pool cannot
 	# run dry: the overload stays in the kernel's queues.
@@ -451,11 +542,9 @@ run_ring()
 	xfer_check A B "${TUN4[B]}" 20000000
 	pass "ring: a transfer after the flood: $XFER_BYTES bytes at $XFER_MBIT" \
 		"Mbit/s, checksums equal"
-	echo "ring $flags|iperf3 UDP 2G + TCP x4, 10 s|UDP $lost/$total lost; TUN tx_dropped A $dt; RcvbufErrors B $rb|pool_empty_events A $pe B $pb, inflight_full_tx A $fe; show <= $PROBE_MAX_MS ms; ping ok" \
+	echo "ring $flags|UDP 2G alone, then with TCP x4, 10 s each|$FLOOD_LINE|pool_empty_events A $pe B $pb, inflight_full_tx A $fe; show <= $PROBE_MAX_MS ms; ping ok" \
 		>>"$T_TMP/table"
 	pair_down
-	no_leak_lines A || fail "ring: A's teardown reported a leak"
-	no_leak_lines B || fail "ring: B's teardown reported a leak"
 }
 
 # --- main ---------------------------------------------------------------

@@ -10,7 +10,9 @@
 #                            TCP transfer each way with equal checksums,
 #                            then a numbered UDP stream A -> B
 #                            (t/tools/udpseq) that must arrive with
-#                            nothing reordered or twice and little lost;
+#                            nothing reordered or twice and little lost,
+#                            every datagram of its length and payload,
+#                            sent in UDP_SEGMENT runs of 16;
 #   wgpipe <-> wireguard-go  wgpipe (with the flag) on A, wireguard-go on
 #                            B, A initiating, then B initiating: the same
 #                            handshake, ping and transfer checks.
@@ -18,8 +20,9 @@
 # And that the flag took effect, on the wgpipe <-> wgpipe tunnel:
 #   - each daemon's log (LOG_LEVEL=verbose) has "TUN IF: offloads on:"
 #     with exactly the TUN offloads left on (none with tun or all off);
-#   - ethtool -k on the TUN device agrees (checksum, TSO, USO), if there
-#     is ethtool;
+#   - ethtool -k on the TUN device agrees (checksum, TSO, USO) (without
+#     ethtool that check is skipped and the test ends as a skip; with
+#     CI=true it fails);
 #   - the kernel's own packet counts during the A -> B transfer, against
 #     the TCP segments the bytes need at least (S = bytes / 1420):
 #       TSO on A      A's TUN device transmits fewer than S/4 packets
@@ -32,10 +35,17 @@
 #     and at least S packets each when off;
 #     (not checked below E2E_OFFLOAD_BYTES=2000000);
 #   - the daemon's counters on SIGUSR1 ("counter offload_tun_tso 1", ...)
-#     agree, when the build logs them.
+#     agree, when the build logs them;
+#   - A's counters during the UDP stream show what carried its
+#     UDP_SEGMENT runs: with USO on A, the kernel handed them to the TUN
+#     device whole and wgpipe cut them (tun_rx_packets at least 4 times
+#     tun_rx_reads); with USO off, the kernel cut them first (exactly one
+#     packet per read).
 # With wireguard-go, only wgpipe's "offloads on" log line is checked.
 # A kernel that refuses an offload (logged by wgpipe) turns the
-# expectation for it to off.
+# expectation for it to off; with CI=true that is a failure where the
+# kernel is one that has the offload (TUN TSO, UDP_SEGMENT 4.18,
+# UDP_GRO 5.0, TUN USO 6.2).
 #
 # One matrix line per configuration; exit status 1 if any cell failed.
 #
@@ -71,7 +81,11 @@ require_impl "$WGPIPE" "$WIREGUARD_GO"
 : "${E2E_XFER_TIMEOUT:=60}"
 UDPSEQ=$(tool udpseq) || exit 1
 HAVE_ETHTOOL=0
-command -v ethtool >/dev/null 2>&1 && HAVE_ETHTOOL=1
+if command -v ethtool >/dev/null 2>&1; then
+	HAVE_ETHTOOL=1
+else
+	skip_part "ethtool -k on the TUN devices: no ethtool (Debian package ethtool)"
+fi
 t_watchdog 600
 make_hosts
 make_keys
@@ -106,6 +120,34 @@ FLAG_NOTE=""
 
 flag_err() { FLAG_ERR+="${FLAG_ERR:+; }$*"; say "flags: $*"; }
 
+# kernel_has OFFLOAD: true if the running kernel is one that has it (the
+# version it came in), so that refusing it means something is wrong.
+kernel_has()
+{
+	local need
+	case $1 in
+	TSO) need=2.6 ;;
+	udp-gso) need=4.18 ;;
+	udp-gro) need=5.0 ;;
+	USO) need=6.2 ;;
+	*) return 1 ;;
+	esac
+	printf '%s\n%s\n' "$need" "$(uname -r | cut -d- -f1)" | sort -V -C
+}
+
+# refused SIDE OFFLOAD: the kernel refused it. A note; with CI=true, on a
+# kernel that has it, a failure.
+refused()
+{
+	if [ "${CI:-}" = true ] && kernel_has "$2"; then
+		flag_err "$1: the kernel ($(uname -r)) refused $2, which it has" \
+			"(CI=true: a refusal fails)"
+	else
+		FLAG_NOTE+=" $1:kernel-refused($2)"
+		say "$1: the kernel refused $2"
+	fi
+}
+
 # effective SIDE CONFIG: from the daemon's log, the offloads in effect on
 # SIDE (EFF), checking the TUN line against what CONFIG asks for.
 effective()
@@ -129,8 +171,9 @@ effective()
 			flag_err "$side: TUN offloads on '$set', wanted '$expect'"
 	elif [[ $line == *"refused some offloads; using "* ]]; then
 		set=${line##*; using }
-		FLAG_NOTE+=" $side:kernel-refused(TUN:$set)"
 		say "$side: the kernel refused some TUN offloads: using $set"
+		[ $tso = 1 ] && [[ " $set " != *" TSO "* ]] && refused "$side" TSO
+		[ $uso = 1 ] && [[ " $set " != *" USO "* ]] && refused "$side" USO
 	else
 		flag_err "$side: no 'TUN ${WGIF[$side]}: offloads on' line in" \
 			"the log (wanted '$expect')"
@@ -148,11 +191,11 @@ effective()
 	EFF[$side.udp-gso]=$(want "$cfg" udp-gso)
 	EFF[$side.udp-gro]=$(want "$cfg" udp-gro)
 	if grep -qE "UDP: (the kernel refuses UDP_SEGMENT|UDP_SEGMENT failed)" "$log"; then
-		[ "${EFF[$side.udp-gso]}" = 1 ] && FLAG_NOTE+=" $side:kernel-refused(udp-gso)"
+		[ "${EFF[$side.udp-gso]}" = 1 ] && refused "$side" udp-gso
 		EFF[$side.udp-gso]=0
 	fi
 	if grep -q "UDP: the kernel refuses UDP_GRO" "$log"; then
-		[ "${EFF[$side.udp-gro]}" = 1 ] && FLAG_NOTE+=" $side:kernel-refused(udp-gro)"
+		[ "${EFF[$side.udp-gro]}" = 1 ] && refused "$side" udp-gro
 		EFF[$side.udp-gro]=0
 	fi
 }
@@ -294,12 +337,50 @@ tunnel_checks()
 	K_AFTER=$k1
 }
 
-# order_check: the numbered stream A -> B.
+# counter SIDE NAME: one of wgpipe's counters (wgpipe show).
+counter()
+{
+	timeout -k 2 $((10 * T_SCALE)) ip netns exec "${NS[$1]}" "$WGPIPE" show \
+		"${WGIF[$1]}" | awk -v n="$2" '$1 == n { print $2 }'
+}
+
+# uso_check READS PACKETS: A's TUN reads and the packets they held
+# during the UDP stream (before and after, "r0 p0 r1 p1"), against USO's
+# state on A: in effect, the kernel handed the UDP_SEGMENT runs over
+# whole and wgpipe cut them; off, the kernel cut them first.
+uso_check()
+{
+	local r0 p0 r1 p1 reads packets
+	read -r r0 p0 r1 p1 <<<"$1"
+	reads=$((r1 - r0))
+	packets=$((p1 - p0))
+	USO_SEEN="$packets packets in $reads TUN reads on A"
+	if [ "${EFF[A.uso]}" = 1 ]; then
+		[ "$packets" -ge $((4 * reads)) ] && [ "$reads" -gt 0 ] ||
+			fail "USO should be in effect on A, but its UDP_SEGMENT" \
+				"runs of $ORDER_SEGS came as $USO_SEEN (wanted at" \
+				"least 4 packets a read)"
+	else
+		[ "$packets" = "$reads" ] && [ "$reads" -gt 0 ] ||
+			fail "USO should be off on A, but its UDP_SEGMENT runs" \
+				"came as $USO_SEEN (wanted one packet a read)"
+	fi
+	USO_CELL="$(awk -v p="$packets" -v r="$reads" \
+		'BEGIN { printf "%.1f", p / r }') pkts/read"
+	pass "USO $(if [ "${EFF[A.uso]}" = 1 ]; then echo "in effect: wgpipe cut"; \
+		else echo "off: the kernel cut"; fi) the UDP_SEGMENT runs of" \
+		"$ORDER_SEGS: $USO_SEEN"
+}
+
+# order_check: the numbered stream A -> B, in UDP_SEGMENT runs.
+ORDER_SEGS=16
 order_check()
 {
 	local out="$T_TMP/udpseq-$T_XPORT.recv" port=$((T_XPORT + 50)) rpid i
-	local received reordered dups lost malformed
-	ip netns exec "${NS[B]}" "$UDPSEQ" recv -w 20 "$port" \
+	local received reordered dups lost malformed c0 c1
+	c0="$(counter A tun_rx_reads) $(counter A tun_rx_packets)"
+	ip netns exec "${NS[B]}" "$UDPSEQ" recv -w 20 \
+		-l "$E2E_OFFLOAD_ORDER_SIZE" "$port" \
 		"$E2E_OFFLOAD_ORDER_COUNT" 2000 >"$out" 2>&1 &
 	rpid=$!
 	track $rpid
@@ -310,10 +391,12 @@ order_check()
 	grep -q '^listening' "$out" || fail "udpseq receiver did not start: $(cat "$out")"
 	timeout -k 2 $((E2E_OFFLOAD_ORDER_COUNT / E2E_OFFLOAD_ORDER_PPS + 30)) \
 		ip netns exec "${NS[A]}" "$UDPSEQ" send -r "$E2E_OFFLOAD_ORDER_PPS" \
-		-b 64 "${TUN4[B]}" "$port" "$E2E_OFFLOAD_ORDER_COUNT" \
-		"$E2E_OFFLOAD_ORDER_SIZE" >"$out.send" 2>&1 ||
+		-b 64 -g "$ORDER_SEGS" "${TUN4[B]}" "$port" \
+		"$E2E_OFFLOAD_ORDER_COUNT" "$E2E_OFFLOAD_ORDER_SIZE" \
+		>"$out.send" 2>&1 ||
 		fail "udpseq send failed: $(cat "$out.send")"
 	wait_pid $rpid 30 || fail "udpseq recv failed: $(cat "$out")"
+	c1="$(counter A tun_rx_reads) $(counter A tun_rx_packets)"
 	read -r _ received _ reordered _ dups _ lost _ malformed < <(grep '^received' "$out")
 	say "udpseq: $(grep '^received' "$out")"
 	[ -n "$received" ] && [ "$received" -gt 0 ] ||
@@ -321,13 +404,17 @@ order_check()
 	[ "$reordered" = 0 ] ||
 		fail "order: $reordered of $received datagrams arrived after a later one"
 	[ "$dups" = 0 ] || fail "order: $dups datagrams arrived twice"
-	[ "$malformed" = 0 ] || fail "order: $malformed datagrams arrived damaged"
+	[ "$malformed" = 0 ] || fail "order: $malformed datagrams arrived damaged" \
+		"(a length other than $E2E_OFFLOAD_ORDER_SIZE, or a payload not" \
+		"their own)"
 	[ $((lost * 100)) -lt $((E2E_OFFLOAD_ORDER_COUNT * E2E_OFFLOAD_MAX_LOST_PCT)) ] ||
 		fail "order: $lost of $E2E_OFFLOAD_ORDER_COUNT datagrams lost" \
 			"(limit $E2E_OFFLOAD_MAX_LOST_PCT %)"
 	pass "order: $received of $E2E_OFFLOAD_ORDER_COUNT datagrams in order," \
-		"no duplicates ($lost lost)"
-	ORDER_LOST=$lost
+		"no duplicates ($lost lost), each $E2E_OFFLOAD_ORDER_SIZE bytes" \
+		"of its own payload, sent in UDP_SEGMENT runs of $ORDER_SEGS"
+	uso_check "$c0 $c1"
+	ORDER_LOST="$lost lost; $USO_CELL"
 }
 
 # run_pipe N CONFIG RES: wgpipe <-> wgpipe; writes "interop UP/DN",
@@ -417,7 +504,7 @@ for cfg in $E2E_OFFLOAD_CONFIGS; do
 	cells="pipe<->pipe $(rates "$res")"
 	v=$(field "$res" order)
 	if [ -n "$v" ]; then
-		cells+=" order ok($v lost)"
+		cells+=" order ok($v)"
 	elif [ -n "$(field "$res" interop)" ] && [ -n "$(field "$res" flags)" ]; then
 		cells+=" order FAIL"
 	else
@@ -445,8 +532,10 @@ done
 echo "# matrix: configuration; wgpipe <-> wgpipe (--crypto-workers 4) and"
 echo "# wgpipe (A) <-> wireguard-go (B) initiated by A and by B: ok(Mbit/s"
 echo "# A->B/B->A, $E2E_OFFLOAD_BYTES bytes each way); order: datagrams lost of"
-echo "# $E2E_OFFLOAD_ORDER_COUNT; flags: the offloads in effect on both wgpipes;"
-echo "# the evidence that agreed with the flag (log, ethtool, packets, counters)"
+echo "# $E2E_OFFLOAD_ORDER_COUNT, and packets per TUN read on A while it ran"
+echo "# (UDP_SEGMENT runs of $ORDER_SEGS: cut by wgpipe with USO, by the kernel"
+echo "# without); flags: the offloads in effect on both wgpipes; the evidence"
+echo "# that agreed with the flag (log, ethtool, packets, counters)"
 for l in "${results[@]}"; do
 	echo "matrix: $l"
 done

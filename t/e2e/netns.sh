@@ -18,12 +18,18 @@
 #   E2E_KEEP=1     keep the temporary folder (daemon logs) after the test;
 #                  after a failure it is kept unless E2E_KEEP=0
 #   E2E_SERIAL=0   do not wait for other end-to-end tests (see t_lock)
-#   CI=true        what would be a skip (not root, a tool missing) fails
+#   CI=true        what would be a skip (not root, a tool missing, a part
+#                  of a test that cannot run here) fails
+#   CK_TIMEOUT_MULTIPLIER  how many times slower the daemons run than a
+#                  plain build (contrib/debian-setup sets 5 for the
+#                  sanitizer builds, as for Check): the time limits of the
+#                  tests (T_SCALE) are multiplied by it, rounded up
 #   ASAN_OPTIONS, UBSAN_OPTIONS, TSAN_OPTIONS  for a daemon built with
 #                  --enable-asan or --enable-tsan: ours come after these
 #                  (see san_init); a report fails the test
 #
-# Exit status follows automake: 0 pass, 1 fail, 77 skip.
+# Exit status follows automake: 0 pass, 1 fail, 77 skip; a test that
+# skipped a part of itself (skip_part) and passed the rest ends as a skip.
 #
 # Layout inside the namespaces (fixed: each namespace has its own stack):
 #   underlay  ul0: A 10.200.0.1/24 fd00:200::1/64, B .2 and ::2
@@ -55,6 +61,9 @@ T_XPORT=5000       # next TCP/UDP port for a test stream
 T_TMP=""
 E2E_DAEMON_ENV=()  # extra VAR=value for the daemons (e2e_rekey)
 T_DUMP_EXTRA=""    # a function dump_state calls too
+# T_SCALE: the time limits' multiplier, CK_TIMEOUT_MULTIPLIER rounded up.
+T_SCALE=$(awk -v m="${CK_TIMEOUT_MULTIPLIER:-1}" 'BEGIN {
+	s = m + 0; if (s < 1) s = 1; if (s > int(s)) s = int(s) + 1; print s }')
 
 # --- reporting --------------------------------------------------------
 
@@ -77,6 +86,29 @@ skip_or_fail()
 	fi
 	echo "SKIP $T_NAME: $*"
 	exit 77
+}
+
+# skip_part WHY: a part of the test cannot run here. With CI=true that
+# fails the test; otherwise it is said, the rest runs, and the test ends
+# as a skip (t_done), so that the totals do not count it as passed.
+skip_part()
+{
+	if [ "${CI:-}" = true ]; then
+		fail "$* (CI=true: not skipping)"
+	fi
+	echo "SKIP part of $T_NAME: $*"
+	echo "$*" >>"$T_TMP/skipped"
+}
+
+# t_done: the end of a test that passed what it ran: status 0, or 77
+# when a part was skipped (from this shell or a subtest's).
+t_done()
+{
+	if [ -s "$T_TMP/skipped" ]; then
+		echo "SKIP $T_NAME: passed, but did not run: $(paste -sd ';' "$T_TMP/skipped")"
+		exit 77
+	fi
+	exit 0
 }
 
 # check DESCRIPTION CMD...: runs CMD, passes or fails with DESCRIPTION.
@@ -310,6 +342,9 @@ t_cleanup()
 {
 	local rc=$? i pid s
 	trap - EXIT INT TERM HUP
+	if [ $rc = 0 ] || [ $rc = 77 ]; then
+		daemons_exit_clean || rc=1
+	fi
 	for ((i = ${#T_PIDS[@]} - 1; i >= 0; i--)); do
 		stop_pid "${T_PIDS[$i]}" 3
 	done
@@ -444,11 +479,37 @@ daemon_stop()
 	stop_pid "${PID[$side]}" 5 ||
 		fail "$(impl_name "${IMPL[$side]}") on host $side ignored SIGTERM for 5 s"
 	PID[$side]=""
-	# wgpipe exits 0 on SIGTERM; a sanitizer that found an error or a
-	# leak at exit makes it non-zero.
+	# wgpipe exits 0 on SIGTERM; a batch or a peer its teardown could not
+	# account for, or a sanitizer that found an error or a leak at exit,
+	# makes it non-zero.
 	is_wggo "${IMPL[$side]}" || [ "${STOP_STATUS:-0}" = 0 ] ||
 		fail "$(impl_name "${IMPL[$side]}") on host $side exited with" \
-			"status $STOP_STATUS on SIGTERM"
+			"status $STOP_STATUS on SIGTERM$(exit_why "$side")"
+}
+
+# exit_why SIDE: the daemon log's shutdown complaints, if any, after ": ".
+exit_why()
+{
+	local log="$T_TMP/daemon-${WGIF[$1]}.log" why
+	[ -f "$log" ] || return 0
+	why=$(grep -E 'shutdown: |ERROR' "$log" | tail -n 3 | paste -sd ' ')
+	[ -z "$why" ] || echo ": $why"
+}
+
+# daemons_exit_clean: at the end of a test that passed, each daemon still
+# running on a host is stopped as daemon_stop does, and must exit 0.
+daemons_exit_clean()
+{
+	local s ok=0
+	for s in "${!PID[@]}"; do
+		[ -n "${PID[$s]:-}" ] && ! is_wggo "${IMPL[$s]}" || continue
+		stop_pid "${PID[$s]}" 5
+		[ "${STOP_STATUS:-0}" = 0 ] && continue
+		echo "FAIL $T_NAME: $(impl_name "${IMPL[$s]}") on host $s exited" \
+			"with status ${STOP_STATUS} on SIGTERM$(exit_why "$s")" >&2
+		ok=1
+	done
+	return $ok
 }
 
 # wg_ SIDE ARGS...: wg(8) on SIDE's interface, bounded in time.

@@ -9,6 +9,12 @@
  * Input: a sequence of operations, each an opcode byte and its
  * operands. Addresses come from a small pool (bytes of the input mixed
  * into a few base addresses) so that prefixes overlap often.
+ *
+ * At start-up the harness checks that its seeds reach each operation's
+ * outcomes: prefixes inserted, moved to another owner and refused,
+ * lookups that find an owner and that find none, a remove, a remove by
+ * owner that took prefixes, a free of a table that held some
+ * (self_check).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,6 +41,15 @@ static struct ref refs[MAX_REF];
 static size_t nrefs;
 static unsigned long inputs;
 
+/* What the last input reached, for self_check. */
+static struct reached {
+	unsigned int inserted, moved, refused, hits, misses, removed,
+	    owner_removed, freed;
+	size_t most;
+} last;
+
+static void self_check(void);
+
 static void init(void)
 {
 	int i;
@@ -43,6 +58,7 @@ static void init(void)
 	wg_allowedips_init(&table);
 	for (i = 0; i < OWNERS; i++)
 		wg_allowedips_owner_init(&owners[i]);
+	self_check();
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -160,14 +176,19 @@ static void op_insert(struct fuzz_in *in)
 	ret = wg_allowedips_insert(&table, family, ip, cidr, owner);
 	if (family == AF_UNIX || cidr > 8 * addr_len(family) || !owner) {
 		FUZZ_ASSERT(ret == -EINVAL);
+		last.refused++;
 		return;
 	}
 	FUZZ_ASSERT(ret == 0);
 	memcpy(masked, ip, 16);
 	mask(masked, family, cidr);
 	r = ref_find(family, masked, cidr);
-	if (r)
+	if (r) {
+		last.moved += r->owner != o;
 		ref_delete(r);
+	} else {
+		last.inserted++;
+	}
 	FUZZ_ASSERT(nrefs < MAX_REF);
 	r = &refs[nrefs++];
 	memset(r, 0, sizeof(*r));
@@ -199,6 +220,7 @@ static void op_remove(struct fuzz_in *in)
 	}
 	FUZZ_ASSERT(ret == 0);
 	ref_delete(r);
+	last.removed++;
 }
 
 static void op_remove_by_owner(struct fuzz_in *in)
@@ -208,10 +230,12 @@ static void op_remove_by_owner(struct fuzz_in *in)
 
 	wg_allowedips_remove_by_owner(&table, &owners[o]);
 	while (i < nrefs)
-		if (refs[i].owner == o)
+		if (refs[i].owner == o) {
 			ref_delete(&refs[i]);
-		else
+			last.owner_removed++;
+		} else {
 			i++;
+		}
 }
 
 static void op_lookup(struct fuzz_in *in)
@@ -232,6 +256,10 @@ static void op_lookup(struct fuzz_in *in)
 		FUZZ_ASSERT(!got);
 	else
 		FUZZ_ASSERT(got == &owners[want]);
+	if (want < 0)
+		last.misses++;
+	else
+		last.hits++;
 }
 
 /* Lookups of every reference prefix itself and of its last address. */
@@ -304,6 +332,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_in in = {data, size};
 	int n;
 
+	memset(&last, 0, sizeof(last));
 	for (n = 0; in.left && n < MAX_OPS; n++) {
 		switch (fuzz_u8(&in) % 8) {
 		case 0:
@@ -322,10 +351,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			op_lookup(&in);
 			break;
 		case 7:
+			last.freed += nrefs > 0;
 			op_free();
 			break;
 		}
 		check_walks();
+		if (nrefs > last.most)
+			last.most = nrefs;
 	}
 	check_prefix_lookups();
 	op_free();
@@ -377,4 +409,52 @@ void fuzz_seeds(fuzz_emit_fn emit, void *ctx)
 	p += sizeof(lookups);
 	*p++ = 7;
 	emit(ctx, "default-routes", buf, (size_t)(p - buf));
+}
+
+/* ---- the harness checks itself at start-up ---- */
+
+/* What each seed must reach (the final free of every input aside):
+ * without this, seeds whose operations were all refused would pass every
+ * invariant and test nothing. */
+static void expect_seed(void *ctx, const char *name, const void *buf,
+			size_t len)
+{
+	static const struct {
+		const char *name;
+		struct reached at_least;
+	} want[] = {
+	    {"nested", {.inserted = 7, .hits = 4, .misses = 2, .removed = 1,
+			.owner_removed = 2, .most = 7}},
+	    {"default-routes", {.inserted = 2, .moved = 1, .refused = 2,
+				.hits = 3, .freed = 1,
+				.most = 2}},
+	};
+	const struct reached *w = NULL;
+	size_t i;
+
+	(void)ctx;
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (!strcmp(want[i].name, name))
+			w = &want[i].at_least;
+	FUZZ_ASSERT(w);
+	LLVMFuzzerTestOneInput(buf, len);
+	if (last.inserted < w->inserted || last.moved < w->moved ||
+	    last.refused < w->refused || last.hits < w->hits ||
+	    last.misses < w->misses || last.removed < w->removed ||
+	    last.owner_removed < w->owner_removed ||
+	    last.freed < w->freed || last.most < w->most) {
+		fprintf(stderr,
+			"seed %s: inserted %u moved %u refused %u, lookups "
+			"%u hits %u misses, removed %u, by owner %u, freed %u, "
+			"at most %zu prefixes\n",
+			name, last.inserted, last.moved, last.refused,
+			last.hits, last.misses, last.removed,
+			last.owner_removed, last.freed, last.most);
+		abort();
+	}
+}
+
+static void self_check(void)
+{
+	fuzz_seeds(expect_seed, NULL);
 }

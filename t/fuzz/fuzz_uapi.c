@@ -8,6 +8,11 @@
  * masked), a body without a final '\n' means the same with one, and the
  * parsed device formatted as a get reply parses back (minus the get-only
  * keys) to the same device.
+ *
+ * At start-up the harness checks that its seeds get where they should:
+ * parsed, with the peers, prefixes and endpoints they hold, through the
+ * round trip and the final-newline comparison, or refused as they
+ * should be (self_check).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,9 +24,19 @@
 #include "uapi_format.h"
 #include "uapi_parse.h"
 
+static void self_check(void);
+
+/* What the last input reached, for self_check. */
+static struct reached {
+	int ret;
+	size_t peers, allowedips, endpoints;
+	bool round_trip, newline_compared;
+} last;
+
 static void init(void)
 {
 	wg_log_init("fuzz", false, WG_LOG_ERROR);
+	self_check();
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -67,6 +82,17 @@ static void check_parsed(const struct wg_uapi_set *s)
 			continue;
 		FUZZ_ASSERT(p->endpoint.sa.sa_family == AF_INET ||
 			    p->endpoint.sa.sa_family == AF_INET6);
+	}
+}
+
+static void count_parsed(const struct wg_uapi_set *s)
+{
+	size_t i;
+
+	last.peers = s->n_peers;
+	for (i = 0; i < s->n_peers; i++) {
+		last.allowedips += s->peers[i].n_allowedips;
+		last.endpoints += s->peers[i].has_endpoint;
 	}
 }
 
@@ -234,6 +260,7 @@ static void round_trip(const struct wg_uapi_set *s)
 		FUZZ_ASSERT(ret == 0);
 	}
 	same_device(&d, &s2);
+	last.round_trip = true;
 	wg_uapi_set_free(&s2);
 	free(body);
 	wg_uapi_free_text(text, len);
@@ -289,7 +316,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int ret, ret2;
 
 	memset(err, 'x', sizeof(err));
+	memset(&last, 0, sizeof(last));
 	ret = wg_uapi_parse_set(body, size, &s, err, sizeof(err));
+	last.ret = ret;
 	FUZZ_ASSERT(ret == 0 || ret == -EPROTO || ret == -EINVAL ||
 		    ret == -ENOMEM);
 	FUZZ_ASSERT(memchr(err, '\0', sizeof(err)));
@@ -301,6 +330,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	check_parsed(&s);
+	count_parsed(&s);
 	round_trip(&s);
 	/* Without a final newline, the same as with one. */
 	if (size && body[size - 1] != '\n') {
@@ -316,6 +346,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		t2 = format(&s2, &l2);
 		FUZZ_ASSERT(l1 == l2 && !memcmp(t1, t2, l1));
 		FUZZ_ASSERT(s.replace_peers == s2.replace_peers);
+		last.newline_compared = true;
 		wg_uapi_free_text(t1, l1);
 		wg_uapi_free_text(t2, l2);
 		wg_uapi_set_free(&s2);
@@ -364,4 +395,54 @@ void fuzz_seeds(fuzz_emit_fn emit, void *ctx)
 
 	for (i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
 		emit(ctx, seeds[i].name, seeds[i].body, strlen(seeds[i].body));
+}
+
+/* ---- the harness checks itself at start-up ---- */
+
+/* What each seed must reach: without this, seeds the parser refused
+ * early would pass every invariant and test nothing. */
+static void expect_seed(void *ctx, const char *name, const void *buf,
+			size_t len)
+{
+	static const struct {
+		const char *name;
+		int ret;
+		size_t peers, allowedips, endpoints;
+		bool newline_compared;
+	} want[] = {
+	    {"full", 0, 2, 3, 2, false},
+	    {"remove", 0, 1, 0, 0, false},
+	    {"odd-endpoints", 0, 2, 0, 2, false},
+	    {"crlf-no-final-newline", 0, 1, 0, 1, true},
+	    {"bad-key", -EINVAL, 0, 0, 0, false},
+	    {"no-equals", -EPROTO, 0, 0, 0, false},
+	    {"empty-line", -EINVAL, 0, 0, 0, false},
+	    {"zero-key", 0, 0, 0, 0, false},
+	};
+	size_t i;
+
+	(void)ctx;
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (!strcmp(want[i].name, name))
+			break;
+	FUZZ_ASSERT(i < sizeof(want) / sizeof(want[0]));
+	LLVMFuzzerTestOneInput(buf, len);
+	if (last.ret != want[i].ret || last.peers != want[i].peers ||
+	    last.allowedips != want[i].allowedips ||
+	    last.endpoints != want[i].endpoints ||
+	    last.round_trip != !want[i].ret ||
+	    last.newline_compared != want[i].newline_compared) {
+		fprintf(stderr,
+			"seed %s: returned %d, %zu peers, %zu allowed IPs, "
+			"%zu endpoints, round trip %d, final newline "
+			"compared %d\n",
+			name, last.ret, last.peers, last.allowedips,
+			last.endpoints, last.round_trip, last.newline_compared);
+		abort();
+	}
+}
+
+static void self_check(void)
+{
+	fuzz_seeds(expect_seed, NULL);
 }

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * The replay test of one harness, built with the normal compiler: runs
- * the harness's seeds, then every file of t/fuzz/corpus/NAME and
- * t/fuzz/regress/NAME (or of the files and folders named on the command
- * line) through LLVMFuzzerTestOneInput. A broken invariant aborts, so
- * the test fails; it also fails when it ran nothing.
+ * the harness's seeds, then every file of t/fuzz/corpus/NAME (if there
+ * is one) and t/fuzz/regress/NAME (which must exist: a harness without
+ * its regression inputs, or a tree where they were left out, fails), or
+ * of the files and folders named on the command line, through
+ * LLVMFuzzerTestOneInput. A broken invariant aborts, so the test fails;
+ * it also fails when it ran nothing.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -68,7 +70,8 @@ static int run_file(const char *path)
 	return 0;
 }
 
-/* Every regular file of a folder; a missing folder is no input. */
+/* Every regular file of a folder; a missing folder is no input unless
+ * it must exist. */
 static int run_path(const char *path, int must_exist)
 {
 	struct dirent *e;
@@ -123,7 +126,7 @@ int main(int argc, char **argv)
 	if (run_path(path, 0))
 		ret = 1;
 	snprintf(path, sizeof(path), "%s/t/fuzz/regress/%s", srcdir, FUZZ_NAME);
-	if (run_path(path, 0))
+	if (run_path(path, 1))
 		ret = 1;
 	printf("%s: %lu inputs replayed in all\n", FUZZ_NAME, ran);
 	return ret || !ran;

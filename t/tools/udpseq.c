@@ -17,13 +17,16 @@
  * waits up to FIRST_S seconds (default 30) for the first datagram, then
  * stops when all COUNT arrived or none came for TIMEOUT_MS, and prints
  *   received N reordered R duplicates D lost L malformed M
+ *   socket_drops S
  * where a reordering is a datagram whose number is lower than one already
  * seen (and not a duplicate), and a malformed one has a number out of
  * range, a pattern that is not its number's, or with -l a length other
- * than SIZE. Exit status 0, or 1 on a setup error.
+ * than SIZE; S is what the kernel dropped for a full receive buffer on
+ * the receiver's own socket. Exit status 0, or 1 on a setup error.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/sock_diag.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -251,6 +254,19 @@ static int open_listener(int family, uint16_t port)
 	return fd;
 }
 
+/* What the kernel dropped on this socket (a full receive buffer), one
+ * per datagram; 0 if the kernel does not say. */
+static unsigned int socket_drops(int fd)
+{
+	uint32_t mem[SK_MEMINFO_VARS] = {0};
+	socklen_t len = sizeof(mem);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0 ||
+	    len <= SK_MEMINFO_DROPS * sizeof(mem[0]))
+		return 0;
+	return mem[SK_MEMINFO_DROPS];
+}
+
 static int do_recv(int argc, char **argv)
 {
 	uint64_t count, received = 0, reordered = 0, dups = 0, bad = 0;
@@ -318,6 +334,7 @@ static int do_recv(int argc, char **argv)
 	printf("received %" PRIu64 " reordered %" PRIu64 " duplicates %" PRIu64
 	       " lost %" PRIu64 " malformed %" PRIu64 "\n",
 	       received, reordered, dups, count - received, bad);
+	printf("socket_drops %u\n", socket_drops(fd));
 	free(seen);
 	return 0;
 }

@@ -9,6 +9,9 @@
  *
  * WGPIPE_AEAD_LONG=1 multiplies the randomized rounds by 1000 (millions
  * of messages per implementation); WGPIPE_AEAD_SEED changes the seed.
+ * An implementation this CPU lacks is not a failure, but the test ends
+ * as a skip that names it; WGPIPE_AEAD_HIDE=ID (avx2, avx512 or
+ * avx512ifma) runs as on a CPU without ID, to see that.
  */
 #include <check.h>
 #include <errno.h>
@@ -76,24 +79,26 @@ static size_t rnd(uint64_t *seed, size_t n)
 	return n ? (size_t)(test_random_u64(seed) % n) : 0;
 }
 
-/* Forces variant v in this test's process; false, saying so, when the
- * CPU lacks it. */
+/* Forces variant v in this test's process; false, counted as code not
+ * tested (test_not_tested), when the CPU lacks it. */
 static bool use_variant(int v)
 {
 	const struct variant *va = &variants[v];
+	const char *gone = getenv("WGPIPE_AEAD_HIDE"), *hide = va->hide;
 
-	wg_aead_hide(va->hide);
+	if (gone && *gone && (!strcmp(gone, va->name) || !hide))
+		hide = gone;
+	wg_aead_hide(hide);
 	if (wg_aead_select(va->name)) {
 		ck_assert(!wg_aead_supported(va->name));
-		fprintf(stderr, "skipping %s: not on this CPU\n", va->label);
+		test_not_tested("%s", va->label);
 		return false;
 	}
 	ck_assert_str_eq(wg_aead_name(), va->name);
 #if defined(__x86_64__)
 	if (v == V_AVX512IFMA &&
 	    wg_aead_impl()->ops != &wg_chacha_avx512ifma_ops) {
-		fprintf(stderr, "skipping %s: no IFMA on this CPU\n",
-			va->label);
+		test_not_tested("%s (no IFMA)", va->label);
 		return false;
 	}
 	if (v == V_AVX512)
@@ -736,8 +741,9 @@ static const struct chacha_poly_ops *variant_ops(int v)
 {
 	if (!use_variant(v))
 		return NULL;
+	/* Not a skip: libsodium's halves are not ours to test. */
 	if (!wg_aead_impl()->ops)
-		fprintf(stderr, "skipping %s: no primitives of its own\n",
+		fprintf(stderr, "%s: no primitives of its own\n",
 			variants[v].label);
 	return wg_aead_impl()->ops;
 }
@@ -1052,14 +1058,7 @@ static Suite *aead_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	if (sodium_init() < 0)
 		return 99;
-	sr = srunner_create(aead_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_main("check_aead", aead_suite());
 }

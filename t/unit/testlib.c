@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static int hexval(char c)
 {
@@ -212,4 +213,94 @@ void test_random_bytes(uint64_t *seed, void *buf, size_t n)
 		p += k;
 		n -= k;
 	}
+}
+
+/* ---- skips ---- */
+
+enum { SKIP_TEXT = 4096 };
+
+/* Shared with the forked tests; tests run one at a time. */
+struct skips {
+	unsigned int count;
+	char text[SKIP_TEXT];
+};
+
+static struct skips *skips;
+
+static void skip_record(const char *kind, const char *why)
+{
+	size_t len;
+
+	fprintf(stderr, "skipping: %s%s\n", kind, why);
+	if (!skips)
+		return;
+	skips->count++;
+	len = strlen(skips->text);
+	/* Once each: a loop test meets the same reason in every case. */
+	if (strstr(skips->text, why))
+		return;
+	snprintf(skips->text + len, sizeof(skips->text) - len, "%s%s%s",
+		 len ? "; " : "", kind, why);
+}
+
+static bool ci_true(void)
+{
+	const char *ci = getenv("CI");
+
+	return ci && !strcmp(ci, "true");
+}
+
+void test_skip_or_fail(const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (ci_true())
+		ck_abort_msg("CI=true, not skipping: %s", why);
+	skip_record("", why);
+}
+
+void test_not_tested(const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	skip_record("not tested on this CPU: ", why);
+}
+
+int test_main(const char *name, Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	skips = mmap(NULL, sizeof(*skips), PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (skips == MAP_FAILED)
+		skips = NULL;
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	if (failed)
+		return 1;
+	if (skips && skips->count) {
+		printf("SKIP %s: passed, but did not run (%u case%s): %s\n",
+		       name, skips->count, skips->count == 1 ? "" : "s",
+		       skips->text);
+		return 77;
+	}
+	return 0;
+}
+
+double test_time_scale(void)
+{
+	const char *env = getenv("CK_TIMEOUT_MULTIPLIER");
+	double m = env ? strtod(env, NULL) : 1;
+
+	return m > 1 ? m : 1;
 }
