@@ -220,4 +220,4 @@ kill -0 "${PID[A]}" 2>/dev/null || fail "the daemon on A died"
 for ((h = 1; h <= N; h++)); do kill -TERM "${BPID[$h]}" 2>/dev/null; done
 for ((h = 1; h <= N; h++)); do wait_pid "${BPID[$h]}" 10 >/dev/null 2>&1; done
 daemon_stop A
-exit 0
+t_done

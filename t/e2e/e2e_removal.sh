@@ -115,4 +115,4 @@ if command -v "$WIREGUARD_GO" >/dev/null; then
 else
 	skip_or_fail "wireguard-go is not installed: the case with it as the sender did not run"
 fi
-exit 0
+t_done
