@@ -375,7 +375,7 @@ qdisc_drops()
 }
 
 # drops SIDE: the sum of SIDE's drop_* counters (from its latest show).
-drops() { awk '$1 ~ /^drop_/ { n += $2 } END { print n + 0 }' "$T_TMP/show-$1"; }
+drops() { awk 'NF == 0 { exit } $1 ~ /^drop_/ { n += $2 } END { print n + 0 }' "$T_TMP/show-$1"; }
 
 # socket_drops SIDE: what the kernel dropped on SIDE's UDP sockets for
 # a full receive buffer, per datagram (the drops column of

@@ -60,7 +60,7 @@ ping_size()
 counter()
 {
 	ip netns exec "${NS[$1]}" "${IMPL[$1]}" show "${WGIF[$1]}" |
-		awk -v n="$2" '$1 == n { print $2 }'
+		awk -v n="$2" 'NF == 0 { exit } $1 == n { print $2 }'
 }
 
 # ratio SIDE NUM DEN: counter NUM / counter DEN, two decimals.

@@ -203,7 +203,7 @@ a_ping()
 
 # show_a FILE: wgpipe's counters on A; ctr FILE NAME: one of them.
 show_a() { timeout -k 2 10 ip netns exec "${NS[A]}" "$WGPIPE" show "${WGIF[A]}" >"$1"; }
-ctr() { awk -v n="$2" '$1 == n { print $2 }' "$1"; }
+ctr() { awk -v n="$2" 'NF == 0 { exit } $1 == n { print $2 }' "$1"; }
 
 # guest_ifstats: the guest's wg0 counters (ip -s link), one line.
 guest_ifstats()

@@ -341,7 +341,7 @@ tunnel_checks()
 counter()
 {
 	timeout -k 2 $((10 * T_SCALE)) ip netns exec "${NS[$1]}" "$WGPIPE" show \
-		"${WGIF[$1]}" | awk -v n="$2" '$1 == n { print $2 }'
+		"${WGIF[$1]}" | awk -v n="$2" 'NF == 0 { exit } $1 == n { print $2 }'
 }
 
 # uso_check READS PACKETS: A's TUN reads and the packets they held
