@@ -402,7 +402,7 @@ counters()
 {
 	local f="$T_TMP/show.$CASE" gs
 	show_a "$f" || fail "wgpipe show failed"
-	A_COUNTERS=$(awk '$2 != "0" && $1 ~ /^(udp_|tun_|drop_|handshake_)/ &&
+	A_COUNTERS=$(awk 'NF == 0 { exit } $2 != "0" && $1 ~ /^(udp_|tun_|drop_|handshake_)/ &&
 		$1 !~ /fill/ { printf "%s %s ", $1, $2 }' "$f")
 	gs=$(guest_ifstats)
 	say "$CASE: A (wgpipe show): $A_COUNTERS"
