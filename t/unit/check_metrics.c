@@ -115,7 +115,7 @@ static void fill_metrics(struct wg_metrics *m, size_t npeers, uint64_t seed)
 		ck_assert_ptr_nonnull(p);
 		test_random_bytes(&seed, p->public_key, sizeof(p->public_key));
 		for (i = 0; i < WG_PEER_METRICS; i++)
-			p->v[i] = test_random_u64(&seed) >> (i + k);
+			p->v[i] = test_random_u64(&seed) >> ((i + k) % 64);
 		p->v[WG_PM_LATEST_HANDSHAKE_AGE] = k % 2 ? WG_METRIC_NEVER : 17;
 	}
 }
