@@ -91,15 +91,7 @@ for ((h = 1; h <= N; h++)); do
 	track "${BPID[$h]}"
 done
 for ((h = 1; h <= N; h++)); do
-	for ((i = 0; ; i++)); do
-		[ -S "$UAPI_DIR/${BIF[$h]}.sock" ] &&
-			ip -n "${NS[B]}" link show "${BIF[$h]}" >/dev/null 2>&1 && break
-		kill -0 "${BPID[$h]}" 2>/dev/null ||
-			fail "daemon for ${BIF[$h]} on B exited at start:" \
-				"$(tail -n 3 "$T_TMP/daemon-${BIF[$h]}.log")"
-		[ $i -lt 300 ] || fail "no interface ${BIF[$h]} on B after 30 s"
-		sleep 0.1
-	done
+	wait_up B "${BIF[$h]}" "${BPID[$h]}"
 done
 for ((h = 1; h <= N; h++)); do
 	echo "addr add 10.66.0.$h/32 dev ${BIF[$h]}"

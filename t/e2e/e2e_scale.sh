@@ -222,15 +222,7 @@ for h in "${HS[@]}"; do
 	track "${BPID[$h]}"
 done
 for h in "${HS[@]}"; do
-	for ((i = 0; ; i++)); do
-		[ -S "$UAPI_DIR/${BIF[$h]}.sock" ] &&
-			ip -n "${NS[B]}" link show "${BIF[$h]}" >/dev/null 2>&1 && break
-		kill -0 "${BPID[$h]}" 2>/dev/null ||
-			fail "daemon for ${BIF[$h]} on B exited at start:" \
-				"$(tail -n 3 "$T_TMP/daemon-${BIF[$h]}.log")"
-		[ $i -lt 300 ] || fail "no interface ${BIF[$h]} on B after 30 s"
-		sleep 0.1
-	done
+	wait_up B "${BIF[$h]}" "${BPID[$h]}"
 done
 pass "$LIVE daemons on B up in $(seconds_since "$t0") s ($(impl_name "$E2E_SCALE_IMPL_B"))"
 

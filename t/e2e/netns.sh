@@ -670,6 +670,23 @@ xfer_recv_start()
 	fail "xfer receiver on host $side did not start: $(cat "$out")"
 }
 
+# wait_up SIDE IFNAME PID: waits (30 s at most) for the daemon PID
+# started by hand on SIDE (not by daemon_start) to have its interface and
+# its UAPI socket; fails if it exits first or does not get there.
+wait_up()
+{
+	local side=$1 ifname=$2 pid=$3 i
+	for ((i = 0; ; i++)); do
+		[ -S "$UAPI_DIR/$ifname.sock" ] &&
+			ip -n "${NS[$side]}" link show "$ifname" >/dev/null 2>&1 && return 0
+		kill -0 "$pid" 2>/dev/null ||
+			fail "daemon for $ifname on $side exited at start:" \
+				"$(tail -n 3 "$T_TMP/daemon-$ifname.log")"
+		[ $i -lt 300 ] || fail "no interface $ifname on $side after 30 s"
+		sleep 0.1
+	done
+}
+
 # wait_pid PID SECONDS: waits for a child; its status, or 124 on timeout.
 wait_pid()
 {
