@@ -82,8 +82,6 @@ static void init_state(struct wg_device *dev)
 	pthread_mutex_init(&dev->load_lock, NULL);
 	wg_cookie_checker_init(&dev->cookie_checker);
 	wg_allowedips_init(&dev->allowedips);
-	wg_peer_table_init(&dev->peer_table);
-	wg_index_table_init(&dev->index_table);
 	CDS_INIT_LIST_HEAD(&dev->peers);
 	pthread_mutex_init(&dev->removed_lock, NULL);
 	CDS_INIT_LIST_HEAD(&dev->removed_peers);
@@ -141,9 +139,15 @@ int wg_device_create(struct wg_device **out, const char *name,
 		ret = dev->stop_fd;
 		goto err_free;
 	}
-	ret = wg_ratelimiter_init(&dev->ratelimiter, 1 << 16);
+	ret = wg_peer_table_init(&dev->peer_table);
 	if (ret)
 		goto err_close_stop;
+	ret = wg_index_table_init(&dev->index_table);
+	if (ret)
+		goto err_peer_table;
+	ret = wg_ratelimiter_init(&dev->ratelimiter, 1 << 16);
+	if (ret)
+		goto err_index_table;
 	ret = wg_source_recent_init(&dev->handshake_sources, 1 << 17);
 	if (ret)
 		goto err_ratelimiter;
@@ -171,6 +175,10 @@ err_queues:
 	wg_source_recent_uninit(&dev->handshake_sources);
 err_ratelimiter:
 	wg_ratelimiter_uninit(&dev->ratelimiter);
+err_index_table:
+	wg_index_table_destroy(&dev->index_table);
+err_peer_table:
+	wg_peer_table_destroy(&dev->peer_table);
 err_close_stop:
 	close(dev->stop_fd);
 err_free:
@@ -364,6 +372,8 @@ int wg_device_destroy(struct wg_device *dev)
 	wg_allowedips_free(&dev->allowedips);
 	pthread_mutex_unlock(&dev->config_lock);
 	rcu_barrier();
+	wg_index_table_destroy(&dev->index_table);
+	wg_peer_table_destroy(&dev->peer_table);
 	ret = check_released(dev);
 	pthread_mutex_destroy(&dev->removed_lock);
 	wg_socket_set_close(dev->sockets);

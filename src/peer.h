@@ -77,7 +77,7 @@ struct wg_peer {
 	struct rcu_head rcu;
 
 	uint8_t public_key[WG_KEY_LEN];
-	struct cds_hlist_node pubkey_node;
+	struct cds_hlist_node pubkey_node[2]; /* the peer table's */
 	struct cds_list_head list; /* dev->peers, RCU */
 	struct cds_list_head removed; /* dev->removed_peers once dead */
 	struct allowedips_owner allowedips;
@@ -119,6 +119,10 @@ int wg_peer_create(struct wg_device *dev,
  * dev->config_lock. */
 int wg_peer_reserve(struct wg_device *dev, size_t n);
 void wg_peer_unreserve(struct wg_device *dev);
+
+/* The most peers a device has, the kernel module's limit: a set request
+ * that would pass it is refused whole (-ENOSPC). */
+enum { WG_MAX_PEERS = 1 << 20 };
 /* Both must hold dev->config_lock. */
 void wg_peer_remove(struct wg_peer *peer);
 void wg_peer_remove_all(struct wg_device *dev);
