@@ -278,9 +278,10 @@ static int apply_device(struct wg_device *dev, const struct wg_uapi_set *set,
  * named twice, our own key, or any peer when the request removes some,
  * costs a spare.
  */
-static int reserve(struct wg_device *dev, const struct wg_uapi_set *set)
+static int reserve(struct wg_device *dev, const struct wg_uapi_set *set,
+		   char *err, size_t errlen)
 {
-	size_t i, j, peers = 0, ips = 0;
+	size_t i, j, peers = 0, ips = 0, base;
 	bool removes = set->replace_peers;
 	int ret;
 
@@ -299,6 +300,17 @@ static int reserve(struct wg_device *dev, const struct wg_uapi_set *set)
 		for (j = 0; j < p->n_allowedips; j++)
 			ips += !p->allowedips[j].remove;
 	}
+	/* The same high count bounds the peers the device would have:
+	 * exact for wg setconf (replace_peers) and wg addconf (no removal)
+	 * unless a new key is named twice. */
+	base = set->replace_peers ? 0 : dev->peer_count;
+	if (base + peers > WG_MAX_PEERS) {
+		snprintf(err, errlen,
+			 "%zu peers would exceed the limit of %u; nothing "
+			 "applied",
+			 base + peers, (unsigned int)WG_MAX_PEERS);
+		return -ENOSPC;
+	}
 	ret = wg_peer_reserve(dev, peers);
 	if (!ret)
 		ret = wg_allowedips_reserve(&dev->allowedips, ips);
@@ -314,9 +326,11 @@ static int uapi_set(void *ctx, const struct wg_uapi_set *set, char *err,
 
 	rcu_join();
 	pthread_mutex_lock(&dev->config_lock);
-	ret = reserve(dev, set);
+	err[0] = '\0';
+	ret = reserve(dev, set, err, errlen);
 	if (ret) {
-		snprintf(err, errlen, "out of memory");
+		if (!err[0])
+			snprintf(err, errlen, "out of memory");
 		goto out;
 	}
 	ret = apply_device(dev, set, err, errlen);

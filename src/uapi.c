@@ -103,11 +103,12 @@ static int client_grow(struct client *c)
 	size_t cap = c->cap ? c->cap * 2 : 4096;
 	char *n;
 
-	/* Room for the largest request, its "set=1\n" and a little more. */
-	if (c->cap >= WG_UAPI_MAX_REQUEST + 4096)
+	/* Room for the longest line and more: set requests are parsed a
+	 * line at a time, and the other requests are one short line. */
+	if (c->cap >= WG_UAPI_BUFFER)
 		return -EMSGSIZE;
-	if (cap > WG_UAPI_MAX_REQUEST + 4096)
-		cap = WG_UAPI_MAX_REQUEST + 4096;
+	if (cap > WG_UAPI_BUFFER)
+		cap = WG_UAPI_BUFFER;
 	n = malloc(cap);
 	if (!n)
 		return -ENOMEM;
@@ -256,33 +257,53 @@ static int do_stats(struct client *c)
 	return ret ? ret : client_send_errno(c, 0);
 }
 
-/* Finds the blank line ending a set body that starts at offset 6.
- * Returns 0 with the body's end and the bytes to consume, or -errno. */
-static int read_set_body(struct client *c, size_t *end, size_t *consume)
+/*
+ * Hands a set request's lines to the parser as they arrive, dropping each
+ * from the buffer once parsed, up to the blank line that ends the request
+ * (or the end of the stream: a client that half-closes after its last
+ * line gets the request applied, as wireguard-go does). Only a partial
+ * line is ever held as text, so the request may be far larger than the
+ * buffer; a line over WG_UAPI_MAX_LINE or a request over
+ * WG_UAPI_MAX_REQUEST is -EMSGSIZE. The parser keeps its first error and
+ * ignores the lines after it; the request is still read to its end.
+ */
+static int stream_set_body(struct client *c, struct wg_uapi_parser *ps)
 {
-	size_t scan = 6; /* start of the first line not yet seen whole */
+	size_t done = 6, total = 0; /* "set=1\n" */
 	int ret;
 
+	while (c->cap < WG_UAPI_BUFFER) {
+		ret = client_grow(c);
+		if (ret)
+			return ret;
+	}
 	for (;;) {
-		char *nl = memchr(c->buf + scan, '\n', c->len - scan);
+		char *line = c->buf + done;
+		char *nl = memchr(line, '\n', c->len - done);
 
 		if (nl) {
-			size_t n = (size_t)(nl - (c->buf + scan));
+			size_t n = (size_t)(nl - line);
 
-			if (!n || (n == 1 && c->buf[scan] == '\r')) {
-				*end = scan;
-				*consume = scan + n + 1;
+			done += n + 1;
+			if (!n || (n == 1 && line[0] == '\r')) {
+				client_consume(c, done);
 				return 0;
 			}
-			scan += n + 1;
+			if (n > WG_UAPI_MAX_LINE)
+				return -EMSGSIZE;
+			wg_uapi_parser_line(ps, line, n);
 			continue;
 		}
-		if (c->len - 6 > WG_UAPI_MAX_REQUEST)
+		total += done;
+		client_consume(c, done);
+		done = 0;
+		if (c->len > WG_UAPI_MAX_LINE ||
+		    total + c->len > WG_UAPI_MAX_REQUEST)
 			return -EMSGSIZE;
 		if (c->eof) {
-			/* A client that half-closes after its last line
-			 * gets the request applied, as wireguard-go does. */
-			*end = *consume = c->len;
+			if (c->len)
+				wg_uapi_parser_line(ps, c->buf, c->len);
+			client_consume(c, c->len);
 			return 0;
 		}
 		ret = client_fill(c);
@@ -294,19 +315,25 @@ static int read_set_body(struct client *c, size_t *end, size_t *consume)
 static int do_set(struct client *c)
 {
 	const struct wg_uapi_ops *ops = c->s->ops;
+	struct wg_uapi_parser ps;
 	struct wg_uapi_set set;
-	size_t end = 0, consume = 0;
 	char err[256];
 	int ret;
 
-	ret = read_set_body(c, &end, &consume);
-	if (ret == -EMSGSIZE || ret == -ENOMEM) {
-		log_err("UAPI: set request refused: %s", strerror(-ret));
-		client_send_errno(c, ret);
-	}
-	if (ret)
+	wg_uapi_parser_init(&ps, &set, err, sizeof(err));
+	ret = stream_set_body(c, &ps);
+	if (ret) {
+		wg_uapi_set_free(&set);
+		if (ret == -EMSGSIZE || ret == -ENOMEM) {
+			log_err("UAPI: set request refused: %s",
+				ret == -EMSGSIZE ? "a line or the request is "
+						   "too long"
+						 : strerror(-ret));
+			client_send_errno(c, ret);
+		}
 		return ret;
-	ret = wg_uapi_parse_set(c->buf + 6, end - 6, &set, err, sizeof(err));
+	}
+	ret = wg_uapi_parser_end(&ps);
 	if (ret) {
 		log_err("UAPI: set request refused: %s", err);
 	} else {
@@ -319,7 +346,6 @@ static int do_set(struct client *c)
 			log_debug("UAPI: set request applied");
 		wg_uapi_set_free(&set);
 	}
-	client_consume(c, consume);
 	return client_send_errno(c, ret);
 }
 

@@ -28,10 +28,16 @@
 #include "uapi_parse.h"
 
 enum wg_uapi_limits {
-	/* A request larger than this is refused (errno=-EMSGSIZE) and the
-	 * connection closed; 10,000 peers with a few allowed IPs each take
-	 * about 3 MiB. */
-	WG_UAPI_MAX_REQUEST = 16 << 20,
+	/* A set request is parsed as it arrives, a line at a time, and
+	 * only its parsed form is kept: a million peers, each with a key,
+	 * an endpoint and two allowed IPs, are about 200 MB of text. A
+	 * request larger than WG_UAPI_MAX_REQUEST, or a line longer than
+	 * WG_UAPI_MAX_LINE (the longest valid one is under 100 bytes), is
+	 * refused (errno=-EMSGSIZE) and the connection closed. The buffer
+	 * never grows past WG_UAPI_BUFFER. */
+	WG_UAPI_MAX_REQUEST = 1 << 30,
+	WG_UAPI_MAX_LINE = 4096,
+	WG_UAPI_BUFFER = 1 << 16,
 	/* A client has this long to send each request and to take each
 	 * reply; a stuck client cannot hold the socket longer. */
 	WG_UAPI_CLIENT_TIMEOUT_MS = 5000,
@@ -68,8 +74,8 @@ struct wg_uapi_server;
  * one client at a time. Several requests may follow on one connection;
  * the server hangs up on a client idle or stuck for
  * WG_UAPI_CLIENT_TIMEOUT_MS, after an unknown operation (answered
- * errno=-EINVAL) and after a request over WG_UAPI_MAX_REQUEST (answered
- * errno=-EMSGSIZE). A client that half-closes after its last set line
+ * errno=-EINVAL) and after a request over WG_UAPI_MAX_REQUEST or a line
+ * over WG_UAPI_MAX_LINE (answered errno=-EMSGSIZE). A client that half-closes after its last set line
  * has the request applied, as with wireguard-go.
  *
  * Without an inherited descriptor (inherited_fd < 0) it makes the folder

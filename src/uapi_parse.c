@@ -77,23 +77,9 @@ static bool parse_key(uint8_t key[static WG_KEY_LEN], const char *v, size_t n)
 /* ------------------------------------------------------------------ */
 /* Parsing a set request                                               */
 
-struct parse {
-	struct wg_uapi_set *set;
-	struct wg_uapi_peer *peer; /* the current block; NULL before one */
-	size_t peers_cap, ips_cap;
-	unsigned int lineno;
-	/* The current line's key, named in messages only once it is one we
-	 * know: an unknown "key" may be a key value run together with its
-	 * name, and no part of a value is ever repeated. */
-	const char *key;
-	size_t klen;
-	bool known;
-	char *err;
-	size_t errlen;
-};
 
 __attribute__((format(printf, 3, 4))) static int
-parse_error(struct parse *ps, int ret, const char *fmt, ...)
+parse_error(struct wg_uapi_parser *ps, int ret, const char *fmt, ...)
 {
 	char what[160];
 	va_list ap;
@@ -110,7 +96,7 @@ parse_error(struct parse *ps, int ret, const char *fmt, ...)
 }
 
 /* No message repeats a value: a value is named by its length at most. */
-static int want_true(struct parse *ps, const char *v, size_t n, bool *flag)
+static int want_true(struct wg_uapi_parser *ps, const char *v, size_t n, bool *flag)
 {
 	if (n != 4 || memcmp(v, "true", 4))
 		return parse_error(ps, -EINVAL, "the only value is \"true\"");
@@ -118,7 +104,7 @@ static int want_true(struct parse *ps, const char *v, size_t n, bool *flag)
 	return 0;
 }
 
-static int want_key(struct parse *ps, const char *v, size_t n,
+static int want_key(struct wg_uapi_parser *ps, const char *v, size_t n,
 		    uint8_t key[static WG_KEY_LEN])
 {
 	if (n != 2 * WG_KEY_LEN)
@@ -131,7 +117,7 @@ static int want_key(struct parse *ps, const char *v, size_t n,
 	return 0;
 }
 
-static int want_dec(struct parse *ps, const char *v, size_t n, uint64_t max,
+static int want_dec(struct wg_uapi_parser *ps, const char *v, size_t n, uint64_t max,
 		    uint64_t *out)
 {
 	if (!wg_text_decimal(v, n, max, out))
@@ -141,13 +127,13 @@ static int want_dec(struct parse *ps, const char *v, size_t n, uint64_t max,
 	return 0;
 }
 
-static int dev_private_key(struct parse *ps, const char *v, size_t n)
+static int dev_private_key(struct wg_uapi_parser *ps, const char *v, size_t n)
 {
 	ps->set->has_private_key = true;
 	return want_key(ps, v, n, ps->set->private_key);
 }
 
-static int dev_listen_port(struct parse *ps, const char *v, size_t n)
+static int dev_listen_port(struct wg_uapi_parser *ps, const char *v, size_t n)
 {
 	uint64_t x = 0;
 	int ret = want_dec(ps, v, n, UINT16_MAX, &x);
@@ -157,7 +143,7 @@ static int dev_listen_port(struct parse *ps, const char *v, size_t n)
 	return ret;
 }
 
-static int dev_fwmark(struct parse *ps, const char *v, size_t n)
+static int dev_fwmark(struct wg_uapi_parser *ps, const char *v, size_t n)
 {
 	uint64_t x = 0;
 	int ret = want_dec(ps, v, n, UINT32_MAX, &x);
@@ -167,28 +153,28 @@ static int dev_fwmark(struct parse *ps, const char *v, size_t n)
 	return ret;
 }
 
-static int dev_replace_peers(struct parse *ps, const char *v, size_t n)
+static int dev_replace_peers(struct wg_uapi_parser *ps, const char *v, size_t n)
 {
 	return want_true(ps, v, n, &ps->set->replace_peers);
 }
 
-static int peer_remove(struct parse *ps, const char *v, size_t n)
+static int peer_remove(struct wg_uapi_parser *ps, const char *v, size_t n)
 {
 	return want_true(ps, v, n, &ps->peer->remove);
 }
 
-static int peer_update_only(struct parse *ps, const char *v, size_t n)
+static int peer_update_only(struct wg_uapi_parser *ps, const char *v, size_t n)
 {
 	return want_true(ps, v, n, &ps->peer->update_only);
 }
 
-static int peer_preshared_key(struct parse *ps, const char *v, size_t n)
+static int peer_preshared_key(struct wg_uapi_parser *ps, const char *v, size_t n)
 {
 	ps->peer->has_preshared_key = true;
 	return want_key(ps, v, n, ps->peer->preshared_key);
 }
 
-static int peer_endpoint(struct parse *ps, const char *v, size_t n)
+static int peer_endpoint(struct wg_uapi_parser *ps, const char *v, size_t n)
 {
 	char text[WG_SOCKADDR_STRLEN];
 
@@ -204,7 +190,7 @@ static int peer_endpoint(struct parse *ps, const char *v, size_t n)
 	return parse_error(ps, -EINVAL, "want a.b.c.d:port or [ipv6]:port");
 }
 
-static int peer_keepalive(struct parse *ps, const char *v, size_t n)
+static int peer_keepalive(struct wg_uapi_parser *ps, const char *v, size_t n)
 {
 	uint64_t x = 0;
 	int ret = want_dec(ps, v, n, UINT16_MAX, &x);
@@ -214,7 +200,7 @@ static int peer_keepalive(struct parse *ps, const char *v, size_t n)
 	return ret;
 }
 
-static int peer_replace_allowed_ips(struct parse *ps, const char *v, size_t n)
+static int peer_replace_allowed_ips(struct wg_uapi_parser *ps, const char *v, size_t n)
 {
 	/* Replacing drops what earlier lines of this block added. */
 	ps->peer->n_allowedips = 0;
@@ -275,13 +261,19 @@ static bool parse_prefix(const char *v, size_t n, struct wg_uapi_allowedip *a)
 	return true;
 }
 
-static int peer_allowed_ip(struct parse *ps, const char *v, size_t n)
+static int peer_allowed_ip(struct wg_uapi_parser *ps, const char *v, size_t n)
 {
 	struct wg_uapi_peer *p = ps->peer;
 	struct wg_uapi_allowedip a;
 
 	if (!parse_prefix(v, n, &a))
 		return parse_error(ps, -EINVAL, "want [-]address/cidr");
+	if (ps->n_allowedips == WG_UAPI_MAX_ALLOWEDIPS)
+		return parse_error(ps, -E2BIG,
+				   "more than %u allowed_ip lines in one "
+				   "request",
+				   (unsigned int)WG_UAPI_MAX_ALLOWEDIPS);
+	ps->n_allowedips++;
 	if (grow((void **)&p->allowedips, p->n_allowedips, &ps->ips_cap,
 		 sizeof(a)))
 		return parse_error(ps, -ENOMEM, "out of memory");
@@ -289,7 +281,7 @@ static int peer_allowed_ip(struct parse *ps, const char *v, size_t n)
 	return 0;
 }
 
-static int peer_protocol_version(struct parse *ps, const char *v, size_t n)
+static int peer_protocol_version(struct wg_uapi_parser *ps, const char *v, size_t n)
 {
 	if (n != 1 || v[0] != '1')
 		return parse_error(ps, -EINVAL,
@@ -297,10 +289,15 @@ static int peer_protocol_version(struct parse *ps, const char *v, size_t n)
 	return 0;
 }
 
-static int peer_public_key(struct parse *ps, const char *v, size_t n)
+static int peer_public_key(struct wg_uapi_parser *ps, const char *v, size_t n)
 {
 	struct wg_uapi_set *s = ps->set;
 
+	if (s->n_peers == WG_UAPI_MAX_PEER_BLOCKS)
+		return parse_error(ps, -E2BIG,
+				   "more than %u public_key blocks in one "
+				   "request",
+				   (unsigned int)WG_UAPI_MAX_PEER_BLOCKS);
 	if (grow((void **)&s->peers, s->n_peers, &ps->peers_cap,
 		 sizeof(*s->peers)))
 		return parse_error(ps, -ENOMEM, "out of memory");
@@ -312,7 +309,7 @@ static int peer_public_key(struct parse *ps, const char *v, size_t n)
 
 struct handler {
 	const char *key;
-	int (*fn)(struct parse *ps, const char *v, size_t n);
+	int (*fn)(struct wg_uapi_parser *ps, const char *v, size_t n);
 };
 
 /* clang-format off */
@@ -346,7 +343,7 @@ static const struct handler *find(const struct handler *t, const char *key,
 	return NULL;
 }
 
-static int parse_line(struct parse *ps, const char *line, size_t len)
+static int parse_line(struct wg_uapi_parser *ps, const char *line, size_t len)
 {
 	const char *eq = memchr(line, '=', len), *v;
 	const struct handler *h;
@@ -376,32 +373,54 @@ static int parse_line(struct parse *ps, const char *line, size_t len)
 	return parse_error(ps, -EINVAL, "unknown key");
 }
 
-int wg_uapi_parse_set(const char *body, size_t len, struct wg_uapi_set *out,
-		      char *err, size_t errlen)
+void wg_uapi_parser_init(struct wg_uapi_parser *ps, struct wg_uapi_set *out,
+			 char *err, size_t errlen)
 {
-	struct parse ps = {.set = out, .err = err, .errlen = errlen};
-	const char *p = body, *end = body + len;
-	int ret = 0;
-
+	memset(ps, 0, sizeof(*ps));
+	ps->set = out;
+	ps->err = err;
+	ps->errlen = errlen;
 	memset(out, 0, sizeof(*out));
 	if (errlen)
 		err[0] = '\0';
-	while (p < end) {
+}
+
+int wg_uapi_parser_line(struct wg_uapi_parser *ps, const char *line,
+			size_t len)
+{
+	if (ps->ret)
+		return ps->ret;
+	/* Like Go's bufio.ScanLines: a '\r' before the end goes. */
+	if (len && line[len - 1] == '\r')
+		len--;
+	ps->lineno++;
+	ps->ret = parse_line(ps, line, len);
+	if (ps->ret)
+		wg_uapi_set_free(ps->set);
+	return ps->ret;
+}
+
+int wg_uapi_parser_end(struct wg_uapi_parser *ps)
+{
+	return ps->ret;
+}
+
+int wg_uapi_parse_set(const char *body, size_t len, struct wg_uapi_set *out,
+		      char *err, size_t errlen)
+{
+	struct wg_uapi_parser ps;
+	const char *p = body, *end = body + len;
+	int ret = 0;
+
+	wg_uapi_parser_init(&ps, out, err, errlen);
+	while (p < end && !ret) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *line_end = nl ? nl : end;
 
-		/* Like Go's bufio.ScanLines: a '\r' before the end goes. */
-		if (line_end > p && line_end[-1] == '\r')
-			line_end--;
-		ps.lineno++;
-		ret = parse_line(&ps, p, (size_t)(line_end - p));
-		if (ret)
-			break;
+		ret = wg_uapi_parser_line(&ps, p, (size_t)(line_end - p));
 		p = nl ? nl + 1 : end;
 	}
-	if (ret)
-		wg_uapi_set_free(out);
-	return ret;
+	return wg_uapi_parser_end(&ps);
 }
 
 void wg_uapi_set_free(struct wg_uapi_set *s)

@@ -74,6 +74,45 @@ struct wg_uapi_set {
  */
 int wg_uapi_parse_set(const char *body, size_t len, struct wg_uapi_set *out,
 		      char *err, size_t errlen);
+
+/*
+ * The same parse, a line at a time, for requests too large to hold as
+ * text (wg setconf sends a million peers as one request of ~150 MB): the
+ * server hands over each line as it arrives and keeps only the parsed
+ * struct, which is several times smaller. init empties *out; line takes
+ * one line without its '\n' and returns 0 or the first error, after
+ * which *out is empty and every later line returns that error again
+ * (the server still reads the rest of the request, to answer it in
+ * turn); end returns 0 with *out complete, or that error. One request
+ * holds at most WG_UAPI_MAX_PEER_BLOCKS public_key lines and
+ * WG_UAPI_MAX_ALLOWEDIPS allowed_ip lines (-E2BIG past either).
+ */
+enum wg_uapi_parse_limits {
+	WG_UAPI_MAX_PEER_BLOCKS = 1 << 21,
+	WG_UAPI_MAX_ALLOWEDIPS = 1 << 24,
+};
+
+struct wg_uapi_parser {
+	struct wg_uapi_set *set;
+	struct wg_uapi_peer *peer; /* the current block; NULL before one */
+	size_t peers_cap, ips_cap, n_allowedips;
+	unsigned int lineno;
+	int ret; /* the first error, then every line's answer */
+	/* The current line's key, named in messages only once it is one we
+	 * know: an unknown "key" may be a key value run together with its
+	 * name, and no part of a value is ever repeated. */
+	const char *key;
+	size_t klen;
+	bool known;
+	char *err;
+	size_t errlen;
+};
+
+void wg_uapi_parser_init(struct wg_uapi_parser *ps, struct wg_uapi_set *out,
+			 char *err, size_t errlen);
+int wg_uapi_parser_line(struct wg_uapi_parser *ps, const char *line,
+			size_t len);
+int wg_uapi_parser_end(struct wg_uapi_parser *ps);
 /* Frees the arrays and wipes the keys; leaves *s empty. */
 void wg_uapi_set_free(struct wg_uapi_set *s);
 

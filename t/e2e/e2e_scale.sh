@@ -15,10 +15,15 @@
 # Prints the seconds for setconf, show dump, showconf and the 100
 # handshakes, and A's resident memory per peer.
 #
+# With E2E_SCALE_PEERS at the limit (1048576, the kernel module's), one
+# wg addconf of a single new peer must be refused and change nothing.
+#
 # Environment: E2E_SCALE_PEERS (10000), E2E_SCALE_LIVE (100, at most
 # E2E_SCALE_PEERS), E2E_SCALE_IMPL_B, E2E_SCALE_B_FLAGS (the small pools
 # given to each wgpipe on B), E2E_SCALE_MAX_SETCONF (seconds a setconf
-# may take before the test fails, default 30).
+# may take before the test fails, default 30). Over 50 live daemons need
+# more inotify instances than the default 128 a user may have: the test
+# raises fs.inotify.max_user_instances for its run and puts it back.
 
 # shellcheck disable=SC2015,SC2153 # "A && B || fail" is meant; PID is netns.sh's
 # shellcheck source=t/e2e/netns.sh
@@ -39,7 +44,7 @@ A_ADDR6=fd00:63::1
 t_init
 require_impl "$WG_IMPL_A" "$E2E_SCALE_IMPL_B"
 require_cmd od coreutils
-t_watchdog 300
+t_watchdog "${E2E_SCALE_WATCHDOG:-300}"
 UAPI=$(tool uapiclient) || exit 1
 make_hosts
 make_keys
@@ -97,8 +102,10 @@ awk 'NR == FNR { live[$1] = $2; next }
 {
 	h = FNR
 	k = (h in live) ? live[h] : $1
-	printf "%d %s 10.%d.%d.%d/32 fd00:64::%x/128\n", h, k,
-		64 + int(h / 65536), int(h / 256) % 256, h % 256, h
+	# fd00:64::h, written as wg writes it (16 bits a group).
+	v6 = h < 65536 ? sprintf("%x", h) : sprintf("%x:%x", int(h / 65536), h % 65536)
+	printf "%d %s 10.%d.%d.%d/32 fd00:64::%s/128\n", h, k,
+		64 + int(h / 65536), int(h / 256) % 256, h % 256, v6
 }' "$T_TMP/live.list" "$T_TMP/random.pub" >"$T_TMP/expected"
 [ "$(awk '{ print $2 }' "$T_TMP/expected" | sort -u | wc -l)" = "$N" ] ||
 	fail "the $N public keys are not distinct"
@@ -196,6 +203,22 @@ cmp -s "$T_TMP/dump" "$T_TMP/dump2" ||
 	fail "a refused request changed the config: $(diff "$T_TMP/dump" "$T_TMP/dump2" | head -n 4)"
 pass "a refused $M-peer replace_peers request changed nothing"
 
+# --- past the limit ----------------------------------------------------
+
+if [ "$N" -ge 1048576 ]; then
+	wg genkey | wg pubkey >"$T_TMP/extra.pub" || fail "wg genkey"
+	printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.127.255.254/32\n' \
+		"$(cat "$T_TMP/extra.pub")" >"$T_TMP/extra.conf"
+	if out=$(ip netns exec "${NS[A]}" wg addconf "$IFA" "$T_TMP/extra.conf" 2>&1); then
+		fail "peer $((N + 1)) was accepted past the limit of 1048576"
+	fi
+	timeout -k 2 120 ip netns exec "${NS[A]}" wg show "$IFA" dump >"$T_TMP/dump3" ||
+		fail "wg show $IFA dump after the refused addconf"
+	cmp -s "$T_TMP/dump" "$T_TMP/dump3" ||
+		fail "a refused addconf changed the config"
+	pass "peer $((N + 1)) refused past the limit ($out), nothing changed"
+fi
+
 # --- host B: the live peers -------------------------------------------
 
 # Each live peer is its own interface and daemon. A ping bound to the
@@ -203,6 +226,14 @@ pass "a refused $M-peer replace_peers request changed nothing"
 # metric only, and a device-bound lookup skips the others. Replies come
 # back on the interface the ping was bound to, not the first route's, so
 # no reverse-path filter.
+if [ "$LIVE" -gt 50 ]; then
+	inotify_max=$(cat /proc/sys/fs/inotify/max_user_instances)
+	if [ "$inotify_max" -lt $((3 * LIVE + 128)) ]; then
+		on_exit "sysctl -qw fs.inotify.max_user_instances=$inotify_max"
+		sysctl -qw fs.inotify.max_user_instances=$((3 * LIVE + 128)) ||
+			fail "cannot raise fs.inotify.max_user_instances"
+	fi
+fi
 nsx B sysctl -qw net.ipv4.conf.all.rp_filter=0 \
 	net.ipv4.conf.default.rp_filter=0 || fail "rp_filter on B"
 BFLAGS=()

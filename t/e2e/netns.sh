@@ -316,6 +316,10 @@ t_watchdog()
 
 track() { T_PIDS+=("$@"); }
 
+# on_exit COMMAND: run by the cleanup, last registered first.
+T_ON_EXIT=()
+on_exit() { T_ON_EXIT+=("$1"); }
+
 # stop_pid PID [SECONDS]: SIGTERM, then SIGKILL if it outlives SECONDS
 # (default 5). Returns 1 if it needed SIGKILL. STOP_STATUS holds the
 # exit status of a child of ours (empty if it had already ended).
@@ -348,6 +352,12 @@ t_cleanup()
 	for ((i = ${#T_PIDS[@]} - 1; i >= 0; i--)); do
 		stop_pid "${T_PIDS[$i]}" 3
 	done
+	# What a test changed outside its namespaces, put back (on_exit).
+	if [ "$BASHPID" = "$T_MAIN_PID" ]; then
+		for ((i = ${#T_ON_EXIT[@]} - 1; i >= 0; i--)); do
+			eval "${T_ON_EXIT[$i]}"
+		done
+	fi
 	# Only the main shell owns the namespaces; a subtest shell owns only
 	# what it started.
 	if [ "$BASHPID" = "$T_MAIN_PID" ]; then

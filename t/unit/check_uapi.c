@@ -1013,6 +1013,7 @@ struct stub {
 	int gets, get_frees, sets, stats, gone;
 	int get_ret, set_ret, stats_ret;
 	struct out last_set; /* dump of the last request given to set */
+	size_t last_peers, last_ips; /* its peer blocks and allowed IPs */
 };
 
 static int stub_get(void *ctx, struct wg_uapi_device_info *info)
@@ -1043,9 +1044,16 @@ static int stub_set(void *ctx, const struct wg_uapi_set *set, char *err,
 {
 	struct stub *st = ctx;
 
+	size_t i, ips = 0;
+
+	for (i = 0; i < set->n_peers; i++)
+		ips += set->peers[i].n_allowedips;
 	pthread_mutex_lock(&st->lock);
 	st->sets++;
-	dump_set(&st->last_set, set);
+	st->last_peers = set->n_peers;
+	st->last_ips = ips;
+	if (ips < 64 && set->n_peers < 16)
+		dump_set(&st->last_set, set);
 	pthread_mutex_unlock(&st->lock);
 	if (st->set_ret)
 		snprintf(err, errlen, "the stub says no");
@@ -1441,26 +1449,63 @@ START_TEST(test_server_stop_interrupts_client)
 }
 END_TEST
 
-START_TEST(test_server_too_big)
+/* A set request is parsed as it arrives: one far larger than the
+ * server's buffer (here 24 MiB, a million allowed IPs) is applied whole. */
+START_TEST(test_server_streams_big_set)
 {
 	static const char line[] = "allowed_ip=10.0.0.0/8\n";
-	size_t total = WG_UAPI_MAX_REQUEST + (1 << 20), sent = 0, n;
+	const size_t per = sizeof(line) - 1, lines = 1 << 20;
+	size_t n, i, sent = 0;
 	struct fixture f;
 	char *chunk, *reply;
 	int fd;
 
 	fixture_init(&f);
 	fixture_start(&f);
-	chunk = malloc(1 << 16);
+	chunk = malloc(per * 4096);
 	ck_assert_ptr_nonnull(chunk);
-	for (n = 0; n + sizeof(line) - 1 <= 1 << 16; n += sizeof(line) - 1)
-		memcpy(chunk + n, line, sizeof(line) - 1);
+	for (n = 0; n < 4096; n++)
+		memcpy(chunk + n * per, line, per);
 	fd = client_connect(f.path);
 	send_all(fd, "set=1\npublic_key=" PUB1 "\n", 18 + 64);
-	/* The server stops reading at the limit and hangs up: a send fails
-	 * then, with EPIPE or ECONNRESET. */
+	for (i = 0; i < lines / 4096; i++) {
+		send_all(fd, chunk, per * 4096);
+		sent += per * 4096;
+	}
+	ck_assert_uint_gt(sent, 16 << 20);
+	send_all(fd, "\n", 1);
+	shutdown(fd, SHUT_WR);
+	reply = read_to_eof(fd);
+	ck_assert_str_eq(reply, "errno=0\n\n");
+	ck_assert_int_eq(f.st.sets, 1);
+	ck_assert_uint_eq(f.st.last_peers, 1);
+	ck_assert_uint_eq(f.st.last_ips, lines);
+	free(reply);
+	free(chunk);
+	close(fd);
+	fixture_done(&f);
+}
+END_TEST
+
+/* A line longer than WG_UAPI_MAX_LINE is refused, and nothing applied:
+ * the server stops reading and hangs up. */
+START_TEST(test_server_too_big)
+{
+	size_t total = 4 * WG_UAPI_BUFFER, sent = 0;
+	struct fixture f;
+	char *chunk, *reply;
+	int fd;
+
+	fixture_init(&f);
+	fixture_start(&f);
+	chunk = malloc(total);
+	ck_assert_ptr_nonnull(chunk);
+	memset(chunk, '1', total);
+	fd = client_connect(f.path);
+	send_all(fd, "set=1\npublic_key=" PUB1 "\nallowed_ip=", 18 + 64 + 11);
+	/* A send fails once the server hangs up: EPIPE or ECONNRESET. */
 	while (sent < total) {
-		ssize_t w = send(fd, chunk, n, MSG_NOSIGNAL);
+		ssize_t w = send(fd, chunk + sent, total - sent, MSG_NOSIGNAL);
 
 		if (w < 0) {
 			ck_assert_msg(errno == EPIPE || errno == ECONNRESET,
@@ -2114,6 +2159,7 @@ static Suite *uapi_suite(void)
 	tcase_add_test(tc, test_server_stuck_client);
 	tcase_add_test(tc, test_server_stop_interrupts_client);
 	tcase_add_test(tc, test_server_too_big);
+	tcase_add_test(tc, test_server_streams_big_set);
 	tcase_add_loop_test(tc, test_server_socket_gone, GONE_UNLINK,
 			    GONE_CHMOD + 1);
 	tcase_add_test(tc, test_server_socket_mode);
