@@ -7,7 +7,9 @@
 #   (a) garbage: random datagrams at B's listen port, as fast as one
 #       core sends them (sendmmsg);
 #   (b) handshake initiations with a valid MAC1 for B's public key from
-#       4096 spoofed IPv4 sources (raw socket), half of them, once B has
+#       4096 spoofed sources (raw socket: over IPv4 4096 addresses, over
+#       IPv6 4096 different /64s, since B's rate limiter and fair lane
+#       key IPv6 sources by /64), half of them, once B has
 #       answered some with cookies, with a valid MAC2 from 16 sources
 #       holding a cookie. Ten seconds in, A forgets B (peer removed and
 #       added again), so A must make a new handshake through the flood.
@@ -34,11 +36,16 @@
 # received bytes) is printed next to the quiet phases of the same run.
 # The legitimate peer A is wgpipe, then Debian's wireguard-go if
 # installed (without it the test ends as a skip; CI=true: a failure).
+# The underlay (the tunnel's outer packets, the floods, the cookie
+# replies) is IPv4, or IPv6 with E2E_FLOOD_UL=6 (t/e2e/e2e_flood6.sh);
+# the tunnel carries IPv4 either way.
 #
 #   E2E_FLOOD_SECONDS       length of the garbage flood (default 8)
 #   E2E_FLOOD_INIT_SECONDS  length of the initiation flood (default 40)
 #   E2E_FLOOD_RECOVER_SECONDS  longest wait for data after it (default 100)
-#   E2E_FLOOD_PEERS         legitimate peers A (default "$WGPIPE wireguard-go")
+#   E2E_FLOOD_UL            the underlay's IP version, 4 or 6 (default 4)
+#   E2E_FLOOD_PEERS         legitimate peers A (default "$WGPIPE wireguard-go";
+#                           over IPv6 "$WGPIPE", see e2e_flood6.sh)
 
 # shellcheck disable=SC2015 # "A && B || fail" is meant
 # shellcheck disable=SC2154 # D_* are set by printf -v in phase_end
@@ -52,15 +59,34 @@ UDPSEQ=$(tool udpseq) || exit 1
 : "${E2E_FLOOD_SECONDS:=8}"
 : "${E2E_FLOOD_INIT_SECONDS:=40}"
 : "${E2E_FLOOD_RECOVER_SECONDS:=100}"
-: "${E2E_FLOOD_PEERS:=$WGPIPE $WIREGUARD_GO}"
+: "${E2E_FLOOD_UL:=4}"
+if [ "$E2E_FLOOD_UL" = 6 ]; then
+	: "${E2E_FLOOD_PEERS:=$WGPIPE}"
+else
+	: "${E2E_FLOOD_PEERS:=$WGPIPE $WIREGUARD_GO}"
+fi
 QUIET=4
 # Of the initiation flood, before A forgets B. The 30 s left give A six
 # tries (REKEY_TIMEOUT 5 s) to get the cookie and then in with it: each
 # try can be dropped with thousands of others while the ring is full.
 INIT_DATA_SECONDS=10
 REKEY_AFTER=5       # WGPIPE_TEST_REKEY_AFTER_TIME of the daemons
-SPOOF_NET=10.77.0.0 # sources 10.77.0.1 .. 10.77.16.0
 SPOOF_N=4096
+case $E2E_FLOOD_UL in
+4)
+	UL_B=${UL4[B]} UL_A=${UL4[A]}
+	SPOOF_NET=10.77.0.0 # sources 10.77.0.1 .. 10.77.16.0
+	SPOOF_ROUTE=$SPOOF_NET/16
+	SPOOF_WHAT="$SPOOF_N addresses"
+	;;
+6)
+	UL_B=${UL6[B]} UL_A=${UL6[A]}
+	SPOOF_NET=fd00:77:: # sources in fd00:77:0:1::/64 .. fd00:77:0:1000::/64
+	SPOOF_ROUTE=$SPOOF_NET/48
+	SPOOF_WHAT="$SPOOF_N /64s"
+	;;
+*) fail "E2E_FLOOD_UL is 4 or 6, not '$E2E_FLOOD_UL'" ;;
+esac
 SEQ_COUNT=20000     # the numbered stream of (c): 20000 x 100 bytes
 SEQ_SIZE=100
 SEQ_RATE=4000
@@ -72,9 +98,17 @@ t_watchdog $((400 + 2 * E2E_FLOOD_RECOVER_SECONDS))
 make_hosts
 make_keys
 # B answers the spoofed sources through A, which does not forward: the
-# answers end on A's underlay, where the flood tool counts them.
-ip -n "${NS[B]}" route add "$SPOOF_NET/16" via "${UL4[A]}" ||
-	fail "cannot route $SPOOF_NET/16 on B"
+# answers end on A's underlay, where the flood tool counts them. Over
+# IPv4 A drops them without a word; over IPv6 a packet A has no route
+# for is answered with an ICMPv6 error, so A gets a blackhole route for
+# the spoofed prefix, which drops them silently too.
+ip -n "${NS[B]}" route add "$SPOOF_ROUTE" via "$UL_A" ||
+	fail "cannot route $SPOOF_ROUTE on B"
+if [ "$E2E_FLOOD_UL" = 6 ]; then
+	ip -n "${NS[A]}" route add blackhole "$SPOOF_ROUTE" ||
+		fail "cannot add a blackhole route for $SPOOF_ROUTE on A"
+fi
+say "underlay IPv$E2E_FLOOD_UL: B at $UL_B, spoofed sources in $SPOOF_ROUTE"
 
 # --- measurements on B ------------------------------------------------
 
@@ -82,13 +116,19 @@ show_b() { timeout -k 2 10 ip netns exec "${NS[B]}" "$WGPIPE" show "${WGIF[B]}" 
 # ctr FILE NAME: a device counter's value in a saved `wgpipe show` (the
 # table before the peers' paragraphs, where some names come again).
 ctr() { awk -v n="$2" 'NF == 0 { exit } $1 == n { print $2 }' "$1"; }
-# kernel_rcvbuf_errors: UDP datagrams B's kernel dropped, queue full.
+# kernel_rcvbuf_errors: UDP datagrams of the underlay's family B's
+# kernel dropped, queue full (B's daemon has a socket for each family).
 kernel_rcvbuf_errors()
 {
 	# shellcheck disable=SC2016 # awk's own $
-	ip netns exec "${NS[B]}" awk '$1 == "Udp:" {
-		if (!h) { for (i = 2; i <= NF; i++) col[$i] = i; h = 1 }
-		else print $col["RcvbufErrors"] }' /proc/net/snmp
+	if [ "$E2E_FLOOD_UL" = 6 ]; then
+		ip netns exec "${NS[B]}" awk '$1 == "Udp6RcvbufErrors" { print $2 }' \
+			/proc/net/snmp6
+	else
+		ip netns exec "${NS[B]}" awk '$1 == "Udp:" {
+			if (!h) { for (i = 2; i <= NF; i++) col[$i] = i; h = 1 }
+			else print $col["RcvbufErrors"] }' /proc/net/snmp
+	fi
 }
 now() { date +%s.%N; }
 # tun_rx_bytes: bytes B's daemon wrote into its interface (data only).
@@ -164,7 +204,7 @@ flood_garbage()
 {
 	phase_begin
 	timeout -k 2 $((E2E_FLOOD_SECONDS + 20)) ip netns exec "${NS[A]}" \
-		"$FLOOD" garbage "${UL4[B]}" "${PORT[B]}" "$E2E_FLOOD_SECONDS" \
+		"$FLOOD" garbage "$UL_B" "${PORT[B]}" "$E2E_FLOOD_SECONDS" \
 		>"$T_TMP/garbage.out" 2>&1 ||
 		fail "flood garbage: $(cat "$T_TMP/garbage.out")"
 	settle garbage drop_bad_packet # what is still queued at B
@@ -194,7 +234,7 @@ rehandshake()
 	wg_ A set "${WGIF[A]}" peer "${PUB[B]}" remove &&
 		wg_ A set "${WGIF[A]}" peer "${PUB[B]}" \
 			allowed-ips "${TUN4[B]}/32,${TUN6[B]}/128" \
-			endpoint "$(endpoint_of B 4)"
+			endpoint "$(endpoint_of B "$E2E_FLOOD_UL")"
 }
 
 flood_init()
@@ -204,7 +244,7 @@ flood_init()
 	hs0=$(latest_handshake B)
 	phase_begin
 	ip netns exec "${NS[A]}" "$FLOOD" init -k "${PUB[B]}" -n "$SPOOF_N" \
-		-c ul0 -m "$SPOOF_NET" "${UL4[B]}" "${PORT[B]}" \
+		-c ul0 -m "$SPOOF_NET" "$UL_B" "${PORT[B]}" \
 		"$E2E_FLOOD_INIT_SECONDS" >"$T_TMP/init.out" 2>&1 &
 	fpid=$!
 	track $fpid
@@ -263,7 +303,7 @@ flood_init()
 	pass "init: $D_handshake_ratelimited initiations with a valid cookie" \
 		"refused by the per-source rate limit"
 	data_again init
-	ROW_INIT="init | $pps pps, $P_SECONDS s, $SPOOF_N+16 sources | cookies_sent +$D_handshake_cookies_sent, ratelimited +$D_handshake_ratelimited, fair_queued +$D_handshake_fair_queued, drop_handshake +$D_drop_handshake, forced handshake in $took s, $REKEYS by rekey timer in first $INIT_DATA_SECONDS s, data again $RECOVERED s after | ${MBIT[init]}"
+	ROW_INIT="init | $pps pps, $P_SECONDS s, $SPOOF_WHAT, 16 of them with cookies | cookies_sent +$D_handshake_cookies_sent, ratelimited +$D_handshake_ratelimited, fair_queued +$D_handshake_fair_queued, drop_handshake +$D_drop_handshake, forced handshake in $took s, $REKEYS by rekey timer in first $INIT_DATA_SECONDS s, data again $RECOVERED s after | ${MBIT[init]}"
 }
 
 flood_replay()
@@ -282,7 +322,7 @@ flood_replay()
 		sleep 0.05
 	done
 	ip netns exec "${NS[A]}" "$FLOOD" replay -l "$SEQ_WGLEN" \
-		-c "$REPLAY_COPIES" -d 50 ul0 "${UL4[B]}" "${PORT[B]}" \
+		-c "$REPLAY_COPIES" -d 50 ul0 "$UL_B" "${PORT[B]}" \
 		"$REPLAY_COUNT" >"$T_TMP/replay.out" 2>&1 &
 	rpid=$!
 	track $rpid
@@ -325,11 +365,12 @@ run_with()
 {
 	local impl=$1 seed total spid sent got
 	subtest_begin "$2"
-	say "== legitimate peer A: $(impl_name "$impl"), victim B: wgpipe"
+	say "== legitimate peer A: $(impl_name "$impl"), victim B: wgpipe," \
+		"IPv$E2E_FLOOD_UL underlay"
 	# wgpipe as A also rekeys by its timer through the floods;
 	# wireguard-go ignores the setting.
 	E2E_DAEMON_ENV=(WGPIPE_TEST_REKEY_AFTER_TIME="$REKEY_AFTER")
-	pair_up "$impl" "$WGPIPE" init=A
+	pair_up "$impl" "$WGPIPE" init=A ul="$E2E_FLOOD_UL"
 	check "ping A -> B" ping_ok A "${TUN4[B]}"
 	seed=$RANDOM
 	# The sender stops when told (SIGUSR1) after the last phase; -t is
@@ -361,7 +402,7 @@ run_with()
 	pass "TCP A -> B through all floods: ${sent%% *} bytes, checksums equal" \
 		"($(awk '/^received/ { print "maxgap_ms", $6 }' "$T_TMP/recv.out"))"
 	kill -0 "${PID[B]}" || fail "wgpipe on B died"
-	echo "# table ($(impl_name "$impl") -> wgpipe): attack | load | B's counters | Mbit/s in tunnel"
+	echo "# table ($(impl_name "$impl") -> wgpipe, IPv$E2E_FLOOD_UL underlay): attack | load | B's counters | Mbit/s in tunnel"
 	echo "#   none | quiet before/between/after | - | ${MBIT[quiet1]} / ${MBIT[quiet2]} / ${MBIT[quiet3]} / ${MBIT[quiet4]}"
 	echo "#   $ROW_GARBAGE"
 	echo "#   $ROW_INIT"
