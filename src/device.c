@@ -389,11 +389,6 @@ int wg_device_destroy(struct wg_device *dev)
 	return ret;
 }
 
-static bool src_refused(int ret)
-{
-	return ret == -EINVAL || ret == -EADDRNOTAVAIL || ret == -ENETUNREACH;
-}
-
 int wg_device_send(struct wg_device *dev, const union wg_sockaddr *dst,
 		   struct wg_src *src, struct iovec *iov, unsigned int n,
 		   unsigned int *sent)
@@ -405,7 +400,7 @@ int wg_device_send(struct wg_device *dev, const union wg_sockaddr *dst,
 	rcu_read_lock();
 	s = rcu_dereference(dev->sockets);
 	ret = wg_socket_send_burst_from(s, dst, src, iov, n, sent, &sends);
-	if (ret && src && src->family && src_refused(ret)) {
+	if (ret && src && src->family && wg_socket_src_refused(ret)) {
 		src->family = 0;
 		ret = wg_socket_send_burst_from(s, dst, NULL, iov + *sent,
 						n - *sent, &more, &more_sends);
@@ -428,6 +423,18 @@ int wg_device_send_one(struct wg_device *dev, const union wg_sockaddr *dst,
 	if (sent)
 		return 0; /* perhaps on the retry without src */
 	return ret ? ret : -EIO;
+}
+
+unsigned int wg_device_send_many(struct wg_device *dev, struct wg_datagram *d,
+				 unsigned int n)
+{
+	unsigned int sent;
+
+	rcu_read_lock();
+	sent = wg_socket_send_many(rcu_dereference(dev->sockets), d, n);
+	rcu_read_unlock();
+	wg_stat_add(dev, udp_tx_sends, sent);
+	return sent;
 }
 
 /* Must hold config_lock. Readers stop, the new set takes over, the old

@@ -189,5 +189,11 @@ int wg_device_send(struct wg_device *dev, const union wg_sockaddr *dst,
 /* One datagram, as above: 0 once it went out, else -errno. */
 int wg_device_send_one(struct wg_device *dev, const union wg_sockaddr *dst,
 		       struct wg_src *src, const void *buf, size_t len);
+/* Datagrams each to its own address from its own source, batched
+ * (wg_socket_send_many; a source no longer ours is forgotten there, in
+ * d[i].src). Any thread. Returns how many went out, counted in
+ * udp_tx_sends as each is a message of its own. */
+unsigned int wg_device_send_many(struct wg_device *dev, struct wg_datagram *d,
+				 unsigned int n);
 
 #endif

@@ -553,6 +553,145 @@ int wg_socket_send_one(const struct wg_socket_set *s,
 	return wg_socket_send_burst(s, dst, &iov, 1, &sent);
 }
 
+/* ---- Datagrams each to its own address: wg_socket_send_many ---- */
+
+/* A datagram not yet tried: err > 0, never 0 or a -errno. */
+enum { DATAGRAM_PENDING = 1 };
+
+bool wg_socket_src_refused(int err)
+{
+	return err == -EINVAL || err == -EADDRNOTAVAIL || err == -ENETUNREACH;
+}
+
+/* Up to SEND_CHUNK messages for one socket, and the datagram of each. */
+struct many_chunk {
+	struct mmsghdr msgs[SEND_CHUNK];
+	struct send_ctl ctl[SEND_CHUNK];
+	union wg_sockaddr to[SEND_CHUNK];
+	struct wg_datagram *dg[SEND_CHUNK];
+	unsigned int m;
+};
+
+/* Fills c with the pending datagrams of d[*next .. n) that leave through
+ * fd; *next moves past those looked at. */
+static void build_many(const struct wg_socket_set *s, int fd,
+		       struct many_chunk *c, struct wg_datagram *d,
+		       unsigned int n, unsigned int *next)
+{
+	struct wg_datagram *g;
+	socklen_t tolen;
+	unsigned int k;
+
+	for (c->m = 0; *next < n && c->m < SEND_CHUNK; (*next)++) {
+		g = &d[*next];
+		k = c->m;
+		if (g->err != DATAGRAM_PENDING ||
+		    socket_for(s, &g->dst, &c->to[k], &tolen) != fd)
+			continue;
+		c->msgs[k] = (struct mmsghdr){
+			.msg_hdr = {.msg_name = &c->to[k],
+				    .msg_namelen = tolen,
+				    .msg_iov = &g->iov,
+				    .msg_iovlen = 1},
+		};
+		add_cmsgs(&c->msgs[k].msg_hdr, &c->ctl[k], 0, &g->src,
+			  c->to[k].sa.sa_family);
+		c->dg[c->m++] = g;
+	}
+}
+
+/* Sends c's messages on fd; one the kernel refuses is skipped with its
+ * error, and a buffer still full after a wait fails the rest. Returns
+ * how many went out. */
+static unsigned int send_chunk(int fd, struct many_chunk *c)
+{
+	unsigned int off = 0, sent = 0;
+	bool waited = false;
+	int r;
+
+	while (off < c->m) {
+		r = sendmmsg(fd, &c->msgs[off], c->m - off, MSG_DONTWAIT);
+		if (r > 0) {
+			sent += (unsigned int)r;
+			while (r--)
+				c->dg[off++]->err = 0;
+			waited = false;
+		} else if (r < 0 && errno == EINTR) {
+			continue;
+		} else if (r < 0 && errno == EAGAIN && !waited) {
+			wait_writable(fd);
+			waited = true;
+		} else if (r < 0 && errno == EAGAIN) {
+			while (off < c->m)
+				c->dg[off++]->err = -EAGAIN;
+		} else {
+			c->dg[off++]->err = r < 0 ? -errno : -EIO;
+		}
+	}
+	return sent;
+}
+
+/* Every pending datagram of d[0 .. n): the IPv4 ones, then the IPv6. */
+static unsigned int send_pending(const struct wg_socket_set *s,
+				 struct wg_datagram *d, unsigned int n)
+{
+	const int fds[2] = {s->fd4, s->fd6};
+	unsigned int sent = 0, next, i;
+	struct many_chunk c;
+
+	for (i = 0; i < 2; i++) {
+		for (next = 0; fds[i] >= 0 && next < n;) {
+			build_many(s, fds[i], &c, d, n, &next);
+			sent += send_chunk(fds[i], &c);
+		}
+	}
+	return sent;
+}
+
+/* Pending, or -EAFNOSUPPORT without a socket of the family. */
+static void mark_pending(const struct wg_socket_set *s, struct wg_datagram *d,
+			 unsigned int n)
+{
+	union wg_sockaddr to;
+	socklen_t len;
+	unsigned int i;
+	int fd;
+
+	for (i = 0; i < n; i++) {
+		fd = socket_for(s, &d[i].dst, &to, &len);
+		d[i].err = fd < 0 ? fd : DATAGRAM_PENDING;
+	}
+}
+
+/* Pending again without its source, each datagram whose source the
+ * kernel refused; false when there is none. */
+static bool mark_src_refused(struct wg_datagram *d, unsigned int n)
+{
+	unsigned int i;
+	bool any = false;
+
+	for (i = 0; i < n; i++) {
+		if (d[i].src.family && wg_socket_src_refused(d[i].err)) {
+			d[i].src.family = 0;
+			d[i].err = DATAGRAM_PENDING;
+			any = true;
+		}
+	}
+	return any;
+}
+
+unsigned int wg_socket_send_many(const struct wg_socket_set *s,
+				 struct wg_datagram *d, unsigned int n)
+{
+	unsigned int sent;
+
+	mark_pending(s, d, n);
+	sent = send_pending(s, d, n);
+	if (sent < n && mark_src_refused(d, n))
+		sent += send_pending(s, d, n);
+	return sent;
+}
+
 bool wg_src_from_cmsg(struct wg_src *src, struct msghdr *m)
 {
 	struct cmsghdr *c;

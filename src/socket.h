@@ -87,6 +87,28 @@ int wg_socket_send_burst_from(const struct wg_socket_set *s,
 			      const struct wg_src *src, struct iovec *iov,
 			      unsigned int n, unsigned int *sent,
 			      unsigned int *sends);
+/* One datagram of wg_socket_send_many(): each has its own destination
+ * and source, as cookie replies to a flood of initiations do. */
+struct wg_datagram {
+	union wg_sockaddr dst;
+	struct wg_src src; /* our address to leave from; family 0: any */
+	struct iovec iov;
+	int err; /* set there: 0 once sent, else -errno */
+};
+/*
+ * Sends d[0 .. n), each to its own dst from its own src, in one
+ * sendmmsg per family and 64 datagrams when all goes well. A
+ * datagram the kernel refuses is skipped, its err saying why, and the
+ * rest still go; one whose source is no longer ours (wg_socket_src_refused)
+ * goes once more without it, and its src.family is then 0. Waits about
+ * a millisecond for room in a full socket buffer, as a burst does.
+ * Returns how many were sent: each is one message (no UDP_SEGMENT).
+ */
+unsigned int wg_socket_send_many(const struct wg_socket_set *s,
+				 struct wg_datagram *d, unsigned int n);
+/* The errors of a send from a source address that is no longer ours
+ * (or no longer routes); the send may go again without it. */
+bool wg_socket_src_refused(int err);
 /* Reads IP_PKTINFO / IPV6_PKTINFO from a received message's control
  * data: where it was sent to. False (and src->family 0) without one. */
 bool wg_src_from_cmsg(struct wg_src *src, struct msghdr *m);

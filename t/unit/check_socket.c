@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The UDP sockets (socket.c): socket sets on loopback (random and shared
- * ports, batched sends and receives, errors) and, as root, fwmarks.
+ * ports, batched sends and receives, bursts each to its own address and
+ * from its own source, errors) and, as root, fwmarks.
  * Endpoint text is check_addr's.
  */
 #include <arpa/inet.h>
@@ -298,6 +299,129 @@ START_TEST(test_socket_send_errors)
 }
 END_TEST
 
+/* ---- Datagrams each to its own address (wg_socket_send_many) ---- */
+
+enum {
+	MANY = 100,    /* more than one sendmmsg's worth */
+	TO_PORT_0 = 7, /* refused by the kernel, whatever the source */
+	BAD_SRC4 = 16, /* sources not ours: sent again without */
+	BAD_SRC6 = 25,
+};
+
+/* addr (IPv4 or IPv6 text) and port as an endpoint. */
+static void endpoint(union wg_sockaddr *a, const char *addr, uint16_t port)
+{
+	char text[WG_SOCKADDR_STRLEN];
+
+	snprintf(text, sizeof(text), strchr(addr, ':') ? "[%s]:%u" : "%s:%u",
+		 addr, port);
+	ck_assert_int_eq(wg_sockaddr_parse(a, text), 0);
+}
+
+/* Datagram i of the mixed burst to port: IPv6 when i is odd, else IPv4
+ * (v4-mapped IPv6 now and then); from 127.0.0.2, 127.0.0.3 or ::1 two
+ * times in three, else the kernel's choice; with the exceptions above.
+ * *from is where it must arrive from: its source when ours, else the
+ * kernel's choice (loopback's first address), at from_port. */
+static void many_addresses(unsigned int i, uint16_t port, uint16_t from_port,
+			   struct wg_datagram *d, union wg_sockaddr *from)
+{
+	static const char *const v4_src[] = {NULL, "127.0.0.2", "127.0.0.3"};
+	bool v6 = i % 2, mapped = i % 10 == 4;
+	const char *src = v6 ? (i % 3 ? "::1" : NULL) : v4_src[i % 3];
+	const char *dst = v6 ? "::1" : "127.0.0.1";
+
+	endpoint(&d->dst, mapped ? "::ffff:127.0.0.1" : dst,
+		 i == TO_PORT_0 ? 0 : port);
+	if (i == BAD_SRC4 || i == BAD_SRC6)
+		endpoint(from, dst, from_port);
+	else
+		endpoint(from, src ? src : dst, from_port);
+	if (i == BAD_SRC4)
+		src = "192.0.2.1";
+	if (i == BAD_SRC6)
+		src = "2001:db8::1";
+	d->src = (struct wg_src){0};
+	if (src && v6)
+		d->src.family = AF_INET6;
+	else if (src)
+		d->src.family = AF_INET;
+	if (src)
+		ck_assert_int_eq(inet_pton(d->src.family, src, &d->src.v6), 1);
+}
+
+/* Receives count datagrams on fd; each must be one of the burst's, from
+ * its own source, and come once. */
+static void many_receive(int fd, unsigned int count,
+			 const union wg_sockaddr *from, bool *seen)
+{
+	static struct mmsghdr msgs[MANY];
+	static union wg_sockaddr src[MANY];
+	unsigned int k, i;
+
+	receive_all(fd, msgs, src, count);
+	for (k = 0; k < count; k++) {
+		ck_assert_uint_eq(msgs[k].msg_len, sizeof(i));
+		memcpy(&i, rx_bufs[k], sizeof(i));
+		ck_assert_uint_lt(i, MANY);
+		ck_assert_msg(!seen[i], "datagram %u came twice", i);
+		seen[i] = true;
+		ck_assert_msg(wg_sockaddr_equal(&src[k], &from[i]),
+			      "datagram %u from the wrong source", i);
+	}
+}
+
+START_TEST(test_socket_send_many)
+{
+	static struct wg_datagram d[MANY];
+	static union wg_sockaddr from[MANY];
+	static uint32_t payload[MANY];
+	bool seen[MANY] = {false};
+	struct wg_socket_set rx, tx;
+	unsigned int i, v4 = 0;
+	int fd6;
+
+	ck_assert_int_eq(wg_socket_set_open(&rx, 0, 0, false), 0);
+	ck_assert_int_eq(wg_socket_set_open(&tx, 0, 0, false), 0);
+	for (i = 0; i < MANY; i++) {
+		payload[i] = i;
+		many_addresses(i, rx.port, tx.port, &d[i], &from[i]);
+		d[i].iov = (struct iovec){&payload[i], sizeof(payload[i])};
+		d[i].err = 99;
+		if (from[i].sa.sa_family == AF_INET && i != TO_PORT_0)
+			v4++;
+	}
+	ck_assert_int_eq(d[BAD_SRC4].src.family, AF_INET);
+	ck_assert_int_eq(d[BAD_SRC6].src.family, AF_INET6);
+	/* All but the one to port 0; the sources not ours went again
+	 * without, and are forgotten. */
+	ck_assert_uint_eq(wg_socket_send_many(&tx, d, MANY), MANY - 1);
+	for (i = 0; i < MANY; i++)
+		ck_assert_int_eq(d[i].err, i == TO_PORT_0 ? -EINVAL : 0);
+	ck_assert_int_eq(d[BAD_SRC4].src.family, 0);
+	ck_assert_int_eq(d[BAD_SRC6].src.family, 0);
+	ck_assert_int_eq(d[2].src.family, AF_INET);
+	ck_assert_int_eq(d[3].src.family, 0);
+	ck_assert_int_eq(d[1].src.family, AF_INET6);
+
+	many_receive(rx.fd4, v4, from, seen);
+	many_receive(rx.fd6, MANY - 1 - v4, from, seen);
+	for (i = 0; i < MANY; i++)
+		ck_assert_msg(seen[i] == (i != TO_PORT_0), "datagram %u", i);
+
+	/* No IPv6 socket: the IPv6 datagram fails, the IPv4 one goes. */
+	fd6 = tx.fd6;
+	tx.fd6 = -1;
+	ck_assert_uint_eq(wg_socket_send_many(&tx, d, 2), 1);
+	tx.fd6 = fd6;
+	ck_assert_int_eq(d[0].err, 0);
+	ck_assert_int_eq(d[1].err, -EAFNOSUPPORT);
+	many_receive(rx.fd4, 1, from, (bool[MANY]){false});
+	wg_socket_set_close(&rx);
+	wg_socket_set_close(&tx);
+}
+END_TEST
+
 static uint32_t get_mark(int fd)
 {
 	uint32_t mark = 0;
@@ -340,6 +464,7 @@ static Suite *socket_suite(void)
 	tcase_add_loop_test(tc, test_socket_send_recv, 0,
 			    sizeof(loopbacks) / sizeof(loopbacks[0]));
 	tcase_add_test(tc, test_socket_send_errors);
+	tcase_add_test(tc, test_socket_send_many);
 	tcase_add_test(tc, test_socket_fwmark);
 	suite_add_tcase(s, tc);
 	return s;
