@@ -310,12 +310,55 @@ static uint32_t sender_index(const struct packet *p)
 	return le32toh(index);
 }
 
+/* The cookie replies of one batch: a flood of initiations is answered
+ * with one sendmmsg per batch, not one sendmsg per reply. Each goes back
+ * to its initiation's sender, from the address it came to. They wait at
+ * most for the rest of their batch (REKEY_TIMEOUT is seconds). */
+enum { COOKIE_REPLIES_MAX = 64 };
+
+struct cookie_replies {
+	unsigned int n;
+	struct message_handshake_cookie msg[COOKIE_REPLIES_MAX];
+	struct wg_datagram d[COOKIE_REPLIES_MAX];
+};
+
+/* Sends the replies collected so far. They count in
+ * handshake_cookies_sent whether or not the kernel took them, as
+ * before batching; udp_tx_sends counts those it took. */
+static void cookie_replies_flush(struct wg_device *dev,
+				 struct cookie_replies *r)
+{
+	if (!r->n)
+		return;
+	wg_device_send_many(dev, r->d, r->n);
+	wg_stat_add(dev, handshake_cookies_sent, r->n);
+	r->n = 0;
+}
+
+static void cookie_reply(struct wg_device *dev, struct cookie_replies *r,
+			 const struct packet *p, uint64_t now)
+{
+	struct message_handshake_cookie *m;
+
+	if (r->n == COOKIE_REPLIES_MAX)
+		cookie_replies_flush(dev, r);
+	m = &r->msg[r->n];
+	wg_cookie_message_create(m, p->buf, p->len, sender_index(p),
+				 &dev->cookie_checker, &p->src, now);
+	r->d[r->n++] = (struct wg_datagram){
+		.dst = p->src,
+		.src = p->dst,
+		.iov = {.iov_base = m, .iov_len = sizeof(*m)},
+	};
+}
+
 /* MAC1 always; under load a valid cookie (MAC2) and the per-source
- * limit too. False when the message must go no further. */
-static bool admit(struct wg_device *dev, struct packet *p, uint64_t now)
+ * limit too, or else a cookie reply, added to r. False when the message
+ * must go no further. */
+static bool admit(struct wg_device *dev, struct cookie_replies *r,
+		  struct packet *p, uint64_t now)
 {
 	bool load = under_load(dev, now);
-	struct message_handshake_cookie reply;
 	enum cookie_mac_state state;
 
 	state = wg_cookie_validate_packet(&dev->cookie_checker, p->buf, p->len,
@@ -325,10 +368,7 @@ static bool admit(struct wg_device *dev, struct packet *p, uint64_t now)
 	if (!load)
 		return true;
 	if (state == VALID_MAC_BUT_NO_COOKIE) {
-		wg_cookie_message_create(&reply, p->buf, p->len, sender_index(p),
-					 &dev->cookie_checker, &p->src, now);
-		wg_device_send_one(dev, &p->src, &p->dst, &reply, sizeof(reply));
-		wg_stat_add(dev, handshake_cookies_sent, 1);
+		cookie_reply(dev, r, p, now);
 		return false;
 	}
 	if (!wg_ratelimiter_allow(&dev->ratelimiter, &p->src, now)) {
@@ -340,8 +380,10 @@ static bool admit(struct wg_device *dev, struct packet *p, uint64_t now)
 
 void wg_handshake_process(struct wg_device *dev, struct batch *b)
 {
+	struct cookie_replies replies;
 	unsigned int i;
 
+	replies.n = 0;
 	rcu_read_lock();
 	for (i = 0; i < b->count; i++) {
 		struct packet *p = &b->pkts[i];
@@ -352,7 +394,7 @@ void wg_handshake_process(struct wg_device *dev, struct batch *b)
 			consume_cookie(dev, p, now);
 			continue;
 		}
-		if (!admit(dev, p, now)) {
+		if (!admit(dev, &replies, p, now)) {
 			wg_stat_add(dev, drop_handshake, 1);
 			continue;
 		}
@@ -361,6 +403,7 @@ void wg_handshake_process(struct wg_device *dev, struct batch *b)
 		else
 			consume_response(dev, p, now);
 	}
+	cookie_replies_flush(dev, &replies);
 	rcu_read_unlock();
 	wg_batch_release(&dev->pool, b);
 }

@@ -7,7 +7,8 @@
  * handshake worker takes them (wg_handshake_next) and answers each
  * (wg_handshake_process): MAC1 always, under load a cookie (MAC2) and
  * the per-source rate limit too; then the Noise handshake, a keypair for
- * the session, and for an initiation the response.
+ * the session, and for an initiation the response. The cookie replies a
+ * batch calls for go out together once it is done, in one sendmmsg.
  *
  * Out: the timer thread asks every peer's timers what is due
  * (wg_handshake_run_timers) and carries it out: an initiation, a retry,
