@@ -96,13 +96,32 @@ void wg_handshake_queue_flush(struct wg_device *dev, struct handshake_lanes *l)
 	l->lane[LANE_MAIN] = l->lane[LANE_FAIR] = NULL;
 }
 
-/* The fair ring first; workers sleep on the main ring's wait queue, which
- * a fair batch wakes too. */
-struct batch *wg_handshake_next(struct wg_device *dev, unsigned int timeout_ms)
+static struct batch *handshake_pop(struct wg_device *dev)
 {
 	struct batch *b = wg_ring_pop(&dev->handshake_fair_ring);
 
-	return b ? b : wg_ring_pop_wait(&dev->handshake_ring, timeout_ms);
+	return b ? b : wg_ring_pop(&dev->handshake_ring);
+}
+
+/* The fair ring first. Workers sleep on the main ring's wait queue, which
+ * a fair batch wakes too; a worker announces itself there before it
+ * looks at both rings a last time, so a fair batch pushed just after its
+ * first look is not left until the next main-ring batch. */
+struct batch *wg_handshake_next(struct wg_device *dev, unsigned int timeout_ms)
+{
+	struct batch *b = handshake_pop(dev);
+	uint32_t seq;
+
+	if (b)
+		return b;
+	seq = wg_waitq_prepare(&dev->handshake_ring.wait);
+	b = handshake_pop(dev);
+	if (b) {
+		wg_waitq_cancel(&dev->handshake_ring.wait);
+		return b;
+	}
+	wg_waitq_wait(&dev->handshake_ring.wait, seq, (int)timeout_ms);
+	return handshake_pop(dev);
 }
 
 /* ------------------------------------------------------------------ */

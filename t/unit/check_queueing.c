@@ -2,10 +2,13 @@
 /* The rings and the per-peer ordered queue. */
 #include <check.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "batch.h"
+#include "device.h"
+#include "handshake.h"
 #include "queueing.h"
 #include "testlib.h"
 
@@ -201,6 +204,70 @@ START_TEST(test_parallel_workers_keep_order)
 }
 END_TEST
 
+/* A handshake worker asleep on the main ring takes a batch pushed onto
+ * the fair ring at once, not at its next timeout or the next main-ring
+ * batch: 500 fair batches, each pushed while the worker sleeps (or is
+ * about to), each taken within a second though the worker's wait has no
+ * timeout. */
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct lane_test {
+	struct wg_device *dev;
+	atomic_uint taken;
+	atomic_bool stop;
+};
+
+static void *lane_worker(void *arg)
+{
+	struct lane_test *t = arg;
+
+	while (!atomic_load(&t->stop))
+		if (wg_handshake_next(t->dev, WG_WAIT_FOREVER))
+			atomic_fetch_add(&t->taken, 1);
+	return NULL;
+}
+
+START_TEST(test_fair_lane_wakes_worker)
+{
+	struct lane_test t = {0};
+	struct batch fake;
+	struct timespec d = {0, 0};
+	pthread_t th;
+	unsigned int i;
+
+	t.dev = calloc(1, sizeof(*t.dev));
+	ck_assert_ptr_nonnull(t.dev);
+	ck_assert_int_eq(wg_ring_init(&t.dev->handshake_ring, 64), 0);
+	ck_assert_int_eq(wg_ring_init(&t.dev->handshake_fair_ring, 64), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, lane_worker, &t), 0);
+	for (i = 0; i < 500; i++) {
+		/* lane[1] is the fair lane (handshake.c). */
+		struct handshake_lanes l = {.lane = {NULL, &fake}};
+		double t0 = now_s();
+
+		/* From 0 to 2 ms: sometimes asleep, sometimes not yet. */
+		d.tv_nsec = (long)(i % 21) * 100000;
+		nanosleep(&d, NULL);
+		wg_handshake_queue_flush(t.dev, &l);
+		while (atomic_load(&t.taken) <= i)
+			ck_assert_msg(now_s() - t0 < 1.0 * test_time_scale(),
+				      "fair batch %u not taken in 1 s", i);
+	}
+	atomic_store(&t.stop, true);
+	wg_waitq_wake_all(&t.dev->handshake_ring.wait);
+	pthread_join(th, NULL);
+	wg_ring_destroy(&t.dev->handshake_ring);
+	wg_ring_destroy(&t.dev->handshake_fair_ring);
+	free(t.dev);
+}
+END_TEST
+
 static Suite *queueing_suite(void)
 {
 	Suite *s = suite_create("queueing");
@@ -208,6 +275,7 @@ static Suite *queueing_suite(void)
 
 	tc = tcase_create("ring");
 	tcase_add_test(tc, test_ring_fifo_and_timeout);
+	tcase_add_test(tc, test_fair_lane_wakes_worker);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("ordered");
 	tcase_add_test(tc, test_ordered_stops_at_pending);
