@@ -18,6 +18,7 @@
 #include "crypto/aead.h"
 #include "crypto/crypto.h"
 #include "event.h"
+#include "handshake.h"
 #include "log.h"
 #include "metrics.h"
 #include "peer.h"
@@ -86,6 +87,9 @@ static void init_state(struct wg_device *dev)
 	pthread_mutex_init(&dev->removed_lock, NULL);
 	CDS_INIT_LIST_HEAD(&dev->removed_peers);
 	CDS_INIT_LIST_HEAD(&dev->spare_peers);
+	pthread_mutex_init(&dev->timer_lock, NULL);
+	CDS_INIT_LIST_HEAD(&dev->timer_pending);
+	CDS_INIT_LIST_HEAD(&dev->timer_active);
 	dev->mtu = WG_DEFAULT_MTU;
 	dev->stop_fd = -1;
 }
@@ -365,6 +369,7 @@ int wg_device_destroy(struct wg_device *dev)
 		wg_uapi_server_stop(dev->uapi);
 	wg_device_request_stop(dev, dev->exit_status);
 	wg_pipeline_stop(dev);
+	wg_handshake_timers_drain(dev);
 	pthread_mutex_lock(&dev->config_lock);
 	release_in_flight(dev);
 	wg_peer_remove_all(dev);
@@ -483,6 +488,10 @@ int wg_device_set_private_key(struct wg_device *dev, const uint8_t *key)
 		&dev->cookie_checker,
 		dev->identity.has_identity ? dev->identity.static_public : NULL);
 	cds_list_for_each_entry_safe(peer, tmp, &dev->peers, list) {
+		/* A million peers take half a minute; a daemon asked to stop
+		 * meanwhile has no use for the rest. */
+		if (wg_device_stopping(dev))
+			break;
 		/* A peer with our own public key cannot exist. */
 		if (dev->identity.has_identity &&
 		    !memcmp(peer->public_key, dev->identity.static_public,

@@ -127,6 +127,10 @@ struct wg_device {
 	struct wg_ring handshake_ring;
 	struct wg_ring handshake_fair_ring;
 	struct wg_waitq timer_wait; /* wakes the timer thread */
+	/* The peers the timer thread walks: timer_active is its own, other
+	 * threads add to timer_pending under timer_lock (handshake.c). */
+	pthread_mutex_t timer_lock;
+	struct cds_list_head timer_pending, timer_active;
 
 	int stop_fd;  /* eventfd: readable once shutdown begins */
 	int stopping; /* shared: wg_device_request_stop() */

@@ -193,7 +193,7 @@ static bool begin_session(struct wg_peer *peer, uint64_t now)
 	wg_peer_install_keypair(peer, kp);
 	pthread_mutex_lock(&peer->timers_lock);
 	wg_timers_session_derived(&peer->timers, now);
-	pthread_mutex_unlock(&peer->timers_lock);
+	wg_peer_timers_unlock(peer);
 	return true;
 }
 
@@ -208,7 +208,7 @@ static void authenticated(struct wg_peer *peer, const struct packet *p,
 	pthread_mutex_lock(&peer->timers_lock);
 	wg_timers_any_authenticated_packet_received(&peer->timers);
 	wg_timers_any_authenticated_packet_traversal(&peer->timers, now);
-	pthread_mutex_unlock(&peer->timers_lock);
+	wg_peer_timers_unlock(peer);
 }
 
 static void consume_initiation(struct wg_device *dev, struct packet *p,
@@ -254,7 +254,7 @@ static void consume_initiation(struct wg_device *dev, struct packet *p,
 		wg_counter_add(peer->tx_bytes, sizeof(resp));
 	pthread_mutex_lock(&peer->timers_lock);
 	wg_timers_any_authenticated_packet_sent(&peer->timers);
-	pthread_mutex_unlock(&peer->timers_lock);
+	wg_peer_timers_unlock(peer);
 	log_debug("peer %llu: handshake initiation answered",
 		  (unsigned long long)peer->id);
 }
@@ -287,7 +287,7 @@ static void consume_response(struct wg_device *dev, struct packet *p,
 	pthread_mutex_lock(&peer->timers_lock);
 	wg_timers_handshake_complete(&peer->timers);
 	peer->timers.sent_lastminute_handshake = false;
-	pthread_mutex_unlock(&peer->timers_lock);
+	wg_peer_timers_unlock(peer);
 	wg_write_once(peer->last_handshake_realtime_ns, wg_realtime_ns());
 	wg_peer_stat_add(peer, handshakes_completed, 1);
 	log_debug("peer %llu: handshake complete",
@@ -430,10 +430,14 @@ void wg_handshake_process(struct wg_device *dev, struct batch *b)
 /* ------------------------------------------------------------------ */
 /* Out: the timer thread                                                */
 
+static void timers_watch(struct wg_peer *peer);
+
 void wg_handshake_want(struct wg_peer *peer)
 {
-	if (!wg_exchange(peer->handshake_wanted, 1))
+	if (!wg_full_exchange(peer->handshake_wanted, 1)) {
+		timers_watch(peer);
 		wg_waitq_wake(&peer->dev->timer_wait);
+	}
 }
 
 /* One message to the peer from its sticky source; forgets a source the
@@ -463,7 +467,7 @@ static void send_initiation(struct wg_peer *peer, bool is_retry)
 	ok = wg_timers_should_send_initiation(&peer->timers, now, is_retry);
 	if (ok)
 		wg_timers_initiation_sent(&peer->timers, now);
-	pthread_mutex_unlock(&peer->timers_lock);
+	wg_peer_timers_unlock(peer);
 	if (!ok)
 		return;
 
@@ -496,7 +500,7 @@ static void send_initiation(struct wg_peer *peer, bool is_retry)
 	wg_timers_any_authenticated_packet_traversal(&peer->timers, now);
 	wg_timers_any_authenticated_packet_sent(&peer->timers);
 	wg_timers_handshake_initiated(&peer->timers, now, wg_random_u32());
-	pthread_mutex_unlock(&peer->timers_lock);
+	wg_peer_timers_unlock(peer);
 }
 
 /* Carries out what peer's timers say is due; returns its next deadline. */
@@ -529,19 +533,93 @@ static uint64_t peer_timers(struct wg_peer *peer, uint64_t now)
 	return next;
 }
 
+/* Any thread: puts peer on the timer thread's list unless it is on it,
+ * with a reference the list holds. */
+static void timers_watch(struct wg_peer *peer)
+{
+	struct wg_device *dev = peer->dev;
+
+	if (wg_full_load(peer->timer_listed) ||
+	    wg_full_exchange(peer->timer_listed, 1))
+		return;
+	/* A peer being freed has nothing left to time. */
+	if (!wg_peer_get_unless_zero(peer))
+		return;
+	pthread_mutex_lock(&dev->timer_lock);
+	cds_list_add_tail(&peer->timer_node, &dev->timer_pending);
+	pthread_mutex_unlock(&dev->timer_lock);
+}
+
+void wg_peer_timers_unlock(struct wg_peer *peer)
+{
+	bool armed = wg_timers_next_deadline(&peer->timers) != UINT64_MAX;
+
+	pthread_mutex_unlock(&peer->timers_lock);
+	if (armed)
+		timers_watch(peer);
+}
+
+/*
+ * Timer thread: peer, taken off its list, has nothing armed. True when it
+ * may stay off; false when it must go back (the caller keeps it, and the
+ * list's reference). The flag is cleared before the timers are looked at
+ * once more, and timers_watch arms before it reads the flag, so a timer
+ * armed meanwhile is seen by one side or the other.
+ */
+static bool timers_unwatch(struct wg_peer *peer)
+{
+	bool busy;
+
+	wg_full_store(peer->timer_listed, 0);
+	if (wg_load_acquire(peer->dead))
+		return true;
+	pthread_mutex_lock(&peer->timers_lock);
+	busy = wg_timers_next_deadline(&peer->timers) != UINT64_MAX;
+	pthread_mutex_unlock(&peer->timers_lock);
+	busy = busy || wg_full_load(peer->handshake_wanted);
+	/* Listed again by another thread meanwhile: its reference. */
+	return !busy || wg_full_exchange(peer->timer_listed, 1);
+}
+
 uint64_t wg_handshake_run_timers(struct wg_device *dev, uint64_t now)
 {
 	uint64_t next = UINT64_MAX, d;
-	struct wg_peer *peer;
+	struct wg_peer *peer, *tmp;
 
+	pthread_mutex_lock(&dev->timer_lock);
+	cds_list_splice(&dev->timer_pending, &dev->timer_active);
+	CDS_INIT_LIST_HEAD(&dev->timer_pending);
+	pthread_mutex_unlock(&dev->timer_lock);
 	rcu_read_lock();
-	cds_list_for_each_entry_rcu(peer, &dev->peers, list) {
-		if (wg_load_acquire(peer->dead))
-			continue;
-		d = peer_timers(peer, now);
-		if (d < next)
-			next = d;
+	cds_list_for_each_entry_safe(peer, tmp, &dev->timer_active,
+				     timer_node) {
+		if (!wg_load_acquire(peer->dead)) {
+			d = peer_timers(peer, now);
+			if (d < next)
+				next = d;
+			if (d != UINT64_MAX)
+				continue;
+		}
+		cds_list_del(&peer->timer_node);
+		if (timers_unwatch(peer))
+			wg_peer_put(peer);
+		else /* at the head: not walked again this time */
+			cds_list_add(&peer->timer_node, &dev->timer_active);
 	}
 	rcu_read_unlock();
 	return next;
+}
+
+void wg_handshake_timers_drain(struct wg_device *dev)
+{
+	struct wg_peer *peer, *tmp;
+
+	cds_list_splice(&dev->timer_pending, &dev->timer_active);
+	CDS_INIT_LIST_HEAD(&dev->timer_pending);
+	cds_list_for_each_entry_safe(peer, tmp, &dev->timer_active,
+				     timer_node) {
+		cds_list_del(&peer->timer_node);
+		wg_full_store(peer->timer_listed, 0);
+		wg_peer_put(peer);
+	}
 }

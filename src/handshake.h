@@ -10,9 +10,13 @@
  * the session, and for an initiation the response. The cookie replies a
  * batch calls for go out together once it is done, in one sendmmsg.
  *
- * Out: the timer thread asks every peer's timers what is due
- * (wg_handshake_run_timers) and carries it out: an initiation, a retry,
- * a keepalive, giving up, zeroing the keys. The data path asks for a
+ * Out: the timer thread asks the timers of every peer with one armed
+ * what is due (wg_handshake_run_timers) and carries it out: an
+ * initiation, a retry, a keepalive, giving up, zeroing the keys. It walks
+ * only those peers, so a million configured, quiet ones cost nothing: a
+ * thread that may have armed a peer's timer unlocks them with
+ * wg_peer_timers_unlock(), which puts the peer on the timer thread's
+ * list; the timer thread takes a peer off once nothing is armed. The data path asks for a
  * handshake with wg_handshake_want(), which only sets a flag and wakes
  * the timer thread, so a send never waits for one.
  */
@@ -47,9 +51,15 @@ void wg_handshake_process(struct wg_device *dev, struct batch *b);
 
 /* Any thread: ask the timer thread for a handshake with peer (cheap). */
 void wg_handshake_want(struct wg_peer *peer);
-/* Timer thread, registered with RCU: carries out what every peer's
+/* Timer thread, registered with RCU: carries out what the listed peers'
  * timers say is due at now; returns the earliest next deadline
- * (UINT64_MAX: none). */
+ * (UINT64_MAX: none). A timer armed since the last walk is seen at the
+ * next one, at the latest at housekeeping. */
 uint64_t wg_handshake_run_timers(struct wg_device *dev, uint64_t now);
+/* Unlocks peer->timers_lock after an event that may have armed a timer,
+ * and lists the peer for the timer thread if one is. */
+void wg_peer_timers_unlock(struct wg_peer *peer);
+/* Shutdown, every thread stopped: lets go of the listed peers. */
+void wg_handshake_timers_drain(struct wg_device *dev);
 
 #endif

@@ -97,6 +97,10 @@ struct wg_peer {
 	pthread_mutex_t timers_lock;
 	struct wg_timers timers;
 	int handshake_wanted; /* shared, wg_exchange: asked for a handshake */
+	/* On the timer thread's lists while a timer is armed or a handshake
+	 * wanted (handshake.c), so that it walks those peers, not all. */
+	struct cds_list_head timer_node;
+	int timer_listed; /* shared: wg_full_* */
 
 	struct wg_ordered_queue tx_queue, rx_queue;
 

@@ -607,7 +607,7 @@ static void received(struct wg_peer *peer, struct wg_keypair *kp,
 		&kp->noise, now, peer->timers.sent_lastminute_handshake);
 	if (rekey)
 		peer->timers.sent_lastminute_handshake = true;
-	pthread_mutex_unlock(&peer->timers_lock);
+	wg_peer_timers_unlock(peer);
 	if (confirmed)
 		wg_send_staged(peer);
 	if (rekey)

@@ -645,7 +645,7 @@ static void sent_batches(struct wg_peer *peer, uint64_t bytes, bool data)
 	wg_timers_any_authenticated_packet_sent(&peer->timers);
 	if (data)
 		wg_timers_data_sent(&peer->timers, now, wg_random_u32());
-	pthread_mutex_unlock(&peer->timers_lock);
+	wg_peer_timers_unlock(peer);
 }
 
 void wg_send_flush_peer(struct wg_peer *peer)

@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "crypto/crypto.h"
 #include "device.h"
+#include "handshake.h"
 #include "log.h"
 #include "peer.h"
 #include "send.h"
@@ -174,7 +175,7 @@ static void apply_keepalive(struct wg_peer *peer, uint16_t interval)
 	pthread_mutex_lock(&peer->timers_lock);
 	actions = wg_timers_set_persistent_keepalive(&peer->timers, interval,
 						     wg_now_ns());
-	pthread_mutex_unlock(&peer->timers_lock);
+	wg_peer_timers_unlock(peer);
 	if (actions & WG_ACTION_SEND_KEEPALIVE)
 		wg_send_keepalive(peer);
 }
@@ -338,10 +339,19 @@ static int uapi_set(void *ctx, const struct wg_uapi_set *set, char *err,
 		goto out;
 	if (set->replace_peers)
 		wg_peer_remove_all(dev);
-	for (i = 0; i < set->n_peers && !ret; i++)
+	/* Each new peer costs an X25519 (about 35 us here): a million take
+	 * half a minute, which a daemon asked to stop does not wait out. It
+	 * exits, so what was applied goes with it. */
+	for (i = 0; i < set->n_peers && !ret; i++) {
+		if (wg_device_stopping(dev)) {
+			ret = -ESHUTDOWN;
+			snprintf(err, errlen, "the daemon is stopping");
+			break;
+		}
 		ret = apply_peer(dev, &set->peers[i]);
-	if (ret)
-		snprintf(err, errlen, "out of memory");
+		if (ret)
+			snprintf(err, errlen, "out of memory");
+	}
 out:
 	wg_peer_unreserve(dev);
 	wg_allowedips_unreserve(&dev->allowedips);
