@@ -1450,7 +1450,7 @@ START_TEST(test_server_stop_interrupts_client)
 END_TEST
 
 /* A set request is parsed as it arrives: one far larger than the
- * server's buffer (here 24 MiB, a million allowed IPs) is applied whole. */
+ * server's buffer (here 22 MiB, a million allowed IPs) is applied whole. */
 START_TEST(test_server_streams_big_set)
 {
 	static const char line[] = "allowed_ip=10.0.0.0/8\n";
