@@ -30,12 +30,6 @@ static void teardown(void)
 	rcu_unregister_thread();
 }
 
-static void grows(struct wg_htable *t, size_t *count, size_t *buckets,
-		  unsigned int *n)
-{
-	wg_htable_size(t, count, buckets, n);
-}
-
 START_TEST(index_grows_and_finds_all)
 {
 	enum { N = 200000 };
@@ -46,7 +40,7 @@ START_TEST(index_grows_and_finds_all)
 
 	ck_assert_ptr_nonnull(e);
 	ck_assert_int_eq(wg_index_table_init(&t), 0);
-	grows(&t.t, &count, &buckets, &n);
+	wg_htable_size(&t.t, &count, &buckets, &n);
 	ck_assert_uint_eq(buckets, WG_HTABLE_MIN_BUCKETS);
 	for (i = 0; i < N; i++) {
 		e[i].type = i & 1 ? INDEX_KEYPAIR : INDEX_HANDSHAKE;
@@ -55,7 +49,7 @@ START_TEST(index_grows_and_finds_all)
 		if (i % 4096 == 0)
 			synchronize_rcu();
 	}
-	grows(&t.t, &count, &buckets, &n);
+	wg_htable_size(&t.t, &count, &buckets, &n);
 	ck_assert_uint_eq(count, N);
 	ck_assert_uint_ge(buckets, N / 2);
 	ck_assert_uint_ge(n, 3);
@@ -87,7 +81,7 @@ START_TEST(index_grows_and_finds_all)
 			wg_index_table_remove(&t, &e[i]);
 		}
 	}
-	grows(&t.t, &count, &buckets, &n);
+	wg_htable_size(&t.t, &count, &buckets, &n);
 	ck_assert_uint_eq(count, N / 2);
 	rcu_read_lock();
 	for (i = 0; i < N; i++) {
@@ -191,7 +185,7 @@ START_TEST(index_no_miss_while_growing)
 		if (i % 8192 == 0)
 			synchronize_rcu();
 	}
-	grows(&t.t, &count, &buckets, &n);
+	wg_htable_size(&t.t, &count, &buckets, &n);
 	ck_assert_uint_ge(n, 3);
 	for (i = 0; i < CHURN; i++)
 		wg_index_table_remove(&t, &churn[i]);
@@ -223,7 +217,7 @@ START_TEST(peer_table_grows)
 		if (i % 2048 == 0)
 			synchronize_rcu();
 	}
-	grows(&t.t, &count, &buckets, &n);
+	wg_htable_size(&t.t, &count, &buckets, &n);
 	ck_assert_uint_eq(count, N);
 	ck_assert_uint_ge(buckets, N / 2);
 	ck_assert_uint_ge(n, 2);
