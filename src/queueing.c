@@ -173,10 +173,13 @@ void wg_ordered_queue_destroy(struct wg_ordered_queue *q)
 	pthread_spin_destroy(&q->lock);
 }
 
-void wg_ordered_queue_append_locked(struct wg_ordered_queue *q,
+bool wg_ordered_queue_append_locked(struct wg_ordered_queue *q,
 				    struct batch *b)
 {
+	bool was_empty = !q->list.head;
+
 	wg_batch_list_append(&q->list, b);
+	return was_empty;
 }
 
 bool wg_ordered_queue_begin_drain(struct wg_ordered_queue *q)

@@ -162,8 +162,10 @@ struct wg_ordered_queue {
 
 void wg_ordered_queue_init(struct wg_ordered_queue *q);
 void wg_ordered_queue_destroy(struct wg_ordered_queue *q);
-/* Must hold q->lock (the caller assigns nonces in the same section). */
-void wg_ordered_queue_append_locked(struct wg_ordered_queue *q,
+/* Must hold q->lock (the caller assigns nonces in the same section).
+ * True when the queue was empty: b is the peer's only batch in flight in
+ * this direction. */
+bool wg_ordered_queue_append_locked(struct wg_ordered_queue *q,
 				    struct batch *b);
 /* True when the caller became the drainer and must drain until
  * wg_ordered_queue_end_drain() returns true. */

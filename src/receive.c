@@ -309,13 +309,18 @@ static struct wg_keypair *keypair_for(struct wg_device *dev,
 }
 
 /* Appends to the peer's rx queue in arrival order, then to the crypt
- * ring, or, idle and small, opens and delivers it here when the reader
- * has a TUN writer w. Takes b and its references. */
+ * ring; or, when the reader has a TUN writer w, opens and delivers a
+ * small batch here if the pipeline is idle or the peer has nothing else
+ * in it. The second case is the quiet peer's fast lane: its ping or
+ * keystroke does not queue behind another peer's bulk transfer in the
+ * crypt and writer rings (a flow with no backlog is served first, as
+ * fq_codel serves new flows). Takes b and its references. */
 static void submit_data(struct wg_device *dev, struct batch *b,
 			struct wg_tun_writer *w)
 {
 	struct wg_peer *peer = b->peer;
 	unsigned int i;
+	bool alone;
 
 	for (i = 0; i < b->count; i++) {
 		const struct message_data *m = (const void *)b->pkts[i].buf;
@@ -323,9 +328,10 @@ static void submit_data(struct wg_device *dev, struct batch *b,
 		b->pkts[i].counter = le64toh(m->counter);
 	}
 	pthread_spin_lock(&peer->rx_queue.lock);
-	wg_ordered_queue_append_locked(&peer->rx_queue, b);
+	alone = wg_ordered_queue_append_locked(&peer->rx_queue, b);
 	pthread_spin_unlock(&peer->rx_queue.lock);
-	if (w && b->count <= WG_INLINE_MAX && !wg_ring_len(&dev->crypt_ring)) {
+	if (w && b->count <= WG_INLINE_MAX &&
+	    (alone || !wg_ring_len(&dev->crypt_ring))) {
 		open_batch(dev, b);
 		wg_batch_set_state(b, BATCH_DONE);
 		wg_receive_flush_peer(peer, w);

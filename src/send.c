@@ -409,9 +409,10 @@ static bool keypair_wants_rekey(struct wg_device *dev, struct wg_keypair *kp,
 }
 
 /* Nonces and the ordered queue in one critical section, so that queue
- * order is nonce order. False when the keypair has run out of nonces. */
+ * order is nonce order. False when the keypair has run out of nonces;
+ * *alone tells whether b is the peer's only tx batch in flight. */
 static bool enqueue_with_nonces(struct wg_peer *peer, struct batch *b,
-				struct wg_keypair *kp)
+				struct wg_keypair *kp, bool *alone)
 {
 	struct wg_ordered_queue *q = &peer->tx_queue;
 	uint64_t counter;
@@ -427,7 +428,7 @@ static bool enqueue_with_nonces(struct wg_peer *peer, struct batch *b,
 	for (i = 0; i < b->count; i++)
 		b->pkts[i].counter = counter + i;
 	b->keypair = kp;
-	wg_ordered_queue_append_locked(q, b);
+	*alone = wg_ordered_queue_append_locked(q, b);
 	pthread_spin_unlock(&q->lock);
 	return true;
 }
@@ -437,9 +438,10 @@ void wg_send_batch(struct wg_peer *peer, struct batch *b)
 	struct wg_device *dev = peer->dev;
 	struct wg_keypair *kp = wg_peer_current_keypair(peer);
 	uint64_t now = wg_now_ns();
+	bool alone = false;
 
 	if (!kp || !wg_timers_keypair_usable_for_sending(&kp->noise, now) ||
-	    !enqueue_with_nonces(peer, b, kp)) {
+	    !enqueue_with_nonces(peer, b, kp, &alone)) {
 		wg_keypair_put(kp);
 		stage(peer, b);
 		wg_handshake_want(peer);
@@ -447,9 +449,13 @@ void wg_send_batch(struct wg_peer *peer, struct batch *b)
 	}
 	if (keypair_wants_rekey(dev, kp, now))
 		wg_handshake_want(peer);
-	/* Idle pipeline, few packets: seal and send right here rather than
-	 * wake two threads for them (a ping, a keepalive, an ACK). */
-	if (b->count <= WG_INLINE_MAX && !wg_ring_len(&dev->crypt_ring)) {
+	/* Few packets, and the pipeline idle or nothing else of this peer's
+	 * in it: seal and send right here rather than wake two threads for
+	 * them (a ping, a keepalive, an ACK), and rather than queue a quiet
+	 * peer's packets behind another peer's bulk (see submit_data in
+	 * receive.c). */
+	if (b->count <= WG_INLINE_MAX &&
+	    (alone || !wg_ring_len(&dev->crypt_ring))) {
 		seal(dev, b);
 		wg_batch_set_state(b, BATCH_DONE);
 		wg_send_flush_peer(peer);
