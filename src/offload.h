@@ -48,6 +48,9 @@ enum {
  * are in the packet's byte order: store them with memcpy, no htons.
  */
 uint64_t wg_csum_partial(const void *buf, size_t len, uint64_t sum);
+/* Copies len bytes from src to dst (not overlapping) and returns
+ * wg_csum_partial(dst, len, sum), in one pass over the bytes. */
+uint64_t wg_csum_copy(void *dst, const void *src, size_t len, uint64_t sum);
 /* The pseudo-header sums (RFC 768/793, RFC 8200 section 8.1); len is
  * the transport header plus payload. */
 uint64_t wg_csum_pseudo_v4(const uint8_t saddr[static 4],

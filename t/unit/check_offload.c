@@ -342,6 +342,45 @@ START_TEST(test_csum)
 }
 END_TEST
 
+/* wg_csum_copy: the bytes land unchanged, and the sum is the one
+ * wg_csum_partial gives over them, at every length and alignment of
+ * either side (the vector path takes 128 bytes and more). */
+START_TEST(test_csum_copy)
+{
+	uint64_t seed = 0xc0b1 + (uint64_t)_i, got, want;
+	static uint8_t src[BIG], dst[BIG];
+	size_t n, so, d_o, i;
+	static const size_t lens[] = {1400, 1448, 8192, 8880, 65535, 65536};
+
+	test_random_bytes(&seed, src, sizeof(src));
+	if (_i == 0)
+		memset(src, 0xff, sizeof(src));
+	for (so = 0; so < 4; so++)
+		for (d_o = 0; d_o < 3; d_o++)
+			for (n = 0; n < 400; n++) {
+				memset(dst, 0xa5, n + 8);
+				got = wg_csum_copy(dst + d_o, src + so, n, 7);
+				ck_assert_msg(!memcmp(dst + d_o, src + so, n),
+					      "length %zu: bytes differ", n);
+				ck_assert_uint_eq(dst[d_o + n], 0xa5);
+				want = ref_sum(src + so, n);
+				ck_assert_uint_eq(wg_csum_fold(got),
+						  wg_csum_fold(wg_csum_partial(
+						      src + so, n, 7)));
+				ck_assert_uint_eq(
+				    wg_csum_fold(wg_csum_copy(dst, src + so, n, 0)),
+				    htons(ref_fold(want)));
+			}
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		n = lens[i];
+		got = wg_csum_copy(dst + 1, src + 2, n, 0);
+		ck_assert(!memcmp(dst + 1, src + 2, n));
+		ck_assert_uint_eq(wg_csum_fold(got),
+				  htons(ref_fold(ref_sum(src + 2, n))));
+	}
+}
+END_TEST
+
 START_TEST(test_csum_pseudo)
 {
 	uint64_t seed = 0x9e11 + (uint64_t)_i;
@@ -1902,6 +1941,7 @@ static Suite *offload_suite(void)
 	TCase *tc = tcase_create("checksum");
 
 	tcase_add_loop_test(tc, test_csum, 0, 3);
+	tcase_add_loop_test(tc, test_csum_copy, 0, 3);
 	tcase_add_loop_test(tc, test_csum_pseudo, 0, 2);
 	suite_add_tcase(s, tc);
 
