@@ -13,15 +13,6 @@
 #include "tsan.h"
 
 
-static unsigned int round_pow2(unsigned int n)
-{
-	unsigned int p = 2;
-
-	while (p < n)
-		p <<= 1;
-	return p;
-}
-
 static void link_slots(struct batch_pool *pool)
 {
 	unsigned int i, j;
@@ -35,15 +26,15 @@ static void link_slots(struct batch_pool *pool)
 			   (size_t)i * pool->batch_size * WG_SLOT_SIZE;
 		for (j = 0; j < pool->batch_size; j++)
 			b->pkts[j].buf = b->slots + (size_t)j * WG_SLOT_SIZE;
-		ck_ring_enqueue_mpmc(&pool->ring, pool->ring_buf, b);
+		/* The first batch on top, the first taken. */
+		pool->free[pool->nbatches - 1 - i] = b;
 	}
+	pool->nfree = pool->nbatches;
 }
 
 int wg_batch_pool_init(struct batch_pool *pool, unsigned int nbatches,
 		       unsigned int batch_size, unsigned int max_inflight)
 {
-	unsigned int ring_size = round_pow2(nbatches + 1);
-
 	memset(pool, 0, sizeof(*pool));
 	if (!nbatches || !batch_size || batch_size > WG_BATCH_MAX)
 		return -EINVAL;
@@ -53,21 +44,22 @@ int wg_batch_pool_init(struct batch_pool *pool, unsigned int nbatches,
 	pool->batch_bytes = sizeof(struct batch) +
 			    batch_size * sizeof(struct packet);
 	pool->batch_bytes = (pool->batch_bytes + 63) & ~(size_t)63;
-	pool->ring_buf = calloc(ring_size, sizeof(*pool->ring_buf));
+	pool->free = calloc(nbatches, sizeof(*pool->free));
 	pool->batches = aligned_alloc(64, pool->batch_bytes * nbatches);
 	/* Populated now: the daemon takes the memory it will use at start,
-	 * and its resident set does not creep up later as the free ring
-	 * cycles through batches traffic has not used yet. */
+	 * and its resident set does not creep up later when a burst reaches
+	 * batches traffic has not used yet. */
 	pool->slots = mmap(NULL, (size_t)nbatches * batch_size * WG_SLOT_SIZE,
 			   PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (!pool->ring_buf || !pool->batches || pool->slots == MAP_FAILED) {
+	if (!pool->free || !pool->batches || pool->slots == MAP_FAILED) {
 		if (pool->slots == MAP_FAILED)
 			pool->slots = NULL;
 		wg_batch_pool_destroy(pool);
 		return -ENOMEM;
 	}
-	ck_ring_init(&pool->ring, ring_size);
+	pthread_spin_init(&pool->lock, PTHREAD_PROCESS_PRIVATE);
+	pool->lock_made = true;
 	link_slots(pool);
 	return 0;
 }
@@ -78,7 +70,9 @@ void wg_batch_pool_destroy(struct batch_pool *pool)
 		munmap(pool->slots, (size_t)pool->nbatches * pool->batch_size *
 					    WG_SLOT_SIZE);
 	free(pool->batches);
-	free(pool->ring_buf);
+	free(pool->free);
+	if (pool->lock_made)
+		pthread_spin_destroy(&pool->lock);
 	memset(pool, 0, sizeof(*pool));
 }
 
@@ -97,18 +91,20 @@ static bool stopping(struct batch_pool *pool)
 
 unsigned int wg_batch_pool_free(struct batch_pool *pool)
 {
-	return ck_ring_size(&pool->ring);
+	return wg_read_once(pool->nfree);
 }
 
 struct batch *wg_batch_get(struct batch_pool *pool, enum batch_dir dir)
 {
-	struct batch *b;
-	bool ok;
+	struct batch *b = NULL;
 
-	wg_tsan_ignore_begin();
-	ok = ck_ring_dequeue_mpmc(&pool->ring, pool->ring_buf, &b);
-	wg_tsan_ignore_end();
-	if (!ok) {
+	pthread_spin_lock(&pool->lock);
+	if (pool->nfree) {
+		b = pool->free[pool->nfree - 1];
+		wg_write_once(pool->nfree, pool->nfree - 1);
+	}
+	pthread_spin_unlock(&pool->lock);
+	if (!b) {
 		wg_counter_add(pool->empty_events, 1);
 		return NULL;
 	}
@@ -147,11 +143,12 @@ struct batch *wg_batch_get_wait(struct batch_pool *pool, enum batch_dir dir)
 /* Waiters sleep without a timeout: every return wakes one. */
 void wg_batch_put(struct batch_pool *pool, struct batch *b)
 {
-	/* The ring holds every batch, so it cannot be full. */
+	/* The stack has room for every batch, so it cannot be full. */
 	wg_tsan_handoff(b);
-	wg_tsan_ignore_begin();
-	ck_ring_enqueue_mpmc(&pool->ring, pool->ring_buf, b);
-	wg_tsan_ignore_end();
+	pthread_spin_lock(&pool->lock);
+	pool->free[pool->nfree] = b;
+	wg_write_once(pool->nfree, pool->nfree + 1);
+	pthread_spin_unlock(&pool->lock);
 	wg_waitq_wake(&pool->free_wait);
 }
 
