@@ -249,7 +249,54 @@ struct gso_plan {
 	size_t nseg;
 	unsigned int ipv;
 	uint8_t proto;
+	/* Sums of the super-packet's headers without the fields that differ
+	 * between segments (IPv4: total length, ID and checksum; TCP:
+	 * sequence number, flags and checksum; UDP: length and checksum),
+	 * so that a segment's checksums come from its own few fields and not
+	 * from reading back the header just written (a store-forwarding
+	 * stall for every segment). */
+	uint64_t ip_base, l4_base;
+	uint16_t id;  /* IPv4 ID of the first segment */
+	uint32_t seq; /* TCP sequence number of the first segment */
+	uint8_t flags;
 };
+
+/* The two bytes hi, lo as the checksum loop reads them from memory. */
+static inline uint64_t word16(uint8_t hi, uint8_t lo)
+{
+	const uint8_t b[2] = {hi, lo};
+	uint16_t v;
+
+	memcpy(&v, b, 2);
+	return v;
+}
+
+/* The per-segment sums' starting points: see struct gso_plan. */
+static void gso_plan_sums(const uint8_t *pkt, struct gso_plan *p)
+{
+	uint8_t h[60 + 60]; /* IPv4 header with options; TCP header with options */
+	size_t l4hlen = p->hlen - p->ip_hlen;
+	uint8_t *l4 = h + 60;
+
+	p->ip_base = 0;
+	if (p->ipv == 4) {
+		memcpy(h, pkt, p->ip_hlen);
+		p->id = get16(pkt + 4);
+		h[2] = h[3] = h[4] = h[5] = h[10] = h[11] = 0;
+		p->ip_base = wg_csum_partial(h, p->ip_hlen, 0);
+	}
+	memcpy(l4, pkt + p->ip_hlen, l4hlen);
+	if (p->proto == IPPROTO_TCP) {
+		p->seq = get32(l4 + 4);
+		p->flags = l4[13];
+		memset(l4 + 4, 0, 4);
+		l4[13] = 0;
+		l4[TCP_CSUM_OFF] = l4[TCP_CSUM_OFF + 1] = 0;
+	} else {
+		memset(l4 + 4, 0, 4); /* length and checksum */
+	}
+	p->l4_base = wg_csum_partial(l4, l4hlen, 0);
+}
 
 /* Steps over IPv6 hop-by-hop and destination options headers; false for
  * anything else in front of the transport header (a routing header would
@@ -338,6 +385,7 @@ static int gso_make_plan(const struct virtio_net_hdr *h, const uint8_t *pkt,
 	if (h->csum_offset != csum_off || p->hlen >= len)
 		return -EINVAL;
 	p->nseg = (len - p->hlen + p->mss - 1) / p->mss;
+	gso_plan_sums(pkt, p);
 	return 0;
 }
 
@@ -348,40 +396,49 @@ static size_t gso_segment(const struct gso_plan *p, const uint8_t *pkt,
 	size_t off = p->hlen + i * p->mss;
 	size_t n = len - off < p->mss ? len - off : p->mss;
 	size_t seglen = p->hlen + n, l4len = seglen - p->ip_hlen;
-	uint8_t *l4 = s + p->ip_hlen, *csum;
-	uint16_t c;
-
-	size_t l4hlen = p->hlen - p->ip_hlen;
-	uint64_t payload;
+	uint8_t *l4 = s + p->ip_hlen, *csum, flags;
+	uint16_t c, id;
+	uint32_t seq;
+	uint64_t sum;
 
 	memcpy(s, pkt, p->hlen);
-	/* The payload is summed as it is copied; it starts at an even
-	 * offset of the transport header (l4hlen: 8, or a multiple of 4),
-	 * so its sum chains after the header's. */
-	payload = wg_csum_copy(s + p->hlen, pkt + off, n, 0);
+	/* The payload is summed as it is copied. It starts at an even
+	 * offset of the transport header (8, or a multiple of 4), so its
+	 * sum adds to the header's. */
+	sum = wg_csum_copy(s + p->hlen, pkt + off, n, 0);
 	if (p->ipv == 4) {
+		id = (uint16_t)(p->id + i);
 		put16(s + 2, seglen);
-		put16(s + 4, get16(pkt + 4) + i);
-		ipv4_set_csum(s, p->ip_hlen);
+		put16(s + 4, id);
+		store_csum(s + 10, wg_csum_finish(
+			p->ip_base + word16((uint8_t)(seglen >> 8), (uint8_t)seglen) +
+			word16((uint8_t)(id >> 8), (uint8_t)id)));
 	} else {
 		put16(s + 4, seglen - IPV6_HLEN);
 	}
 	if (p->proto == IPPROTO_TCP) {
-		put32(l4 + 4, get32(l4 + 4) + (uint32_t)(i * p->mss));
+		seq = p->seq + (uint32_t)(i * p->mss);
+		flags = p->flags;
 		if (i)
-			l4[13] &= (uint8_t)~TCPF_CWR;
+			flags &= (uint8_t)~TCPF_CWR;
 		if (i + 1 < p->nseg)
-			l4[13] &= (uint8_t) ~(TCPF_FIN | TCPF_PSH);
+			flags &= (uint8_t) ~(TCPF_FIN | TCPF_PSH);
+		put32(l4 + 4, seq);
+		l4[13] = flags;
+		sum = add_carry(sum, p->l4_base +
+			word16((uint8_t)(seq >> 24), (uint8_t)(seq >> 16)) +
+			word16((uint8_t)(seq >> 8), (uint8_t)seq) + word16(0, flags));
 		csum = l4 + TCP_CSUM_OFF;
 	} else {
 		put16(l4 + 4, l4len);
+		sum = add_carry(sum, p->l4_base + word16((uint8_t)(l4len >> 8),
+							 (uint8_t)l4len));
 		csum = l4 + UDP_CSUM_OFF;
 	}
-	csum[0] = csum[1] = 0;
-	c = wg_csum_finish(wg_csum_partial(
-	    l4, l4hlen,
-	    add_carry(pseudo_sum(s, (uint8_t)p->ipv, p->proto, l4len),
-		      payload)));
+	/* The pseudo-header from the super-packet's addresses, which every
+	 * segment shares. */
+	c = wg_csum_finish(add_carry(
+	    sum, pseudo_sum(pkt, (uint8_t)p->ipv, p->proto, l4len)));
 	/* RFC 768: a computed 0 is sent as all ones (0 means none). */
 	if (!c && p->proto == IPPROTO_UDP)
 		c = 0xffff;
