@@ -16,7 +16,7 @@
  *
  * Every ring and queue in wgpipe (N = --batches, the pool's size):
  *
- * dev->pool (batch.h): free batches; a stack under a spinlock, last in first out.
+ * dev->pool (batch.h): free batches; a stack under a spinlock (LIFO).
  *   in:   whoever releases a batch: writers, handshake workers, readers
  *         (a read that got nothing), the timer and UAPI threads (staged
  *         batches dropped, teardown).
