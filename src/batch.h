@@ -121,8 +121,8 @@ struct batch_inflight {
  * taken once or twice per batch, not per packet. */
 struct batch_pool {
 	pthread_spinlock_t lock;
-	struct batch **free;  /* under lock: free[0..nfree) */
-	unsigned int nfree;   /* under lock; read racily: wg_read_once */
+	struct batch **free; /* under lock: free[0..nfree) */
+	unsigned int nfree;  /* under lock; read racily: wg_read_once */
 	bool lock_made;
 	unsigned int batch_size;
 	unsigned int nbatches;

@@ -274,7 +274,8 @@ static inline uint64_t word16(uint8_t hi, uint8_t lo)
 /* The per-segment sums' starting points: see struct gso_plan. */
 static void gso_plan_sums(const uint8_t *pkt, struct gso_plan *p)
 {
-	uint8_t h[60 + 60]; /* IPv4 header with options; TCP header with options */
+	/* An IPv4 header with options, then a TCP header with options. */
+	uint8_t h[60 + 60];
 	size_t l4hlen = p->hlen - p->ip_hlen;
 	uint8_t *l4 = h + 60;
 
@@ -399,7 +400,7 @@ static size_t gso_segment(const struct gso_plan *p, const uint8_t *pkt,
 	uint8_t *l4 = s + p->ip_hlen, *csum, flags;
 	uint16_t c, id;
 	uint32_t seq;
-	uint64_t sum;
+	uint64_t sum, fields;
 
 	memcpy(s, pkt, p->hlen);
 	/* The payload is summed as it is copied. It starts at an even
@@ -410,9 +411,9 @@ static size_t gso_segment(const struct gso_plan *p, const uint8_t *pkt,
 		id = (uint16_t)(p->id + i);
 		put16(s + 2, seglen);
 		put16(s + 4, id);
-		store_csum(s + 10, wg_csum_finish(
-			p->ip_base + word16((uint8_t)(seglen >> 8), (uint8_t)seglen) +
-			word16((uint8_t)(id >> 8), (uint8_t)id)));
+		fields = word16((uint8_t)(seglen >> 8), (uint8_t)seglen) +
+			 word16((uint8_t)(id >> 8), (uint8_t)id);
+		store_csum(s + 10, wg_csum_finish(p->ip_base + fields));
 	} else {
 		put16(s + 4, seglen - IPV6_HLEN);
 	}
@@ -425,20 +426,21 @@ static size_t gso_segment(const struct gso_plan *p, const uint8_t *pkt,
 			flags &= (uint8_t) ~(TCPF_FIN | TCPF_PSH);
 		put32(l4 + 4, seq);
 		l4[13] = flags;
-		sum = add_carry(sum, p->l4_base +
-			word16((uint8_t)(seq >> 24), (uint8_t)(seq >> 16)) +
-			word16((uint8_t)(seq >> 8), (uint8_t)seq) + word16(0, flags));
+		fields = word16((uint8_t)(seq >> 24), (uint8_t)(seq >> 16)) +
+			 word16((uint8_t)(seq >> 8), (uint8_t)seq) +
+			 word16(0, flags);
+		sum = add_carry(sum, p->l4_base + fields);
 		csum = l4 + TCP_CSUM_OFF;
 	} else {
 		put16(l4 + 4, l4len);
-		sum = add_carry(sum, p->l4_base + word16((uint8_t)(l4len >> 8),
-							 (uint8_t)l4len));
+		fields = word16((uint8_t)(l4len >> 8), (uint8_t)l4len);
+		sum = add_carry(sum, p->l4_base + fields);
 		csum = l4 + UDP_CSUM_OFF;
 	}
 	/* The pseudo-header from the super-packet's addresses, which every
 	 * segment shares. */
-	c = wg_csum_finish(add_carry(
-	    sum, pseudo_sum(pkt, (uint8_t)p->ipv, p->proto, l4len)));
+	c = wg_csum_finish(
+	    add_carry(sum, pseudo_sum(pkt, (uint8_t)p->ipv, p->proto, l4len)));
 	/* RFC 768: a computed 0 is sent as all ones (0 means none). */
 	if (!c && p->proto == IPPROTO_UDP)
 		c = 0xffff;
