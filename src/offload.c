@@ -145,32 +145,16 @@ csum_blocks_avx2(uint8_t *dst, const uint8_t *src, size_t n, uint64_t sum)
 	return sum;
 }
 
-static AVX2 uint64_t csum_avx2(const uint8_t *p, size_t len, uint64_t sum)
+/* The sum of len bytes at src, copied to dst unless it is NULL. */
+static AVX2 uint64_t csum_avx2(uint8_t *dst, const uint8_t *src, size_t len,
+			       uint64_t sum)
 {
 	size_t whole = len & ~(size_t)31;
 
-	sum = csum_blocks_avx2(NULL, p, whole, sum);
-	return csum_scalar(p + whole, len - whole, sum);
-}
-
-static AVX2 uint64_t csum_copy_avx2(uint8_t *d, const uint8_t *s, size_t len,
-				    uint64_t sum)
-{
-	size_t whole = len & ~(size_t)31;
-
-	sum = csum_blocks_avx2(d, s, whole, sum);
-	memcpy(d + whole, s + whole, len - whole);
-	return csum_scalar(d + whole, len - whole, sum);
-}
-
-static bool have_avx2(void)
-{
-	static int known; /* 0 unknown, 1 yes, 2 no; racing threads agree */
-
-	if (!__atomic_load_n(&known, __ATOMIC_RELAXED))
-		__atomic_store_n(&known, __builtin_cpu_supports("avx2") ? 1 : 2,
-				 __ATOMIC_RELAXED);
-	return __atomic_load_n(&known, __ATOMIC_RELAXED) == 1;
+	sum = csum_blocks_avx2(dst, src, whole, sum);
+	if (dst)
+		memcpy(dst + whole, src + whole, len - whole);
+	return csum_scalar(src + whole, len - whole, sum);
 }
 #endif
 
@@ -180,8 +164,8 @@ enum { CSUM_VEC_MIN = 128 };
 uint64_t wg_csum_partial(const void *buf, size_t len, uint64_t sum)
 {
 #if defined(__x86_64__)
-	if (len >= CSUM_VEC_MIN && have_avx2())
-		return csum_avx2(buf, len, sum);
+	if (len >= CSUM_VEC_MIN && __builtin_cpu_supports("avx2"))
+		return csum_avx2(NULL, buf, len, sum);
 #endif
 	return csum_scalar(buf, len, sum);
 }
@@ -189,8 +173,8 @@ uint64_t wg_csum_partial(const void *buf, size_t len, uint64_t sum)
 uint64_t wg_csum_copy(void *dst, const void *src, size_t len, uint64_t sum)
 {
 #if defined(__x86_64__)
-	if (len >= CSUM_VEC_MIN && have_avx2())
-		return csum_copy_avx2(dst, src, len, sum);
+	if (len >= CSUM_VEC_MIN && __builtin_cpu_supports("avx2"))
+		return csum_avx2(dst, src, len, sum);
 #endif
 	memcpy(dst, src, len);
 	return csum_scalar(dst, len, sum);
