@@ -32,6 +32,30 @@ START_TEST(test_pool_exhaustion)
 }
 END_TEST
 
+/* The batch returned last is taken first, so a busy tunnel reuses the
+ * batches still in cache; the free count follows. */
+START_TEST(test_pool_lifo)
+{
+	struct batch_pool pool;
+	struct batch *a, *b, *c;
+
+	ck_assert_int_eq(wg_batch_pool_init(&pool, 8, 4, 1024), 0);
+	ck_assert_uint_eq(wg_batch_pool_free(&pool), 8);
+	a = wg_batch_get(&pool, BATCH_TX);
+	b = wg_batch_get(&pool, BATCH_TX);
+	c = wg_batch_get(&pool, BATCH_TX);
+	ck_assert_uint_eq(wg_batch_pool_free(&pool), 5);
+	wg_batch_put(&pool, b);
+	wg_batch_put(&pool, a);
+	wg_batch_put(&pool, c);
+	ck_assert_uint_eq(wg_batch_pool_free(&pool), 8);
+	ck_assert_ptr_eq(wg_batch_get(&pool, BATCH_RX), c);
+	ck_assert_ptr_eq(wg_batch_get(&pool, BATCH_RX), a);
+	ck_assert_ptr_eq(wg_batch_get(&pool, BATCH_RX), b);
+	wg_batch_pool_destroy(&pool);
+}
+END_TEST
+
 START_TEST(test_pool_rejects_bad_sizes)
 {
 	struct batch_pool pool;
@@ -97,6 +121,7 @@ static Suite *batch_suite(void)
 	TCase *tc = tcase_create("pool");
 
 	tcase_add_test(tc, test_pool_exhaustion);
+	tcase_add_test(tc, test_pool_lifo);
 	tcase_add_test(tc, test_pool_rejects_bad_sizes);
 	tcase_add_test(tc, test_batch_space);
 	suite_add_tcase(s, tc);
