@@ -121,20 +121,40 @@ struct segment {
 	unsigned int lane, count;
 };
 
-/* Where the next block comes from: job i, keystream offset pos. */
+/* Where the next block comes from: job i, keystream offset pos.
+ * resume[i]: where job i's data continues after its key block, past
+ * the whole runs already done (stream_avx512). */
 struct cursor {
 	size_t i, pos;
+	const size_t *resume;
 };
 
-/* Skips finished jobs; false at the end. */
+/* Skips finished jobs and done runs; false at the end. */
 INLINE bool cursor_valid(struct cursor *c, const struct chacha_job *jobs,
 			 size_t n)
 {
-	while (c->i < n && c->pos >= job_total(&jobs[c->i])) {
+	for (;;) {
+		if (c->i >= n)
+			return false;
+		if (c->pos == (jobs[c->i].polykey ? 64 : 0) &&
+		    c->pos < c->resume[c->i])
+			c->pos = c->resume[c->i];
+		if (c->pos < job_total(&jobs[c->i]))
+			return true;
 		c->i++;
 		c->pos = 0;
 	}
-	return c->i < n;
+}
+
+/* Blocks left in the run at the cursor: up to the key block's end when
+ * the data after it was done already. */
+INLINE size_t cursor_left(const struct cursor *c, const struct chacha_job *job)
+{
+	size_t skip = job->polykey ? 64 : 0;
+
+	if (c->pos < skip && c->resume[c->i] > skip)
+		return (skip - c->pos + 63) / 64;
+	return (job_total(job) - c->pos + 63) / 64;
 }
 
 /* Sixteen lanes' counters and nonces from the blocks at the cursor on,
@@ -151,7 +171,7 @@ INLINE unsigned int fill16(struct segment seg[16], __m512i in[4],
 	in[0] = in[1] = in[2] = in[3] = _mm512_setzero_si512();
 	while (lanes < 16 && cursor_valid(c, jobs, n)) {
 		const struct chacha_job *job = &jobs[c->i];
-		size_t left = (job_total(job) - c->pos + 63) / 64;
+		size_t left = cursor_left(c, job);
 		uint32_t first = job->ctr + (uint32_t)(c->pos / 64);
 		__mmask16 m;
 
@@ -194,20 +214,34 @@ INLINE bool whole_run(const struct chacha_job *job, size_t pos,
 	return true;
 }
 
+enum { STREAM_CHUNK = 64 };
+
 /*
- * Jobs are laid end to end over sixteen lanes, so a batch of packets
- * keeps every lane busy, except where a job has sixteen whole blocks of
- * data at the cursor (whole_run); the tail of the last job, when twelve
- * blocks or fewer, goes through rows_tail instead.
+ * First every job's runs of sixteen whole data blocks, each job on its
+ * own (whole_run), except a job that wants its key block before its data
+ * (key_ready). Then what is left, key blocks and tails, laid end to end
+ * over sixteen lanes, so a batch of packets keeps every lane busy; the
+ * tail of the last job, when twelve blocks or fewer, goes through
+ * rows_tail instead. A job whose runs were not done first (key_ready)
+ * takes them in turn (whole_run at the cursor).
  */
-TARGET static void stream_avx512(const struct chacha_job *jobs, size_t n,
-				 const uint32_t key[8])
+TARGET static void stream_chunk(const struct chacha_job *jobs, size_t n,
+				const uint32_t key[8])
 {
-	struct cursor c = {0, 0};
+	size_t resume[STREAM_CHUNK];
+	struct cursor c = {0, 0, resume};
 	struct segment seg[16];
 	__m512i blk[16], in[4];
 	unsigned int nseg, j;
 
+	for (j = 0; j < n; j++) {
+		size_t pos = jobs[j].polykey ? 64 : 0;
+
+		if (!jobs[j].key_ready)
+			while (whole_run(&jobs[j], pos, key))
+				pos += 16 * CHACHA_BLOCK_LEN;
+		resume[j] = pos;
+	}
 	while (cursor_valid(&c, jobs, n)) {
 		if (whole_run(&jobs[c.i], c.pos, key)) {
 			c.pos += 16 * CHACHA_BLOCK_LEN;
@@ -227,6 +261,17 @@ TARGET static void stream_avx512(const struct chacha_job *jobs, size_t n,
 		}
 	}
 	aead_wipe(blk, sizeof(blk));
+}
+
+TARGET static void stream_avx512(const struct chacha_job *jobs, size_t n,
+				 const uint32_t key[8])
+{
+	size_t i, k;
+
+	for (i = 0; i < n; i += k) {
+		k = n - i < STREAM_CHUNK ? n - i : STREAM_CHUNK;
+		stream_chunk(jobs + i, k, key);
+	}
 }
 
 /* ---- Poly1305, eight lanes of 26-bit limbs (poly1305_simd.h) ---- */
