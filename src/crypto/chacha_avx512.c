@@ -225,8 +225,8 @@ enum { STREAM_CHUNK = 64 };
  * rows_tail instead. A job whose runs were not done first (key_ready)
  * takes them in turn (whole_run at the cursor).
  */
-TARGET static void stream_chunk(const struct chacha_job *jobs, size_t n,
-				const uint32_t key[8])
+TARGET static void stream_avx512_chunk(const struct chacha_job *jobs, size_t n,
+				       const uint32_t key[8])
 {
 	size_t resume[STREAM_CHUNK];
 	struct cursor c = {0, 0, resume};
@@ -270,7 +270,7 @@ TARGET static void stream_avx512(const struct chacha_job *jobs, size_t n,
 
 	for (i = 0; i < n; i += k) {
 		k = n - i < STREAM_CHUNK ? n - i : STREAM_CHUNK;
-		stream_chunk(jobs + i, k, key);
+		stream_avx512_chunk(jobs + i, k, key);
 	}
 }
 
