@@ -218,12 +218,14 @@ enum { STREAM_CHUNK = 64 };
 
 /*
  * First every job's runs of sixteen whole data blocks, each job on its
- * own (whole_run), except a job that wants its key block before its data
- * (key_ready). Then what is left, key blocks and tails, laid end to end
- * over sixteen lanes, so a batch of packets keeps every lane busy; the
- * tail of the last job, when twelve blocks or fewer, goes through
- * rows_tail instead. A job whose runs were not done first (key_ready)
- * takes them in turn (whole_run at the cursor).
+ * own (whole_run), except the last job and a job that wants its key
+ * block before its data (key_ready). Then what is left, key blocks and
+ * tails, laid end to end over sixteen lanes, so a batch of packets keeps
+ * every lane busy; the tail of the last job, when twelve blocks or
+ * fewer, goes through rows_tail instead. Jobs whose runs were not done
+ * first take them in turn (whole_run at the cursor). The last job keeps
+ * its key block and first data blocks in one run: alone (a single
+ * message), its key block would otherwise take a run of its own.
  */
 TARGET static void stream_avx512_chunk(const struct chacha_job *jobs, size_t n,
 				       const uint32_t key[8])
@@ -237,7 +239,7 @@ TARGET static void stream_avx512_chunk(const struct chacha_job *jobs, size_t n,
 	for (j = 0; j < n; j++) {
 		size_t pos = jobs[j].polykey ? 64 : 0;
 
-		if (!jobs[j].key_ready)
+		if (!jobs[j].key_ready && j + 1 < n)
 			while (whole_run(&jobs[j], pos, key))
 				pos += 16 * CHACHA_BLOCK_LEN;
 		resume[j] = pos;
