@@ -10,9 +10,11 @@
 #                            TCP transfer each way with equal checksums,
 #                            then a numbered UDP stream A -> B
 #                            (t/tools/udpseq) that must arrive with
-#                            nothing reordered or twice and little lost,
-#                            every datagram of its length and payload,
-#                            sent in UDP_SEGMENT runs of 16;
+#                            nothing reordered or twice and little lost
+#                            (a second stream when the first lost more
+#                            than the limit, see order_check), every
+#                            datagram of its length and payload, sent in
+#                            UDP_SEGMENT runs of 16;
 #   wgpipe <-> wireguard-go  wgpipe (with the flag) on A, wireguard-go on
 #                            B, A initiating, then B initiating: the same
 #                            handshake, ping and transfer checks.
@@ -372,12 +374,29 @@ uso_check()
 		"$ORDER_SEGS: $USO_SEEN"
 }
 
-# order_check: the numbered stream A -> B, in UDP_SEGMENT runs.
+# order_check: the numbered stream A -> B, in UDP_SEGMENT runs. A
+# datagram arriving after a later one, twice or damaged fails at once.
+# Loss fails only when it passes the limit twice running: a loss is the
+# kernel's queues overflowing (the TUN device's before wgpipe reads, the
+# receiver's socket) while the machine is busy with other tests, which
+# the first try can meet; a second try is a fresh stream, so a wgpipe
+# that loses datagrams by itself fails both.
 ORDER_SEGS=16
 order_check()
 {
+	local try
+	for try in 1 2; do
+		order_try "$try" && return 0
+	done
+	fail "order: $ORDER_LOST_MSG, in both tries"
+}
+
+# order_try N: one numbered stream; false (ORDER_LOST_MSG set) when only
+# the loss limit was passed.
+order_try()
+{
 	local out="$T_TMP/udpseq-$T_XPORT.recv" port=$((T_XPORT + 50)) rpid i
-	local received reordered dups lost malformed c0 c1
+	local received reordered dups lost malformed c0 c1 sdrops
 	c0="$(counter A tun_rx_reads) $(counter A tun_rx_packets)"
 	ip netns exec "${NS[B]}" "$UDPSEQ" recv -w 20 \
 		-l "$E2E_OFFLOAD_ORDER_SIZE" "$port" \
@@ -398,7 +417,8 @@ order_check()
 	wait_pid $rpid 30 || fail "udpseq recv failed: $(cat "$out")"
 	c1="$(counter A tun_rx_reads) $(counter A tun_rx_packets)"
 	read -r _ received _ reordered _ dups _ lost _ malformed < <(grep '^received' "$out")
-	say "udpseq: $(grep '^received' "$out")"
+	sdrops=$(awk '$1 == "socket_drops" { print $2 }' "$out")
+	say "udpseq (try $1): $(grep '^received' "$out"), receiver socket drops ${sdrops:-?}"
 	[ -n "$received" ] && [ "$received" -gt 0 ] ||
 		fail "order: nothing arrived: $(cat "$out")"
 	[ "$reordered" = 0 ] ||
@@ -407,9 +427,12 @@ order_check()
 	[ "$malformed" = 0 ] || fail "order: $malformed datagrams arrived damaged" \
 		"(a length other than $E2E_OFFLOAD_ORDER_SIZE, or a payload not" \
 		"their own)"
-	[ $((lost * 100)) -lt $((E2E_OFFLOAD_ORDER_COUNT * E2E_OFFLOAD_MAX_LOST_PCT)) ] ||
-		fail "order: $lost of $E2E_OFFLOAD_ORDER_COUNT datagrams lost" \
-			"(limit $E2E_OFFLOAD_MAX_LOST_PCT %)"
+	if [ $((lost * 100)) -ge $((E2E_OFFLOAD_ORDER_COUNT * E2E_OFFLOAD_MAX_LOST_PCT)) ]; then
+		ORDER_LOST_MSG="$lost of $E2E_OFFLOAD_ORDER_COUNT datagrams lost"
+		ORDER_LOST_MSG+=" (limit $E2E_OFFLOAD_MAX_LOST_PCT %)"
+		say "order: $ORDER_LOST_MSG on try $1"
+		return 1
+	fi
 	pass "order: $received of $E2E_OFFLOAD_ORDER_COUNT datagrams in order," \
 		"no duplicates ($lost lost), each $E2E_OFFLOAD_ORDER_SIZE bytes" \
 		"of its own payload, sent in UDP_SEGMENT runs of $ORDER_SEGS"
