@@ -45,9 +45,13 @@ START_TEST(index_grows_and_finds_all)
 	for (i = 0; i < N; i++) {
 		e[i].type = i & 1 ? INDEX_KEYPAIR : INDEX_HANDSHAKE;
 		wg_index_table_insert(&t, &e[i]);
-		/* A growth waits for the grace period of the one before. */
+		/* A growth waits until the array the one before replaced is
+		 * freed, by a call_rcu callback: rcu_barrier() waits for that
+		 * callback, synchronize_rcu() only for the grace period before
+		 * it (under ASan and a loaded machine the callback thread was
+		 * seen running late enough that a growth never came). */
 		if (i % 4096 == 0)
-			synchronize_rcu();
+			rcu_barrier();
 	}
 	wg_htable_size(&t.t, &count, &buckets, &n);
 	ck_assert_uint_eq(count, N);
@@ -183,7 +187,7 @@ START_TEST(index_no_miss_while_growing)
 		churn[i].type = INDEX_HANDSHAKE;
 		wg_index_table_insert(&t, &churn[i]);
 		if (i % 8192 == 0)
-			synchronize_rcu();
+			rcu_barrier(); /* see index_grows_and_finds_all */
 	}
 	wg_htable_size(&t.t, &count, &buckets, &n);
 	ck_assert_uint_ge(n, 3);
@@ -215,7 +219,7 @@ START_TEST(peer_table_grows)
 		randombytes_buf(p[i].public_key, WG_KEY_LEN);
 		wg_peer_table_add(&t, &p[i]);
 		if (i % 2048 == 0)
-			synchronize_rcu();
+			rcu_barrier(); /* see index_grows_and_finds_all */
 	}
 	wg_htable_size(&t.t, &count, &buckets, &n);
 	ck_assert_uint_eq(count, N);
