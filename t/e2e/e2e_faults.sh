@@ -145,7 +145,7 @@ xfer_end()
 	sent=$(awk '/^sent/ { print $2, $4 }' "$BG_S")
 	got=$(awk '/^received/ { print $2, $4 }' "$BG_R")
 	[ -n "$sent" ] && [ "$sent" = "$got" ] ||
-		fail "sent [$sent] but received [$got] $(grep first_mismatch "$BG_R")"
+		fail "sent [$sent] but received [$got] $(grep mismatch "$BG_R" | tr "\n" " ")"
 	BG_BYTES=${sent%% *}
 	BG_GAP_MS=$(awk '/^received/ { print $6 }' "$BG_R")
 }

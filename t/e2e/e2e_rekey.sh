@@ -72,7 +72,7 @@ say "receiver: $(grep '^received' "$T_TMP/recv.out")"
 sent=$(awk '/^sent/ { print $2, $4 }' "$T_TMP/send.out")
 got=$(awk '/^received/ { print $2, $4 }' "$T_TMP/recv.out")
 [ -n "$sent" ] && [ "$sent" = "$got" ] ||
-	fail "sent [$sent] but received [$got] $(grep first_mismatch "$T_TMP/recv.out")"
+	fail "sent [$sent] but received [$got] $(grep mismatch "$T_TMP/recv.out" | tr "\n" " ")"
 pass "${sent%% *} bytes in ${E2E_REKEY_SECONDS} s, checksums equal"
 gap=$(awk '/^received/ { print $6 }' "$T_TMP/recv.out")
 [ "$gap" -lt "$E2E_STALL_MS" ] ||

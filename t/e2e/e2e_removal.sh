@@ -87,7 +87,7 @@ run_case()
 	got=$(awk '/^received/ { print $2, $4 }' "$T_TMP/recv-$port.out")
 	[ -n "$sent" ] && [ "$sent" = "$got" ] ||
 		fail "$name: sent [$sent] but received [$got]" \
-			"$(grep first_mismatch "$T_TMP/recv-$port.out")"
+			"$(grep mismatch "$T_TMP/recv-$port.out" | tr "\n" " ")"
 	pass "$name: ${sent%% *} bytes through $E2E_REMOVAL_CYCLES removals, checksums equal"
 
 	unknown1=$(counter_A drop_unknown_index)

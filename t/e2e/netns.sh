@@ -738,7 +738,7 @@ xfer_check()
 	XFER_LINE=$(grep '^received' "$out_r")
 	[ -n "$sent" ] && [ "$sent" = "$got" ] ||
 		fail "xfer $from -> $to ($addr): sent [$sent] but received [$got]" \
-			"$(grep first_mismatch "$out_r")"
+			"$(grep mismatch "$out_r" | tr "\n" " ")"
 	XFER_MBIT=$(awk '/^received/ { print $10 }' "$out_r")
 	XFER_BYTES=${sent%% *}
 }

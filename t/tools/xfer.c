@@ -16,7 +16,9 @@
  * mean the same bytes arrived in the same order. maxgap_ms is the longest
  * wait between two reads once data flowed: a stall shows there. With -s
  * the receiver also regenerates the stream and reports the first offset
- * that differs. Exit status 0, or 1 with a one-line reason on stderr.
+ * that differs (first_mismatch OFF), how many bytes differ and the first
+ * runs of them (mismatch_bytes N ranges OFF+LEN...), and the 16 bytes
+ * from the first, got and wanted (mismatch_got HEX want HEX). Exit status 0, or 1 with a one-line reason on stderr.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -296,16 +298,46 @@ static int wait_readable(int fd, int timeout_ms)
 }
 
 /* Compares received bytes against the regenerated stream. */
+enum { BAD_RANGES = 4, BAD_SHOW = 16 };
+
 struct verify {
 	bool on;
-	uint64_t state, off, first_bad;
+	uint64_t state, off, first_bad, bad_bytes;
 	uint8_t ref[CHUNK];
 	size_t have, used;
+	/* The first BAD_RANGES runs of differing bytes (offset, length),
+	 * and the bytes at the first one, got and wanted. */
+	uint64_t range_off[BAD_RANGES], range_len[BAD_RANGES];
+	unsigned int nranges;
+	uint8_t got[BAD_SHOW], want[BAD_SHOW];
+	size_t nshow;
 };
 
+static void note_bad(struct verify *v, uint64_t off, uint8_t got, uint8_t want)
+{
+	unsigned int r = v->nranges;
+
+	if (v->first_bad == UINT64_MAX)
+		v->first_bad = off;
+	v->bad_bytes++;
+	if (r && v->range_off[r - 1] + v->range_len[r - 1] == off)
+		v->range_len[r - 1]++;
+	else if (r < BAD_RANGES) {
+		v->range_off[r] = off;
+		v->range_len[r] = 1;
+		v->nranges++;
+	}
+	if (off - v->first_bad < BAD_SHOW && v->nshow < BAD_SHOW) {
+		v->got[v->nshow] = got;
+		v->want[v->nshow++] = want;
+	}
+}
+
+/* Every byte is compared: how much differs, and where, tells a shifted
+ * segment from a damaged one. */
 static void verify(struct verify *v, const uint8_t *p, size_t n)
 {
-	while (v->on && n && v->first_bad == UINT64_MAX) {
+	while (v->on && n) {
 		size_t k;
 
 		if (v->used == v->have) {
@@ -316,15 +348,33 @@ static void verify(struct verify *v, const uint8_t *p, size_t n)
 		k = v->have - v->used < n ? v->have - v->used : n;
 		if (memcmp(p, v->ref + v->used, k))
 			for (size_t i = 0; i < k; i++)
-				if (p[i] != v->ref[v->used + i]) {
-					v->first_bad = v->off + i;
-					return;
-				}
+				if (p[i] != v->ref[v->used + i])
+					note_bad(v, v->off + i, p[i],
+						 v->ref[v->used + i]);
 		v->used += k;
 		v->off += k;
 		p += k;
 		n -= k;
 	}
+}
+
+static void print_bad(const struct verify *v)
+{
+	unsigned int r;
+	size_t i;
+
+	printf("first_mismatch %" PRIu64 "\n", v->first_bad);
+	printf("mismatch_bytes %" PRIu64 " ranges", v->bad_bytes);
+	for (r = 0; r < v->nranges; r++)
+		printf(" %" PRIu64 "+%" PRIu64, v->range_off[r],
+		       v->range_len[r]);
+	printf("\nmismatch_got ");
+	for (i = 0; i < v->nshow; i++)
+		printf("%02x", v->got[i]);
+	printf(" want ");
+	for (i = 0; i < v->nshow; i++)
+		printf("%02x", v->want[i]);
+	printf("\n");
 }
 
 static int do_recv(int argc, char **argv)
@@ -405,7 +455,7 @@ static int do_recv(int argc, char **argv)
 	       total, hash_final(&h), maxgap * 1000, el,
 	       el > 0 ? total * 8 / 1e6 / el : 0.0);
 	if (v.on && v.first_bad != UINT64_MAX)
-		printf("first_mismatch %" PRIu64 "\n", v.first_bad);
+		print_bad(&v);
 	close(fd);
 	return 0;
 }
