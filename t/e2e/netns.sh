@@ -123,6 +123,18 @@ check()
 	fi
 }
 
+# csum_errors SIDE: the host's TCP and UDP InCsumErrors counters.
+csum_errors()
+{
+	ip netns exec "${NS[$1]}" awk '$1 == "Tcp:" || $1 == "Udp:" {
+		if (!(($1) in names)) { names[$1] = $0; next }
+		n = split(names[$1], k)
+		for (i = 2; i <= n; i++)
+			if (k[i] == "InCsumErrors")
+				printf "%s%s=%s ", tolower(substr($1, 1, 3)), k[i], $i
+	}' /proc/net/snmp 2>/dev/null
+}
+
 dump_state()
 {
 	local s
@@ -138,6 +150,11 @@ dump_state()
 				"${WGIF[$s]}" 2>&1 |
 			awk 'NF == 0 { exit } $2 != "0" { print $1 "=" $2 }' |
 			paste -sd ' ' | fold -s -w 150 | sed 's/^/    counters: /'
+		# Segments the host's stack dropped for a bad checksum: a
+		# packet damaged on the way through a daemon shows here when
+		# it was not coalesced (a super-packet's checksum is made by
+		# the kernel, over whatever bytes it got).
+		echo "    stack: $(csum_errors "$s")"
 		ip netns exec "${NS[$s]}" ss -tin 2>/dev/null | tail -n +2 |
 			head -n 8 | sed 's/^/    tcp: /'
 		[ -f "$T_TMP/daemon-${WGIF[$s]}.log" ] &&
