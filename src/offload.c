@@ -536,6 +536,8 @@ struct run {
 	struct wg_gro_item *item;
 	uint8_t *buf; /* the super-packet, once a second packet joined */
 	size_t len;   /* of the super-packet so far */
+	struct iovec *iov; /* WG_GRO_SCATTER: its pieces, in buf */
+	unsigned int niov;
 	size_t gso_size;
 	uint32_t next_seq;
 	uint16_t last_id;
@@ -550,6 +552,8 @@ struct gro {
 	uint8_t *const *bufs;
 	unsigned int nbufs, next_buf;
 	size_t limit; /* the largest super-packet */
+	bool scatter;
+	unsigned int max_iov; /* WG_GRO_SCATTER: pieces a buffer holds */
 	struct wg_gro_item *items;
 	unsigned int nitems;
 };
@@ -699,6 +703,9 @@ static bool gro_can_join(const struct gro *g, const struct run *r,
 		return false;
 	if (!r->buf && g->next_buf == g->nbufs)
 		return false;
+	/* The headers' piece, the run's payloads and this one. */
+	if (g->scatter && r->nsegs + 2 > g->max_iov)
+		return false;
 	if (!same_ip_fields(r, s))
 		return false;
 	if (s->proto == IPPROTO_UDP)
@@ -711,11 +718,27 @@ static bool gro_join(struct gro *g, struct run *r, const struct seg *s)
 {
 	size_t plen = s->len - s->hlen;
 
-	if (!r->buf) {
+	if (!r->buf && g->scatter) {
+		const struct seg *h = &r->head;
+
+		r->buf = g->bufs[g->next_buf++];
+		memcpy(r->buf + VNET_HDR_LEN, h->pkt, h->hlen);
+		r->iov = (struct iovec *)(r->buf + WG_GRO_SCATTER_IOV_AT);
+		r->iov[0].iov_base = r->buf;
+		r->iov[0].iov_len = VNET_HDR_LEN + h->hlen;
+		r->iov[1].iov_base = (void *)(h->pkt + h->hlen);
+		r->iov[1].iov_len = h->len - h->hlen;
+		r->niov = 2;
+	} else if (!r->buf) {
 		r->buf = g->bufs[g->next_buf++];
 		memcpy(r->buf + VNET_HDR_LEN, r->head.pkt, r->head.len);
 	}
-	memcpy(r->buf + VNET_HDR_LEN + r->len, s->pkt + s->hlen, plen);
+	if (g->scatter) {
+		r->iov[r->niov].iov_base = (void *)(s->pkt + s->hlen);
+		r->iov[r->niov++].iov_len = plen;
+	} else {
+		memcpy(r->buf + VNET_HDR_LEN + r->len, s->pkt + s->hlen, plen);
+	}
 	r->len += plen;
 	r->nsegs++;
 	r->item->count++;
@@ -768,6 +791,8 @@ static void gro_finish(struct run *r)
 	memcpy(r->buf, &it->hdr, VNET_HDR_LEN);
 	it->pkt = p;
 	it->len = r->len;
+	it->iov = r->iov;
+	it->niov = r->niov;
 }
 
 static void gro_close(struct gro *g, unsigned int k)
@@ -846,10 +871,19 @@ unsigned int wg_gro_coalesce(const uint8_t *const *pkts, const size_t *lens,
 	struct gro g = {.bufs = bufs, .nbufs = nbufs, .items = items};
 	unsigned int i;
 
-	if (nbufs && buf_cap > VNET_HDR_LEN)
+	g.scatter = flags & WG_GRO_SCATTER;
+	if (g.scatter && nbufs && buf_cap > WG_GRO_SCATTER_IOV_AT) {
+		size_t m = (buf_cap - WG_GRO_SCATTER_IOV_AT) /
+			   sizeof(struct iovec);
+
+		g.max_iov = m < WG_GRO_SCATTER_MAX_IOV ? (unsigned int)m
+						       : WG_GRO_SCATTER_MAX_IOV;
+		g.limit = WG_OFFLOAD_MAX_PACKET;
+	} else if (!g.scatter && nbufs && buf_cap > VNET_HDR_LEN) {
 		g.limit = buf_cap - VNET_HDR_LEN < WG_OFFLOAD_MAX_PACKET
 			      ? buf_cap - VNET_HDR_LEN
 			      : WG_OFFLOAD_MAX_PACKET;
+	}
 	for (i = 0; i < n; i++) {
 		struct seg s;
 		int k;

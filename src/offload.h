@@ -21,6 +21,7 @@
 #include <linux/virtio_net.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 /* UDP segmentation (USO) is newer than some kernel headers we build on. */
 #ifndef VIRTIO_NET_HDR_GSO_UDP_L4
@@ -39,7 +40,18 @@ enum {
 	/* The most datagrams in one UDP super-packet (the kernel's oldest
 	 * UDP_MAX_SEGMENTS, which it checks on a TUN write). */
 	WG_GRO_UDP_MAX_SEGS = 64,
+	/* WG_GRO_SCATTER: where in a buffer the iovecs start; before
+	 * them, the vnet header and the first packet's headers (at most
+	 * 60 + 60 bytes: mergeable packets carry no IPv6 extensions). */
+	WG_GRO_SCATTER_IOV_AT = 192,
+	/* The most pieces of one super-packet: the kernel's UIO_MAXIOV. */
+	WG_GRO_SCATTER_MAX_IOV = 1024,
 };
+
+/* A WG_GRO_SCATTER buffer big enough for super-packets of up to n
+ * input packets. */
+#define WG_GRO_SCATTER_BUF_SIZE(n) \
+	(WG_GRO_SCATTER_IOV_AT + ((size_t)(n) + 1) * sizeof(struct iovec))
 
 /*
  * The Internet checksum (RFC 1071), 8 bytes at a time. Sums are kept
@@ -121,6 +133,14 @@ enum wg_gro_flags {
 	 * their transport checksums are trusted, not verified, as the
 	 * kernel module marks such packets CHECKSUM_UNNECESSARY. */
 	WG_GRO_TRUSTED = 1 << 1,
+	/* Super-packets are not copied together. A buffer holds only the
+	 * vnet header and the first packet's headers, followed (at
+	 * WG_GRO_SCATTER_IOV_AT) by the iovecs of the item's pieces: those
+	 * headers, then each packet's payload where it lies. A buffer
+	 * of buf_cap bytes takes runs of up to
+	 * (buf_cap - WG_GRO_SCATTER_IOV_AT) / sizeof(struct iovec) - 1
+	 * packets, at most WG_GRO_SCATTER_MAX_IOV - 1. */
+	WG_GRO_SCATTER = 1 << 2,
 };
 
 /* One packet to write to the TUN: the vnet header, then len bytes. */
@@ -134,6 +154,11 @@ struct wg_gro_item {
 	size_t len;
 	unsigned int first; /* index of its first input packet */
 	unsigned int count; /* how many input packets it carries */
+	/* A super-packet built with WG_GRO_SCATTER: writev(iov, niov)
+	 * writes the item (vnet header and len bytes); pkt then points to
+	 * its headers alone. Otherwise niov is 0. */
+	const struct iovec *iov;
+	unsigned int niov;
 };
 
 /*

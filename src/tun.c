@@ -406,11 +406,11 @@ int wg_tun_writer_init(struct wg_tun_writer *w, const struct wg_tun *tun,
 	w->gro = w->vnet_hdr && gro_wanted &&
 		 (tun->offloads & (TUN_F_TSO4 | TUN_F_TSO6));
 	/* Only authenticated packets are written. */
-	w->gro_flags = WG_GRO_TRUSTED;
+	w->gro_flags = WG_GRO_TRUSTED | WG_GRO_SCATTER;
 	if (tun->offloads & (WG_TUN_F_USO4 | WG_TUN_F_USO6))
 		w->gro_flags |= WG_GRO_UDP;
 	for (i = 0; w->gro && i < WG_TUN_WRITER_BUFS; i++) {
-		w->bufs[i] = malloc(WG_GRO_BUF_SIZE);
+		w->bufs[i] = malloc(WG_TUN_WRITER_BUF_SIZE);
 		if (!w->bufs[i])
 			return -ENOMEM;
 	}
@@ -460,15 +460,18 @@ static unsigned int write_coalesced(struct wg_tun_writer *w,
 	struct wg_gro_item items[WG_TUN_WRITER_MAX];
 	unsigned int i, nitems, ok = 0;
 
-	nitems = wg_gro_coalesce(pkts, lens, n, w->bufs, WG_GRO_BUF_SIZE,
-				 WG_TUN_WRITER_BUFS, w->gro_flags, items);
+	nitems = wg_gro_coalesce(pkts, lens, n, w->bufs,
+				 WG_TUN_WRITER_BUF_SIZE, WG_TUN_WRITER_BUFS,
+				 w->gro_flags, items);
 	for (i = 0; i < nitems; i++) {
 		struct iovec iov[2] = {
 			{ &items[i].hdr, sizeof(items[i].hdr) },
 			{ (void *)items[i].pkt, items[i].len },
 		};
+		const struct iovec *v = items[i].niov ? items[i].iov : iov;
+		int nv = items[i].niov ? (int)items[i].niov : 2;
 
-		if (!wg_tun_writev(w->fd, iov, 2,
+		if (!wg_tun_writev(w->fd, v, nv,
 				   sizeof(items[i].hdr) + items[i].len)) {
 			ok += items[i].count;
 			++*writes;

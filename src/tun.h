@@ -15,6 +15,8 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "offload.h"
+
 enum { WG_TUN_MAX_QUEUES = 64 };
 
 struct wg_tun {
@@ -103,17 +105,21 @@ bool wg_tun_read_error_is_gone(int err);
  * deliver small batches themselves) has its own.
  */
 enum {
-	WG_TUN_WRITER_BUFS = 4,
+	/* How many super-packets one wg_tun_writer_write() builds. They
+	 * are written with writev() from where the packets lie
+	 * (WG_GRO_SCATTER): a buffer holds headers and iovecs, a few KiB. */
+	WG_TUN_WRITER_BUFS = 16,
 	/* The most packets one wg_tun_writer_write() takes. */
 	WG_TUN_WRITER_MAX = 256,
 };
+#define WG_TUN_WRITER_BUF_SIZE WG_GRO_SCATTER_BUF_SIZE(WG_TUN_WRITER_MAX)
 
 struct wg_tun_writer {
 	int fd;
 	bool vnet_hdr;
 	bool gro;		/* coalesce TCP (and UDP: gro_flags) runs */
 	unsigned int gro_flags; /* WG_GRO_* */
-	uint8_t *bufs[WG_TUN_WRITER_BUFS]; /* WG_GRO_BUF_SIZE each */
+	uint8_t *bufs[WG_TUN_WRITER_BUFS]; /* WG_TUN_WRITER_BUF_SIZE each */
 };
 
 /* Writes to queue index (modulo the queues); gro_wanted: coalesce where

@@ -41,11 +41,13 @@ enum {
 	FIX_LEN = 1 << 1,  /* GRO: set IP lengths to the packet's */
 	FIX_CSUM = 1 << 2, /* GRO: make IPv4 and transport checksums right */
 	GRO_UDP = 1 << 3,  /* GRO: pass WG_GRO_UDP */
+	GRO_SCATTER = 1 << 4, /* GRO: pass WG_GRO_SCATTER */
 };
 
 static uint8_t *outs[MAX_OUT];
 static uint8_t *bufs[NBUFS];
 static uint8_t *scratch[MAX_PKTS];
+static uint8_t *flat; /* a WG_GRO_SCATTER item, as writev() writes it */
 /* What the last input made: packets split, super-packets built. */
 static unsigned int last_nout, last_supers;
 
@@ -67,6 +69,8 @@ static void init(void)
 		scratch[i] = malloc(WG_OFFLOAD_MAX_PACKET);
 		FUZZ_ASSERT(scratch[i]);
 	}
+	flat = malloc(WG_GRO_BUF_SIZE);
+	FUZZ_ASSERT(flat);
 	self_check();
 }
 
@@ -356,6 +360,48 @@ static bool same_packet(const uint8_t *seg, size_t seg_len, const uint8_t *p,
 	return true;
 }
 
+/*
+ * A WG_GRO_SCATTER item's pieces: the vnet header and headers in one of
+ * the buffers, then payloads lying inside the inputs, as many as the
+ * buffer holds; laid out in flat as writev() would write them. Returns
+ * the item with pkt pointing into flat.
+ */
+static struct wg_gro_item flatten(const struct wg_gro_item *it,
+				  const uint8_t *const *pkts,
+				  const size_t *lens, unsigned int n,
+				  size_t buf_cap, unsigned int nbufs)
+{
+	struct wg_gro_item c = *it;
+	size_t off = 0;
+	unsigned int v, k;
+	bool ok = false;
+
+	FUZZ_ASSERT(it->niov >= 3 && it->niov == it->count + 1);
+	FUZZ_ASSERT(buf_cap > WG_GRO_SCATTER_IOV_AT &&
+		    it->niov <= (buf_cap - WG_GRO_SCATTER_IOV_AT) /
+				    sizeof(struct iovec));
+	for (k = 0; k < nbufs; k++)
+		ok |= it->iov[0].iov_base == bufs[k] &&
+		      it->pkt == bufs[k] + VH &&
+		      (const uint8_t *)it->iov ==
+			  bufs[k] + WG_GRO_SCATTER_IOV_AT;
+	FUZZ_ASSERT(ok);
+	for (v = 0; v < it->niov; v++) {
+		const uint8_t *p = it->iov[v].iov_base;
+		size_t l = it->iov[v].iov_len;
+
+		for (k = 0, ok = v == 0; !ok && k < n; k++)
+			ok = p >= pkts[k] && p + l <= pkts[k] + lens[k];
+		FUZZ_ASSERT(ok);
+		FUZZ_ASSERT(off + l <= WG_GRO_BUF_SIZE);
+		memcpy(flat + off, p, l);
+		off += l;
+	}
+	FUZZ_ASSERT(off == VH + it->len);
+	c.pkt = flat + VH;
+	return c;
+}
+
 static void check_super(const struct wg_gro_item *it,
 			const uint8_t *const *pkts, const size_t *lens,
 			unsigned int n, bool *used, size_t buf_cap,
@@ -369,8 +415,8 @@ static void check_super(const struct wg_gro_item *it,
 	for (k = 0; k < nbufs; k++)
 		if (it->pkt == bufs[k] + VH)
 			in_buf = true;
-	FUZZ_ASSERT(in_buf);
-	FUZZ_ASSERT(VH + it->len <= buf_cap &&
+	FUZZ_ASSERT(in_buf || (it->niov && it->pkt == flat + VH));
+	FUZZ_ASSERT((it->niov || VH + it->len <= buf_cap) &&
 		    it->len <= WG_OFFLOAD_MAX_PACKET);
 	FUZZ_ASSERT(!memcmp(it->pkt - VH, &it->hdr, VH));
 	FUZZ_ASSERT(it->hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
@@ -418,7 +464,9 @@ static void fuzz_coalesce(struct fuzz_in *in)
 		n++;
 	}
 	m = wg_gro_coalesce(pkts, lens, n, bufs, buf_cap, nbufs,
-			    flags & GRO_UDP ? WG_GRO_UDP : 0, items);
+			    (flags & GRO_UDP ? WG_GRO_UDP : 0) |
+				(flags & GRO_SCATTER ? WG_GRO_SCATTER : 0),
+			    items);
 	FUZZ_ASSERT(m <= n);
 	/* Packets the kernel takes as they are first, by index. */
 	for (i = 0; i < m; i++) {
@@ -434,12 +482,19 @@ static void fuzz_coalesce(struct fuzz_in *in)
 		used[items[i].first] = true;
 	}
 	FUZZ_ASSERT(total == n);
-	for (i = 0; i < m; i++)
-		if (items[i].hdr.flags || items[i].hdr.gso_type) {
-			last_supers++;
-			check_super(&items[i], pkts, lens, n, used, buf_cap,
-				    nbufs);
+	for (i = 0; i < m; i++) {
+		struct wg_gro_item c = items[i];
+
+		if (!c.hdr.flags && !c.hdr.gso_type) {
+			FUZZ_ASSERT(!c.niov);
+			continue;
 		}
+		FUZZ_ASSERT(!c.niov == !(flags & GRO_SCATTER));
+		if (c.niov)
+			c = flatten(&items[i], pkts, lens, n, buf_cap, nbufs);
+		last_supers++;
+		check_super(&c, pkts, lens, n, used, buf_cap, nbufs);
+	}
 	for (i = 0; i < n; i++)
 		FUZZ_ASSERT(used[i]);
 }
@@ -562,6 +617,9 @@ void fuzz_seeds(fuzz_emit_fn emit, void *ctx)
 	seed_flow(emit, ctx, "gro-udp4", 4, false, GRO_UDP, 4);
 	seed_flow(emit, ctx, "gro-udp6-fix", 6, false,
 		  GRO_UDP | FIX_LEN | FIX_CSUM, 3);
+	seed_flow(emit, ctx, "gro-tcp4-scatter", 4, true, GRO_SCATTER, 4);
+	seed_flow(emit, ctx, "gro-udp6-scatter", 6, false,
+		  GRO_UDP | GRO_SCATTER, 4);
 	seed_split(emit, ctx, "gso-tcp4", 4, true);
 	seed_split(emit, ctx, "gso-tcp6", 6, true);
 	seed_split(emit, ctx, "gso-udp4", 4, false);

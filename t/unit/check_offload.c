@@ -1604,6 +1604,43 @@ static void rt_make_flow(uint64_t *seed, unsigned int f, struct rt_flow *rf,
 	rf->next = 0;
 }
 
+/*
+ * A WG_GRO_SCATTER item laid out as writev() would write it, into flat
+ * (vnet header, then the packet). Its first piece must be the vnet
+ * header and headers in one of bufs[], every other piece a payload lying
+ * inside one of the n inputs (nothing copied), and the pieces must add
+ * up to the item's length.
+ */
+static void flatten_scatter(const struct wg_gro_item *it, uint8_t *const *bufs,
+			    unsigned int nbufs, const uint8_t *const *in,
+			    const size_t *inlen, unsigned int n, uint8_t *flat)
+{
+	const uint8_t *b0 = it->iov[0].iov_base;
+	size_t off = 0;
+	unsigned int v, k;
+	bool ok = false;
+
+	ck_assert_uint_ge(it->niov, 3);
+	ck_assert_uint_eq(it->niov, it->count + 1);
+	for (k = 0; k < nbufs; k++)
+		ok |= b0 == bufs[k];
+	ck_assert_msg(ok, "the headers' piece is not in a buffer");
+	ck_assert(it->pkt == b0 + VH);
+	ck_assert(!memcmp(b0, &it->hdr, VH));
+	for (v = 0; v < it->niov; v++) {
+		const uint8_t *p = it->iov[v].iov_base;
+		size_t l = it->iov[v].iov_len;
+
+		for (k = 0, ok = v == 0; !ok && k < n; k++)
+			ok = p >= in[k] && p + l <= in[k] + inlen[k];
+		ck_assert_msg(ok, "piece %u lies outside the inputs", v);
+		ck_assert_uint_le(off + l, VH + WG_OFFLOAD_MAX_PACKET);
+		memcpy(flat + off, p, l);
+		off += l;
+	}
+	ck_assert_uint_eq(off, VH + it->len);
+}
+
 START_TEST(test_roundtrip)
 {
 	/* Up to 3 flows; now and then 10, more than the runs kept open. */
@@ -1612,10 +1649,10 @@ START_TEST(test_roundtrip)
 	uint64_t seed = 0x707 + (uint64_t)_i;
 	struct rt_flow *fl = calloc(NF, sizeof(*fl));
 	struct wg_gro_item *items = calloc(NIN, sizeof(*items));
-	uint8_t *bufs[4], *out[MAX_SEGS];
-	unsigned int iter, merged = 0, i;
+	uint8_t *bufs[4], *out[MAX_SEGS], *flat = malloc(VH + BIG);
+	unsigned int iter, merged = 0, scattered = 0, i;
 
-	ck_assert(fl && items);
+	ck_assert(fl && items && flat);
 	for (i = 0; i < 4; i++)
 		bufs[i] = malloc(WG_GRO_BUF_SIZE);
 	for (i = 0; i < MAX_SEGS; i++)
@@ -1625,8 +1662,15 @@ START_TEST(test_roundtrip)
 		size_t inlen[NIN], olens[MAX_SEGS];
 		unsigned int inflow[NIN], nf, n = 0, left = 0, nitems, k, f;
 		uint64_t r = test_random_u64(&seed);
+		/* Half the time the pieces are listed, not copied
+		 * (WG_GRO_SCATTER), in buffers that hold 1 to 40 of them
+		 * or any number. */
+		bool scatter = r >> 50 & 1;
 		size_t cap =
-		    r & 1 ? WG_GRO_BUF_SIZE : VH + 3000 + (r >> 8) % 20000;
+		    r & 1	? WG_GRO_BUF_SIZE
+		    : scatter ? WG_GRO_SCATTER_IOV_AT +
+				    (1 + (r >> 8) % 40) * sizeof(struct iovec)
+			      : VH + 3000 + (r >> 8) % 20000;
 
 		nf = r >> 40 & 3 ? 1 + (unsigned int)(r >> 42) % 3 : NF;
 		for (f = 0; f < nf; f++) {
@@ -1645,19 +1689,28 @@ START_TEST(test_roundtrip)
 		}
 		for (f = 0; f < nf; f++)
 			fl[f].next = 0;
-		nitems = wg_gro_coalesce(in, inlen, n, bufs, cap,
-					 (unsigned int)(r >> 20) % 5,
-					 WG_GRO_UDP, items);
+		nitems = wg_gro_coalesce(
+		    in, inlen, n, bufs, cap, (unsigned int)(r >> 20) % 5,
+		    WG_GRO_UDP | (scatter ? WG_GRO_SCATTER : 0), items);
 		ck_assert_uint_le(nitems, n);
 		for (k = 0; k < nitems; k++) {
 			const struct wg_gro_item *it = &items[k];
+			const uint8_t *pkt = it->pkt;
 			unsigned int nout;
 
 			ck_assert(!k || it->first > items[k - 1].first);
 			f = inflow[it->first];
 			merged += it->count > 1;
-			ck_assert_int_eq(wg_gso_split(&it->hdr, it->pkt,
-						      it->len, out, SLOT, olens,
+			ck_assert_uint_eq(it->niov != 0,
+					  scatter && it->count > 1);
+			if (it->niov) {
+				flatten_scatter(it, bufs, 4, in, inlen, n,
+						flat);
+				pkt = flat + VH;
+				scattered++;
+			}
+			ck_assert_int_eq(wg_gso_split(&it->hdr, pkt, it->len,
+						      out, SLOT, olens,
 						      MAX_SEGS, &nout),
 					 0);
 			ck_assert_uint_eq(nout, it->count);
@@ -1683,12 +1736,15 @@ START_TEST(test_roundtrip)
 				free(fl[f].segs[i]);
 		}
 	}
-	/* GRO must really have merged, or this proved nothing. */
+	/* GRO must really have merged, both ways, or this proved
+	 * nothing. */
 	ck_assert_uint_gt(merged, 100);
+	ck_assert_uint_gt(scattered, 30);
 	for (i = 0; i < 4; i++)
 		free(bufs[i]);
 	for (i = 0; i < MAX_SEGS; i++)
 		free(out[i]);
+	free(flat);
 	free(items);
 	free(fl);
 }
