@@ -713,26 +713,33 @@ static bool gro_can_join(const struct gro *g, const struct run *r,
 	return same_tcp_fields(r, s);
 }
 
+/* A run's buffer, when a second packet joins: the head copied whole,
+ * or with WG_GRO_SCATTER its headers and the iovecs of what it has. */
+static void gro_take_buf(struct gro *g, struct run *r)
+{
+	const struct seg *h = &r->head;
+
+	r->buf = g->bufs[g->next_buf++];
+	if (!g->scatter) {
+		memcpy(r->buf + VNET_HDR_LEN, h->pkt, h->len);
+		return;
+	}
+	memcpy(r->buf + VNET_HDR_LEN, h->pkt, h->hlen);
+	r->iov = (struct iovec *)(r->buf + WG_GRO_SCATTER_IOV_AT);
+	r->iov[0].iov_base = r->buf;
+	r->iov[0].iov_len = VNET_HDR_LEN + h->hlen;
+	r->iov[1].iov_base = (void *)(h->pkt + h->hlen);
+	r->iov[1].iov_len = h->len - h->hlen;
+	r->niov = 2;
+}
+
 /* Appends s; true if that ends the run. */
 static bool gro_join(struct gro *g, struct run *r, const struct seg *s)
 {
 	size_t plen = s->len - s->hlen;
 
-	if (!r->buf && g->scatter) {
-		const struct seg *h = &r->head;
-
-		r->buf = g->bufs[g->next_buf++];
-		memcpy(r->buf + VNET_HDR_LEN, h->pkt, h->hlen);
-		r->iov = (struct iovec *)(r->buf + WG_GRO_SCATTER_IOV_AT);
-		r->iov[0].iov_base = r->buf;
-		r->iov[0].iov_len = VNET_HDR_LEN + h->hlen;
-		r->iov[1].iov_base = (void *)(h->pkt + h->hlen);
-		r->iov[1].iov_len = h->len - h->hlen;
-		r->niov = 2;
-	} else if (!r->buf) {
-		r->buf = g->bufs[g->next_buf++];
-		memcpy(r->buf + VNET_HDR_LEN, r->head.pkt, r->head.len);
-	}
+	if (!r->buf)
+		gro_take_buf(g, r);
 	if (g->scatter) {
 		r->iov[r->niov].iov_base = (void *)(s->pkt + s->hlen);
 		r->iov[r->niov++].iov_len = plen;

@@ -332,19 +332,20 @@ static void submit_data(struct wg_device *dev, struct batch *b,
 	pthread_spin_unlock(&peer->rx_queue.lock);
 	if (w && b->count <= WG_INLINE_MAX &&
 	    (alone || !wg_ring_len(&dev->crypt_ring))) {
-		/* Once b is DONE, a TUN writer draining the queue may
-		 * release it, and with it the peer's last reference if the
-		 * peer was removed meanwhile; the caller holds no RCU read
-		 * section. So the flush keeps a reference of its own. */
-		wg_peer_get(peer);
 		open_batch(dev, b);
+		/* Once b is DONE, a TUN writer draining the queue may
+		 * release it, and with it the last reference of a peer
+		 * removed meanwhile; the caller holds no RCU read section.
+		 * This one keeps the peer until the flush is done, as
+		 * route_batch's does on the way out. */
+		rcu_read_lock();
 		wg_batch_set_state(b, BATCH_DONE);
 		wg_receive_flush_peer(peer, w);
-		wg_peer_put(peer);
+		rcu_read_unlock();
 		return;
 	}
 	if (!wg_ring_push(&dev->crypt_ring, b)) {
-		/* The reference first, for the same reason. */
+		/* The writer's reference before DEAD, for the same reason. */
 		wg_peer_get(peer);
 		wg_batch_set_state(b, BATCH_DEAD);
 		wg_peer_hand_to(&dev->tun_writer_ring, peer);

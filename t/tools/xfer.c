@@ -18,7 +18,8 @@
  * the receiver also regenerates the stream and reports the first offset
  * that differs (first_mismatch OFF), how many bytes differ and the first
  * runs of them (mismatch_bytes N ranges OFF+LEN...), and the 16 bytes
- * from the first, got and wanted (mismatch_got HEX want HEX). Exit status 0, or 1 with a one-line reason on stderr.
+ * from the first, got and wanted (mismatch_got HEX want HEX).
+ * Exit status 0, or 1 with a one-line reason on stderr.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -297,9 +298,9 @@ static int wait_readable(int fd, int timeout_ms)
 	return rc;
 }
 
-/* Compares received bytes against the regenerated stream. */
 enum { BAD_RANGES = 4, BAD_SHOW = 16 };
 
+/* Compares received bytes against the regenerated stream. */
 struct verify {
 	bool on;
 	uint64_t state, off, first_bad, bad_bytes;
