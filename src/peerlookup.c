@@ -34,6 +34,26 @@ static void *entry_of(const struct wg_htable *t, struct cds_hlist_node *n,
 	return (char *)(n - (gen & 1)) - t->node_offset;
 }
 
+/*
+ * cds_hlist_add_head_rcu() with the new node's next pointer stored as a
+ * shared word. An index entry is taken out and put back in (a new index
+ * for the same handshake) without a grace period in between, as the
+ * kernel module does: a lookup still walking it may then follow it into
+ * another chain and miss, never crash. liburcu's plain store of next is
+ * a data race with that walk's load (TSan reported it in e2e_hsworkers).
+ * Only writers, under the lock, use prev.
+ */
+static void add_head(struct cds_hlist_node *n, struct cds_hlist_head *head)
+{
+	struct cds_hlist_node *first = head->next;
+
+	wg_write_once(n->next, first);
+	n->prev = (struct cds_hlist_node *)head;
+	if (first)
+		first->prev = n;
+	rcu_assign_pointer(head->next, n);
+}
+
 static struct wg_htable_buckets *buckets_new(size_t n, unsigned int gen)
 {
 	struct wg_htable_buckets *bk =
@@ -112,8 +132,8 @@ static void htable_maybe_grow(struct wg_htable *t)
 		for (pos = bk->b[i].next; pos; pos = pos->next) {
 			void *e = entry_of(t, pos, bk->gen);
 
-			cds_hlist_add_head_rcu(node_of(t, e, nb->gen),
-					       &nb->b[t->hash(t, e) & nb->mask]);
+			add_head(node_of(t, e, nb->gen),
+				 &nb->b[t->hash(t, e) & nb->mask]);
 		}
 	}
 	bk->table = t;
@@ -128,8 +148,8 @@ static void htable_add(struct wg_htable *t, void *entry)
 {
 	struct wg_htable_buckets *bk = t->cur;
 
-	cds_hlist_add_head_rcu(node_of(t, entry, bk->gen),
-			       &bk->b[t->hash(t, entry) & bk->mask]);
+	add_head(node_of(t, entry, bk->gen),
+		 &bk->b[t->hash(t, entry) & bk->mask]);
 	t->count++;
 	htable_maybe_grow(t);
 }
