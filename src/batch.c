@@ -12,6 +12,19 @@
 #include "peer.h"
 #include "tsan.h"
 
+/* Under AddressSanitizer a pooled batch's slots are poisoned (batch.h). */
+#ifdef WG_ASAN
+#include <sanitizer/asan_interface.h>
+#define slots_free(pool, b)                                                    \
+	ASAN_POISON_MEMORY_REGION((b)->slots,                                  \
+				  (size_t)(pool)->batch_size * WG_SLOT_SIZE)
+#define slots_taken(pool, b)                                                   \
+	ASAN_UNPOISON_MEMORY_REGION((b)->slots,                                \
+				    (size_t)(pool)->batch_size * WG_SLOT_SIZE)
+#else
+#define slots_free(pool, b) ((void)(pool), (void)(b))
+#define slots_taken(pool, b) ((void)(pool), (void)(b))
+#endif
 
 static void link_slots(struct batch_pool *pool)
 {
@@ -28,6 +41,7 @@ static void link_slots(struct batch_pool *pool)
 			b->pkts[j].buf = b->slots + (size_t)j * WG_SLOT_SIZE;
 		/* The first batch on top, the first taken. */
 		pool->free[pool->nbatches - 1 - i] = b;
+		slots_free(pool, b);
 	}
 	pool->nfree = pool->nbatches;
 }
@@ -66,9 +80,16 @@ int wg_batch_pool_init(struct batch_pool *pool, unsigned int nbatches,
 
 void wg_batch_pool_destroy(struct batch_pool *pool)
 {
-	if (pool->slots)
+	if (pool->slots) {
+#ifdef WG_ASAN
+		ASAN_UNPOISON_MEMORY_REGION(pool->slots,
+					    (size_t)pool->nbatches *
+						    pool->batch_size *
+						    WG_SLOT_SIZE);
+#endif
 		munmap(pool->slots, (size_t)pool->nbatches * pool->batch_size *
 					    WG_SLOT_SIZE);
+	}
 	free(pool->batches);
 	free(pool->free);
 	if (pool->lock_made)
@@ -110,6 +131,7 @@ struct batch *wg_batch_get(struct batch_pool *pool, enum batch_dir dir)
 	}
 	/* Ordered after the last user's wg_batch_put() (see tsan.h). */
 	wg_tsan_takeover(b);
+	slots_taken(pool, b);
 	b->next = NULL;
 	b->state = BATCH_PENDING;
 	b->dir = dir;
@@ -144,6 +166,7 @@ struct batch *wg_batch_get_wait(struct batch_pool *pool, enum batch_dir dir)
 void wg_batch_put(struct batch_pool *pool, struct batch *b)
 {
 	/* The stack has room for every batch, so it cannot be full. */
+	slots_free(pool, b);
 	wg_tsan_handoff(b);
 	pthread_spin_lock(&pool->lock);
 	pool->free[pool->nfree] = b;

@@ -26,9 +26,24 @@
  * a batch in flight: the crypto worker owns its packets, the queue owns
  * its link, and `state` hands the packets back (release store, acquire
  * load).
+ *
+ * Under AddressSanitizer (configure --enable-asan) the slots of a batch in
+ * the pool are poisoned, from wg_batch_put() until a reader takes it
+ * again: a stage that still reads or writes a packet after its batch went
+ * back is reported where it does so, instead of sealing, opening or
+ * writing to the TUN device bytes a reader is meanwhile replacing.
  */
 #ifndef WGPIPE_BATCH_H
 #define WGPIPE_BATCH_H
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WG_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define WG_ASAN 1
+#endif
 
 #include <pthread.h>
 #include <stdbool.h>

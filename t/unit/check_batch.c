@@ -3,11 +3,16 @@
  * counts that); a batch put back comes out again, for its new direction;
  * sizes it cannot hold are refused. A batch's space: packets of any size
  * up to WireGuard's largest take consecutive slots, never overlap, and
- * stop at the batch's end. */
+ * stop at the batch's end. Under AddressSanitizer, a pooled batch's slots
+ * are poisoned and a taken batch's are not. */
 #include <check.h>
 #include <string.h>
 
 #include "batch.h"
+
+#ifdef WG_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 
 START_TEST(test_pool_exhaustion)
 {
@@ -115,6 +120,42 @@ START_TEST(test_batch_space)
 }
 END_TEST
 
+#ifdef WG_ASAN
+static bool slots_poisoned(const struct batch_pool *pool, struct batch *b,
+			   bool want)
+{
+	size_t n = (size_t)pool->batch_size * WG_SLOT_SIZE, i;
+
+	for (i = 0; i < n; i += WG_SLOT_SIZE / 2)
+		if (__asan_address_is_poisoned(b->slots + i) != want)
+			return false;
+	return __asan_address_is_poisoned(b->slots + n - 1) == want;
+}
+
+START_TEST(test_pool_poisons_free_slots)
+{
+	struct batch_pool pool;
+	struct batch *a, *b;
+
+	ck_assert_int_eq(wg_batch_pool_init(&pool, 4, 8, 1024), 0);
+	a = wg_batch_get(&pool, BATCH_TX);
+	b = wg_batch_get(&pool, BATCH_RX);
+	ck_assert(slots_poisoned(&pool, a, false));
+	ck_assert(slots_poisoned(&pool, b, false));
+	/* The batches still in the pool: from their first slot on. */
+	ck_assert(__asan_address_is_poisoned(b->slots + 8 * WG_SLOT_SIZE));
+	wg_batch_put(&pool, b);
+	ck_assert(slots_poisoned(&pool, b, true));
+	ck_assert(slots_poisoned(&pool, a, false));
+	wg_batch_release(&pool, a);
+	ck_assert(slots_poisoned(&pool, a, true));
+	ck_assert_ptr_eq(wg_batch_get(&pool, BATCH_RX), a);
+	ck_assert(slots_poisoned(&pool, a, false));
+	wg_batch_pool_destroy(&pool);
+}
+END_TEST
+#endif
+
 static Suite *batch_suite(void)
 {
 	Suite *s = suite_create("batch");
@@ -124,6 +165,9 @@ static Suite *batch_suite(void)
 	tcase_add_test(tc, test_pool_lifo);
 	tcase_add_test(tc, test_pool_rejects_bad_sizes);
 	tcase_add_test(tc, test_batch_space);
+#ifdef WG_ASAN
+	tcase_add_test(tc, test_pool_poisons_free_slots);
+#endif
 	suite_add_tcase(s, tc);
 	return s;
 }
