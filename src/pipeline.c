@@ -86,7 +86,7 @@ static void *udp_reader(void *arg)
 
 	if (wg_receive_reader_init(&r, dev, t->index,
 				   dev->pipeline->udp_stop_fd)) {
-		log_err("UDP reader: no memory for UDP_GRO buffers");
+		log_err("UDP reader: no memory for its buffers");
 		wg_device_request_stop(dev, 1);
 	}
 	rcu_register_thread();

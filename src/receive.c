@@ -75,9 +75,12 @@ int wg_receive_reader_init(struct wg_udp_reader *r, struct wg_device *dev,
 		r->fds[r->nfds++] = s->fd4;
 	if (s->fd6 >= 0)
 		r->fds[r->nfds++] = s->fd6;
-	/* Without its buffers, the reader opens nothing itself. */
+	/* Without its buffers, the reader opens nothing itself; with no
+	 * crypto workers to do it instead, it cannot run. */
 	r->has_writer = !wg_tun_writer_init(&r->writer, &dev->tun, index,
 					    dev->opt.tun_gro);
+	if (!r->has_writer && !dev->opt.crypto_workers)
+		return -ENOMEM;
 	if (!s->gro)
 		return 0;
 	r->gro = calloc(1, sizeof(*r->gro));
@@ -330,8 +333,13 @@ static void submit_data(struct wg_device *dev, struct batch *b,
 	pthread_spin_lock(&peer->rx_queue.lock);
 	alone = wg_ordered_queue_append_locked(&peer->rx_queue, b);
 	pthread_spin_unlock(&peer->rx_queue.lock);
-	if (w && b->count <= WG_INLINE_MAX &&
-	    (alone || !wg_ring_len(&dev->crypt_ring))) {
+	/* As on the way out (route_batch in send.c): with no crypto
+	 * workers always, else a few packets when the pipeline is idle or
+	 * this peer has nothing else in it. A reader always has its writer
+	 * then (wg_receive_reader_init). */
+	if (w && (!dev->opt.crypto_workers ||
+		  (b->count <= WG_INLINE_MAX &&
+		   (alone || !wg_ring_len(&dev->crypt_ring))))) {
 		open_batch(dev, b);
 		/* Once b is DONE, a TUN writer draining the queue may
 		 * release it, and with it the last reference of a peer

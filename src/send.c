@@ -449,13 +449,15 @@ void wg_send_batch(struct wg_peer *peer, struct batch *b)
 	}
 	if (keypair_wants_rekey(dev, kp, now))
 		wg_handshake_want(peer);
-	/* Few packets, and the pipeline idle or nothing else of this peer's
+	/* Without crypto workers (--crypto-workers 0) always, and else for
+	 * few packets with the pipeline idle or nothing else of this peer's
 	 * in it: seal and send right here rather than wake two threads for
 	 * them (a ping, a keepalive, an ACK), and rather than queue a quiet
 	 * peer's packets behind another peer's bulk (see submit_data in
 	 * receive.c). */
-	if (b->count <= WG_INLINE_MAX &&
-	    (alone || !wg_ring_len(&dev->crypt_ring))) {
+	if (!dev->opt.crypto_workers ||
+	    (b->count <= WG_INLINE_MAX &&
+	     (alone || !wg_ring_len(&dev->crypt_ring)))) {
 		seal(dev, b);
 		wg_batch_set_state(b, BATCH_DONE);
 		wg_send_flush_peer(peer);

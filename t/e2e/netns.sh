@@ -15,6 +15,8 @@
 #                  t/tools in the tree this script is in; a missing one is
 #                  compiled on the spot with ${CC:-cc}
 #   E2E_LOG_LEVEL  LOG_LEVEL of the daemons (default verbose)
+#   E2E_WGPIPE_FLAGS  flags for every wgpipe daemon (not wireguard-go),
+#                  before the test's own, which win
 #   E2E_KEEP=1     keep the temporary folder (daemon logs) after the test;
 #                  after a failure it is kept unless E2E_KEEP=0
 #   E2E_SERIAL=0   do not wait for other end-to-end tests (see t_lock)
@@ -470,6 +472,8 @@ daemon_start()
 {
 	local side=$1 impl=$2 ifname log i rc
 	shift 2
+	# shellcheck disable=SC2086 # flags are words
+	is_wggo "$impl" || set -- ${E2E_WGPIPE_FLAGS:-} "$@"
 	T_SEQ=$((T_SEQ + 1))
 	# DAEMON_IFNAME=NAME daemon_start ...: that name again (a restart).
 	ifname=${DAEMON_IFNAME:-wg${side,,}${T_SEQ}p$$}
@@ -489,9 +493,15 @@ daemon_start()
 			fail "$(impl_name "$impl") on host $side exited at start" \
 				"(status $rc): $(tail -n 5 "$log")"
 		fi
-		[ -S "$UAPI_DIR/$ifname.sock" ] &&
-			ip -n "${NS[$side]}" link show "$ifname" >/dev/null 2>&1 &&
+		if [ -S "$UAPI_DIR/$ifname.sock" ] &&
+			ip -n "${NS[$side]}" link show "$ifname" >/dev/null 2>&1; then
+			# What the extra flags made of the threads.
+			[ -z "${E2E_WGPIPE_FLAGS:-}" ] || is_wggo "$impl" ||
+				say "host $side: $(impl_name "$impl")" \
+					"$E2E_WGPIPE_FLAGS: $(cat /proc/"${PID[$side]}"/task/*/comm 2>/dev/null |
+					grep -c '^wg-crypt') crypto workers"
 			return 0
+		fi
 		sleep 0.1
 	done
 	fail "$(impl_name "$impl") on host $side: no interface $ifname or" \

@@ -1,0 +1,40 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# The pipeline with crypto workers. On two CPUs, as on the CI machine,
+# wgpipe leaves them out by default (--crypto-workers 0: the readers
+# seal and send, open and write, what they read), so the tests that take
+# the defaults run that way. This runs again, with --crypto-workers 2
+# (what a machine with more CPUs gets: one per CPU), the tests whose
+# subject is a batch's life through the stages: peer removal with
+# batches in flight (e2e_removal) and sessions renewed under traffic
+# (e2e_rekey). Each daemon they start must have those workers (its
+# wg-crypt threads, which daemon_start counts). e2e_order and
+# e2e_offload choose 4 workers themselves, e2e_scale and e2e_hsworkers 1.
+#
+#   E2E_WORKERS_TESTS  the tests (default "e2e_removal e2e_rekey")
+#   E2E_WORKERS        crypto workers (default 2)
+
+: "${E2E_WORKERS_TESTS:=e2e_removal e2e_rekey}"
+: "${E2E_WORKERS:=2}"
+dir=$(dirname "$0")
+out=$(mktemp /tmp/wgpipe-e2e_workers.XXXXXX) || exit 1
+trap 'rm -f "$out"' EXIT
+for t in $E2E_WORKERS_TESTS; do
+	echo "# ---- $t with --crypto-workers $E2E_WORKERS"
+	E2E_WGPIPE_FLAGS="${E2E_WGPIPE_FLAGS:-} --crypto-workers $E2E_WORKERS" \
+		"$dir/$t.sh" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	if [ "$rc" != 0 ]; then
+		echo "FAIL e2e_workers: $t with --crypto-workers $E2E_WORKERS (status $rc)"
+		exit "$rc"
+	fi
+	counts=$(sed -n 's/.*: \([0-9]*\) crypto workers$/\1/p' "$out" | sort -u)
+	if [ "$counts" != "$E2E_WORKERS" ]; then
+		echo "FAIL e2e_workers: $t's wgpipe daemons had" \
+			"[$(echo $counts)] crypto workers, not $E2E_WORKERS"
+		exit 1
+	fi
+done
+echo "ok   e2e_workers: $E2E_WORKERS_TESTS with $E2E_WORKERS crypto workers"
+exit 0
