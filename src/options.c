@@ -62,11 +62,11 @@ void wg_options_defaults(struct wg_options *opt)
 		cpus = WG_MAX_THREADS;
 	opt->tun_readers = 1;
 	opt->udp_readers = 1;
-	/* On two CPUs the hand-offs to crypto workers and writers cost
-	 * more than the parallelism gains (contrib/bench/tunnel-bench:
-	 * the readers doing it all used 0.80-0.84x the CPU per GB, with
-	 * 1.07-1.11x the single-stream throughput). */
-	opt->crypto_workers = cpus <= 2 ? 0 : (unsigned int)cpus;
+	/* One per CPU. With none (--crypto-workers 0) a single TCP
+	 * stream took 0.7x the CPU per GB on two CPUs, but a quiet peer
+	 * waits behind another's bulk (e2e_fair), and a UDP flood gets
+	 * fewer datagrams through: see wgpipe(8), Sizing. */
+	opt->crypto_workers = (unsigned int)cpus;
 	opt->tun_writers = 1;
 	opt->udp_writers = 1;
 	opt->handshake_workers = 1;

@@ -1,22 +1,22 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# The pipeline with crypto workers. On two CPUs, as on the CI machine,
-# wgpipe leaves them out by default (--crypto-workers 0: the readers
-# seal and send, open and write, what they read), so the tests that take
-# the defaults run that way. This runs again, with --crypto-workers 2
-# (what a machine with more CPUs gets: one per CPU), the tests whose
-# subject is a batch's life through the stages: peer removal with
-# batches in flight (e2e_removal) and sessions renewed under traffic
-# (e2e_rekey). Each daemon they start must have those workers (its
-# wg-crypt threads, which daemon_start counts). e2e_order and
-# e2e_offload choose 4 workers themselves, e2e_scale and e2e_hsworkers 1.
+# The readers doing the crypto. wgpipe runs one crypto worker per CPU by
+# default, as every other test takes it; --crypto-workers 0 leaves them
+# out: each reader seals and sends, or opens and writes, what it read.
+# This runs again, that way, the tests whose subject is a batch's life:
+# peer removal with batches in flight (e2e_removal), sessions renewed
+# under traffic (e2e_rekey), and the demo's transfer (e2e_throughput).
+# Each daemon they start must have the workers asked for (its wg-crypt
+# threads, which daemon_start counts). e2e_order and e2e_offload choose
+# 4 workers, e2e_scale and e2e_hsworkers 1.
 #
-#   E2E_WORKERS_TESTS  the tests (default "e2e_removal e2e_rekey")
-#   E2E_WORKERS        crypto workers (default 2)
+#   E2E_WORKERS_TESTS  the tests (default "e2e_removal e2e_rekey
+#                      e2e_throughput")
+#   E2E_WORKERS        crypto workers (default 0)
 
-: "${E2E_WORKERS_TESTS:=e2e_removal e2e_rekey}"
-: "${E2E_WORKERS:=2}"
+: "${E2E_WORKERS_TESTS:=e2e_removal e2e_rekey e2e_throughput}"
+: "${E2E_WORKERS:=0}"
 dir=$(dirname "$0")
 out=$(mktemp /tmp/wgpipe-e2e_workers.XXXXXX) || exit 1
 trap 'rm -f "$out"' EXIT
