@@ -78,7 +78,8 @@ enum {
 			       WG_SLOT_SIZE - 1) / WG_SLOT_SIZE,
 	WG_BATCH_MAX = 256,
 	/* A batch this small is sealed or opened by the thread that read
-	 * it when the crypto workers have nothing queued. */
+	 * it when the crypto workers have nothing queued, or when its peer
+	 * has nothing else in flight (wg_crypt_here in device.h). */
 	WG_INLINE_MAX = 8,
 };
 
@@ -116,6 +117,9 @@ struct batch {
 	/* Packets this batch counts against its direction's in-flight
 	 * limit (see wg_batch_uncharge). */
 	unsigned int charged;
+	/* Its reader had nothing more to read when it handed b on, so it
+	 * may seal or open b itself (wg_crypt_here in device.h). */
+	bool drained;
 	struct wg_peer *peer;	       /* a reference, or NULL */
 	struct wg_keypair *keypair; /* a reference, or NULL */
 	struct packet pkts[];

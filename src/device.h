@@ -154,6 +154,34 @@ static inline bool wg_device_stopping(struct wg_device *dev)
 	return wg_load_acquire(dev->stopping);
 }
 
+/* Whether the thread that queued b for sealing or opening does that
+ * itself, rather than hand b to the crypto workers through the crypt
+ * ring and wake a worker and a writer for it. alone: b is its peer's
+ * only batch in flight in this direction.
+ *   - No workers (--crypto-workers 0): always.
+ *   - A few packets (a ping, a keepalive, an ACK): while the workers have
+ *     nothing queued, or nothing else of this peer's is in flight, so
+ *     that a quiet peer's packets do not wait behind another peer's bulk.
+ *   - A full batch: only when its reader had read everything there was
+ *     (b->drained) and the workers have nothing queued. A reader that
+ *     keeps up costs no hand-off and no wake-up; one that falls behind
+ *     hands its batches on and goes back to reading, so that other
+ *     peers' packets behind them in the socket or the TUN queue are read
+ *     (and a quiet one's take the lane above) while the workers seal or
+ *     open the bulk. */
+static inline bool wg_crypt_here(struct wg_device *dev, const struct batch *b,
+				 bool alone)
+{
+	bool idle;
+
+	if (!dev->opt.crypto_workers)
+		return true;
+	idle = !wg_ring_len(&dev->crypt_ring);
+	if (b->count <= WG_INLINE_MAX)
+		return alone || idle;
+	return b->drained && idle;
+}
+
 /* Readers: sleeps until one of fds[0 .. n) is readable (n <= 2), or the
  * device stops, or stop_fd (-1: none) becomes readable; true when one of
  * fds is readable. No timeout: a stop is an event. */

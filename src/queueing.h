@@ -41,8 +41,8 @@
  *   size: above N, so it cannot be full; if a push failed anyway, the
  *         batch is marked dead and its writer drops it (drop_no_endpoint
  *         on the way out).
- *   Small batches (WG_INLINE_MAX) skip it while it is empty: the thread
- *   that queued them seals or opens and writes them itself.
+ *   Some batches skip it (wg_crypt_here in device.h): the thread that
+ *   queued them seals or opens and writes them itself.
  *
  * dev->udp_writer_ring, dev->tun_writer_ring: a peer reference each, one
  *   per finished batch: "this peer has work".

@@ -154,6 +154,7 @@ static unsigned int udp_burst(struct wg_device *dev, int fd, struct batch *b)
 		b->pkts[kept++] = *p;
 	}
 	b->count = kept;
+	b->drained = got < (int)n;
 	return kept;
 }
 
@@ -258,10 +259,12 @@ static void udp_gro_burst(struct wg_udp_reader *r, int fd)
 		b = cut_run(r, b, rx->iov[i].iov_base, len, gro_size(m, len),
 			    &rx->src[i], &dst);
 	}
-	if (b && b->count)
+	if (b && b->count) {
+		b->drained = got < GRO_BUFS;
 		submit_read(r, b);
-	else if (b)
+	} else if (b) {
 		wg_batch_put(&dev->pool, b);
+	}
 }
 
 void wg_receive_read_udp(struct wg_udp_reader *r)
@@ -312,12 +315,13 @@ static struct wg_keypair *keypair_for(struct wg_device *dev,
 }
 
 /* Appends to the peer's rx queue in arrival order, then to the crypt
- * ring; or, when the reader has a TUN writer w, opens and delivers a
- * small batch here if the pipeline is idle or the peer has nothing else
- * in it. The second case is the quiet peer's fast lane: its ping or
- * keystroke does not queue behind another peer's bulk transfer in the
- * crypt and writer rings (a flow with no backlog is served first, as
- * fq_codel serves new flows). Takes b and its references. */
+ * ring; or, when the reader has a TUN writer w, opens and delivers b here
+ * (wg_crypt_here): a small batch if the pipeline is idle or the peer has
+ * nothing else in it, a full one if the reader has caught up and the
+ * workers are idle. Small batches are the quiet peer's fast lane: its
+ * ping or keystroke does not queue behind another peer's bulk transfer
+ * in the crypt and writer rings (a flow with no backlog is served first,
+ * as fq_codel serves new flows). Takes b and its references. */
 static void submit_data(struct wg_device *dev, struct batch *b,
 			struct wg_tun_writer *w)
 {
@@ -333,13 +337,10 @@ static void submit_data(struct wg_device *dev, struct batch *b,
 	pthread_spin_lock(&peer->rx_queue.lock);
 	alone = wg_ordered_queue_append_locked(&peer->rx_queue, b);
 	pthread_spin_unlock(&peer->rx_queue.lock);
-	/* As on the way out (route_batch in send.c): with no crypto
-	 * workers always, else a few packets when the pipeline is idle or
-	 * this peer has nothing else in it. A reader always has its writer
-	 * then (wg_receive_reader_init). */
-	if (w && (!dev->opt.crypto_workers ||
-		  (b->count <= WG_INLINE_MAX &&
-		   (alone || !wg_ring_len(&dev->crypt_ring))))) {
+	/* As on the way out (wg_send_batch): opened and written here, or
+	 * by the workers (wg_crypt_here). A reader always has its writer
+	 * when there are no workers (wg_receive_reader_init). */
+	if (w && wg_crypt_here(dev, b, alone)) {
 		open_batch(dev, b);
 		/* Once b is DONE, a TUN writer draining the queue may
 		 * release it, and with it the last reference of a peer
@@ -392,6 +393,7 @@ static void split_keypair(struct wg_device *dev, struct batch *b,
 	}
 	nb->keypair = kp;
 	nb->peer = wg_peer_get(kp->peer);
+	nb->drained = b->drained;
 	submit_data(dev, nb, w);
 }
 

@@ -20,8 +20,7 @@ struct wg_udp_gro;
 
 /* What a UDP reader thread reads with: the sockets of the set it started
  * with, UDP_GRO buffers where the socket has UDP_GRO on, and a TUN writer
- * for the small batches it opens and delivers itself while the crypto
- * workers are idle. */
+ * for the batches it opens and delivers itself (wg_crypt_here). */
 struct wg_udp_reader {
 	struct wg_device *dev;
 	int fds[2];

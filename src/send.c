@@ -95,8 +95,10 @@ static void tun_plain_burst(struct wg_tun_reader *r)
 			       WG_SLOT_HEADROOM;
 		iov.iov_len = wg_batch_room(pool, b) - WG_SLOT_OVERHEAD;
 		ret = wg_tun_read_burst(r->fd, &iov, 1, &len, &got);
-		if (ret || !got)
+		if (ret || !got) {
+			b->drained = !ret;
 			break;
+		}
 		wg_stat_add(dev, tun_rx_reads, 1);
 		wg_batch_add(pool, b, wg_tx_room(len))->len = (uint32_t)len;
 	}
@@ -219,7 +221,7 @@ static void tun_vnet_burst(struct wg_tun_reader *r)
 	const size_t hlen = sizeof(*h);
 	struct wg_device *dev = r->dev;
 	struct batch *b = NULL;
-	ssize_t len;
+	ssize_t len = 0;
 
 	/* Read until the queue is empty or the in-flight limit is hit. */
 	while (wg_batch_has_room(&dev->pool, BATCH_TX)) {
@@ -238,10 +240,12 @@ static void tun_vnet_burst(struct wg_tun_reader *r)
 			b = NULL;
 		}
 	}
-	if (b && b->count)
+	if (b && b->count) {
+		b->drained = len == -EAGAIN;
 		submit_tx(dev, b);
-	else if (b)
+	} else if (b) {
 		wg_batch_put(&dev->pool, b);
+	}
 }
 
 int wg_send_reader_init(struct wg_tun_reader *r, struct wg_device *dev,
@@ -338,6 +342,8 @@ static struct batch *split_off(struct wg_device *dev, struct batch *b,
 			wg_stat_add(dev, drop_pool_empty, 1);
 		peers[i] = NULL;
 	}
+	if (nb)
+		nb->drained = b->drained;
 	return nb;
 }
 
@@ -449,15 +455,8 @@ void wg_send_batch(struct wg_peer *peer, struct batch *b)
 	}
 	if (keypair_wants_rekey(dev, kp, now))
 		wg_handshake_want(peer);
-	/* Without crypto workers (--crypto-workers 0) always, and else for
-	 * few packets with the pipeline idle or nothing else of this peer's
-	 * in it: seal and send right here rather than wake two threads for
-	 * them (a ping, a keepalive, an ACK), and rather than queue a quiet
-	 * peer's packets behind another peer's bulk (see submit_data in
-	 * receive.c). */
-	if (!dev->opt.crypto_workers ||
-	    (b->count <= WG_INLINE_MAX &&
-	     (alone || !wg_ring_len(&dev->crypt_ring)))) {
+	/* Sealed and sent right here, or by the workers (wg_crypt_here). */
+	if (wg_crypt_here(dev, b, alone)) {
 		seal(dev, b);
 		wg_batch_set_state(b, BATCH_DONE);
 		wg_send_flush_peer(peer);
@@ -506,8 +505,11 @@ static void stage(struct wg_peer *peer, struct batch *b)
 {
 	struct batch *dropped = NULL;
 
-	/* Waiting for a handshake is not in flight: readers go on. */
+	/* Waiting for a handshake is not in flight: readers go on. Whoever
+	 * sends it later is no reader that has just read it: the workers
+	 * seal it if it is large (wg_crypt_here). */
 	wg_batch_uncharge(&peer->dev->pool, b);
+	b->drained = false;
 	pthread_mutex_lock(&peer->staged_lock);
 	if (peer->staged.len >= WG_MAX_STAGED_BATCHES)
 		dropped = wg_batch_list_pop(&peer->staged);

@@ -102,7 +102,7 @@ bool wg_tun_read_error_is_gone(int err);
  * A TUN writer: one queue of the device, and with virtio-net headers
  * and GRO the buffers that coalesced super-packets are built in. Each
  * thread that writes to the device (TUN writers, and UDP readers that
- * deliver small batches themselves) has its own.
+ * deliver batches themselves) has its own.
  */
 enum {
 	/* How many super-packets one wg_tun_writer_write() builds. They

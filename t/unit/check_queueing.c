@@ -268,6 +268,45 @@ START_TEST(test_fair_lane_wakes_worker)
 }
 END_TEST
 
+/* Who seals or opens a batch (wg_crypt_here): its reader, or the crypto
+ * workers. */
+START_TEST(test_crypt_here)
+{
+	struct wg_device *dev = calloc(1, sizeof(*dev));
+	struct batch small = {.count = WG_INLINE_MAX};
+	struct batch full = {.count = WG_INLINE_MAX + 1};
+	struct batch queued;
+
+	ck_assert_ptr_nonnull(dev);
+	ck_assert_int_eq(wg_ring_init(&dev->crypt_ring, 8), 0);
+	dev->opt.crypto_workers = 2;
+
+	/* Workers idle. */
+	ck_assert(wg_crypt_here(dev, &small, false));
+	ck_assert(!wg_crypt_here(dev, &full, true));
+	full.drained = true;
+	ck_assert(wg_crypt_here(dev, &full, false));
+
+	/* Workers with a batch queued: a reader that caught up hands its
+	 * full batch on all the same, a small one only goes ahead when its
+	 * peer has nothing else in flight. */
+	ck_assert(wg_ring_push(&dev->crypt_ring, &queued));
+	ck_assert(!wg_crypt_here(dev, &full, true));
+	ck_assert(!wg_crypt_here(dev, &small, false));
+	ck_assert(wg_crypt_here(dev, &small, true));
+
+	/* No workers: the reader does it all. */
+	dev->opt.crypto_workers = 0;
+	full.drained = false;
+	ck_assert(wg_crypt_here(dev, &full, false));
+	ck_assert(wg_crypt_here(dev, &small, false));
+
+	ck_assert_ptr_eq(wg_ring_pop(&dev->crypt_ring), &queued);
+	wg_ring_destroy(&dev->crypt_ring);
+	free(dev);
+}
+END_TEST
+
 static Suite *queueing_suite(void)
 {
 	Suite *s = suite_create("queueing");
@@ -276,6 +315,7 @@ static Suite *queueing_suite(void)
 	tc = tcase_create("ring");
 	tcase_add_test(tc, test_ring_fifo_and_timeout);
 	tcase_add_test(tc, test_fair_lane_wakes_worker);
+	tcase_add_test(tc, test_crypt_here);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("ordered");
 	tcase_add_test(tc, test_ordered_stops_at_pending);
