@@ -11,7 +11,9 @@
 #   - C's median round trip is well below B's: C's packets skip B's
 #     backlog on the hub (receive.c, submit_data; send.c, wg_send_batch).
 #     With one FIFO for every peer, C's median was about as long as the
-#     hub's part of B's; the bound is a third of B's median;
+#     hub's part of B's, and with the readers doing all the crypto
+#     (--crypto-workers 0) 0.45 of B's; with the lane, 0.28 to 0.34 in
+#     eight runs on two CPUs. The bound is 0.4 of B's median;
 #   - C's 99th percentile stays under a bound loose enough for a loaded
 #     CI machine (40 ms, times CK_TIMEOUT_MULTIPLIER);
 #   - B's streams carried data.
@@ -104,9 +106,9 @@ say "B (busy):  p50 $b50 ms, p99 $b99 ms, $bgot/$PINGS replies; B's streams ${mb
 pass "B's streams carried ${mbit} Mbit/s"
 [ "$cgot" = "$PINGS" ] || fail "C lost pings while B saturated the hub: $cgot/$PINGS"
 pass "C's pings all came back"
-awk -v c="$c50" -v b="$b50" 'BEGIN { exit !(c != "NA" && b != "NA" && c <= b / 3) }' ||
-	fail "C's median ($c50 ms) is not below a third of B's ($b50 ms): C waited behind B's backlog"
-pass "C's median is below a third of B's"
+awk -v c="$c50" -v b="$b50" 'BEGIN { exit !(c != "NA" && b != "NA" && c <= b * 0.4) }' ||
+	fail "C's median ($c50 ms) is not below 0.4 of B's ($b50 ms): C waited behind B's backlog"
+pass "C's median is below 0.4 of B's"
 limit=$((40 * T_SCALE))
 awk -v c="$c99" -v l="$limit" 'BEGIN { exit !(c != "NA" && c <= l) }' ||
 	fail "C's p99 ($c99 ms) is above $limit ms"

@@ -19,7 +19,7 @@
 : "${E2E_WORKERS:=0}"
 dir=$(dirname "$0")
 out=$(mktemp /tmp/wgpipe-e2e_workers.XXXXXX) || exit 1
-trap 'rm -f "$out"' EXIT
+trap 'rc=$?; rm -f "$out"; echo "# e2e_workers took $SECONDS s (status $rc)"' EXIT
 for t in $E2E_WORKERS_TESTS; do
 	echo "# ---- $t with --crypto-workers $E2E_WORKERS"
 	E2E_WGPIPE_FLAGS="${E2E_WGPIPE_FLAGS:-} --crypto-workers $E2E_WORKERS" \

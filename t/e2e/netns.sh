@@ -311,6 +311,7 @@ t_init()
 	require_cmd timeout coreutils
 	require_cmd ping iputils-ping
 	t_lock
+	T_STARTED=$SECONDS
 	T_TMP=$(mktemp -d "/tmp/wgpipe-$T_NAME.XXXXXX") || exit 1
 	trap t_cleanup EXIT
 	trap 'exit 130' INT
@@ -405,6 +406,9 @@ t_cleanup()
 				rm -rf "$T_TMP"
 			fi
 		fi
+		# For contrib/debian-setup's list of the slowest tests.
+		[ -n "${T_STARTED:-}" ] &&
+			echo "# $T_NAME took $((SECONDS - T_STARTED)) s (status $rc)"
 	fi
 	exit $rc
 }
