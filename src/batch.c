@@ -138,7 +138,7 @@ struct batch *wg_batch_get(struct batch_pool *pool, enum batch_dir dir)
 	b->count = 0;
 	b->used = 0;
 	b->charged = 0;
-	b->drained = false;
+	b->caught_up = false;
 	b->peer = NULL;
 	b->keypair = NULL;
 	return b;

@@ -81,6 +81,18 @@ enum {
 	 * it when the crypto workers have nothing queued, or when its peer
 	 * has nothing else in flight (wg_crypt_here in device.h). */
 	WG_INLINE_MAX = 8,
+	/* A reader keeps up while it has handed on fewer batches than this
+	 * since its queue was last empty: it then seals or opens larger
+	 * batches itself (wg_crypt_here in device.h). Past that it has
+	 * fallen behind, and hands them to the crypto workers until it
+	 * finds its queue empty again. What it reads meanwhile waits for
+	 * this many batches' crypto at most, about 25 us each at 64 packets
+	 * of 1420 bytes: with one peer, that peer's own packets, which wait
+	 * behind its earlier ones in any case (nonce order); with more, the
+	 * first batch after an empty read only, so that a quiet peer's
+	 * packets are not held up behind another's bulk. */
+	WG_CAUGHT_UP_ONE_PEER = 64,
+	WG_CAUGHT_UP = 1,
 };
 
 enum batch_state {
@@ -117,9 +129,9 @@ struct batch {
 	/* Packets this batch counts against its direction's in-flight
 	 * limit (see wg_batch_uncharge). */
 	unsigned int charged;
-	/* Its reader had nothing more to read when it handed b on, so it
-	 * may seal or open b itself (wg_crypt_here in device.h). */
-	bool drained;
+	/* Its reader was keeping up when it handed b on (WG_CAUGHT_UP), so
+	 * it may seal or open b itself (wg_crypt_here in device.h). */
+	bool caught_up;
 	struct wg_peer *peer;	       /* a reference, or NULL */
 	struct wg_keypair *keypair; /* a reference, or NULL */
 	struct packet pkts[];

@@ -104,7 +104,7 @@ struct wg_device {
 	struct peer_table peer_table;
 	struct index_table index_table;
 	struct cds_list_head peers; /* RCU list; written under config_lock */
-	unsigned int peer_count;
+	unsigned int peer_count; /* written under config_lock */
 	uint64_t next_peer_id;
 	/* Removed peers that batches in flight still hold (peer->removed),
 	 * so that shutdown can take those batches back too. */
@@ -162,13 +162,15 @@ static inline bool wg_device_stopping(struct wg_device *dev)
  *   - A few packets (a ping, a keepalive, an ACK): while the workers have
  *     nothing queued, or nothing else of this peer's is in flight, so
  *     that a quiet peer's packets do not wait behind another peer's bulk.
- *   - A full batch: only when its reader had read everything there was
- *     (b->drained) and the workers have nothing queued. A reader that
- *     keeps up costs no hand-off and no wake-up; one that falls behind
- *     hands its batches on and goes back to reading, so that other
- *     peers' packets behind them in the socket or the TUN queue are read
- *     (and a quiet one's take the lane above) while the workers seal or
- *     open the bulk. */
+ *   - A larger batch: when its reader keeps up (b->caught_up: it found
+ *     its queue empty at most WG_CAUGHT_UP batches ago, and with a
+ *     single peer at most WG_CAUGHT_UP_ONE_PEER), and, with more than
+ *     one peer, the workers have nothing queued. A reader that keeps up
+ *     costs no hand-off and no wake-up; one that falls behind hands its
+ *     batches on and goes back to reading, so that other peers' packets
+ *     behind them in the socket or the TUN queue are read (and a quiet
+ *     one's take the lane above) while the workers seal or open the
+ *     bulk. */
 static inline bool wg_crypt_here(struct wg_device *dev, const struct batch *b,
 				 bool alone)
 {
@@ -179,7 +181,15 @@ static inline bool wg_crypt_here(struct wg_device *dev, const struct batch *b,
 	idle = !wg_ring_len(&dev->crypt_ring);
 	if (b->count <= WG_INLINE_MAX)
 		return alone || idle;
-	return b->drained && idle;
+	return b->caught_up && (idle || wg_read_once(dev->peer_count) == 1);
+}
+
+/* How many batches a reader may hand on after finding its queue empty
+ * and still count as keeping up (WG_CAUGHT_UP). */
+static inline unsigned int wg_caught_up_batches(struct wg_device *dev)
+{
+	return wg_read_once(dev->peer_count) == 1 ? WG_CAUGHT_UP_ONE_PEER :
+						    WG_CAUGHT_UP;
 }
 
 /* Readers: sleeps until one of fds[0 .. n) is readable (n <= 2), or the

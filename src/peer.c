@@ -82,7 +82,8 @@ int wg_peer_create(struct wg_device *dev,
 
 	wg_peer_table_add(&dev->peer_table, peer);
 	cds_list_add_tail_rcu(&peer->list, &dev->peers);
-	dev->peer_count++;
+	/* Read racily on the data path (wg_crypt_here). */
+	wg_write_once(dev->peer_count, dev->peer_count + 1);
 	wg_counter_add(dev->peers_held, 1);
 	*out = peer;
 	return 0;
@@ -145,7 +146,7 @@ void wg_peer_remove(struct wg_peer *peer)
 	wg_peer_table_del(&dev->peer_table, peer);
 	wg_allowedips_remove_by_owner(&dev->allowedips, &peer->allowedips);
 	cds_list_del_rcu(&peer->list);
-	dev->peer_count--;
+	wg_write_once(dev->peer_count, dev->peer_count - 1);
 	pthread_mutex_lock(&peer->timers_lock);
 	wg_timers_stop(&peer->timers);
 	pthread_mutex_unlock(&peer->timers_lock);

@@ -101,6 +101,7 @@ static void submit_read(struct wg_udp_reader *r, struct batch *b)
 {
 	struct wg_device *dev = r->dev;
 
+	b->caught_up = r->handed_on++ < wg_caught_up_batches(dev);
 	wg_batch_charge(&dev->pool, b, b->count);
 	wg_stat_add(dev, udp_rx_packets, b->count);
 	wg_stat_add(dev, udp_rx_batches, 1);
@@ -109,7 +110,8 @@ static void submit_read(struct wg_udp_reader *r, struct batch *b)
 
 /* Without UDP_GRO: each datagram straight into slots of its own, as many
  * as one of the largest at our MTU takes; returns how many came. */
-static unsigned int udp_burst(struct wg_device *dev, int fd, struct batch *b)
+static unsigned int udp_burst(struct wg_device *dev, int fd, struct batch *b,
+			      bool *empty)
 {
 	static __thread union {
 		char buf[WG_RECV_CMSG_SPACE];
@@ -154,7 +156,7 @@ static unsigned int udp_burst(struct wg_device *dev, int fd, struct batch *b)
 		b->pkts[kept++] = *p;
 	}
 	b->count = kept;
-	b->drained = got < (int)n;
+	*empty = got < (int)n;
 	return kept;
 }
 
@@ -162,13 +164,17 @@ static void udp_plain_burst(struct wg_udp_reader *r, int fd)
 {
 	struct wg_device *dev = r->dev;
 	struct batch *b = wg_batch_get_wait(&dev->pool, BATCH_RX);
+	bool empty;
 
 	if (!b)
 		return;
-	if (udp_burst(dev, fd, b))
+	if (udp_burst(dev, fd, b, &empty)) {
+		if (empty)
+			r->handed_on = 0;
 		submit_read(r, b);
-	else
+	} else {
 		wg_batch_put(&dev->pool, b);
+	}
 }
 
 static unsigned int gro_size(struct msghdr *m, unsigned int len)
@@ -246,6 +252,10 @@ static void udp_gro_burst(struct wg_udp_reader *r, int fd)
 	got = wg_socket_recv_burst(fd, rx->msgs, GRO_BUFS);
 	if (got > 0)
 		wg_stat_add(dev, udp_rx_reads, got);
+	/* Read, and the socket is empty. (Not when nothing came: the other
+	 * socket of the set may be the one that is behind.) */
+	if (got > 0 && got < GRO_BUFS)
+		r->handed_on = 0;
 	for (i = 0; got > 0 && i < (unsigned int)got; i++) {
 		struct msghdr *m = &rx->msgs[i].msg_hdr;
 		struct wg_src dst;
@@ -259,12 +269,10 @@ static void udp_gro_burst(struct wg_udp_reader *r, int fd)
 		b = cut_run(r, b, rx->iov[i].iov_base, len, gro_size(m, len),
 			    &rx->src[i], &dst);
 	}
-	if (b && b->count) {
-		b->drained = got < GRO_BUFS;
+	if (b && b->count)
 		submit_read(r, b);
-	} else if (b) {
+	else if (b)
 		wg_batch_put(&dev->pool, b);
-	}
 }
 
 void wg_receive_read_udp(struct wg_udp_reader *r)
@@ -393,7 +401,7 @@ static void split_keypair(struct wg_device *dev, struct batch *b,
 	}
 	nb->keypair = kp;
 	nb->peer = wg_peer_get(kp->peer);
-	nb->drained = b->drained;
+	nb->caught_up = b->caught_up;
 	submit_data(dev, nb, w);
 }
 

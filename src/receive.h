@@ -29,6 +29,8 @@ struct wg_udp_reader {
 	struct wg_udp_gro *gro; /* or NULL */
 	struct wg_tun_writer writer;
 	bool has_writer;
+	/* Batches handed on since a burst found the sockets empty. */
+	unsigned int handed_on;
 };
 
 /* UDP reader: index picks the TUN queue it writes to; stop_fd, once

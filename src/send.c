@@ -50,8 +50,11 @@ enum {
 	SPARE_SLOTS = 512,
 };
 
-static void submit_tx(struct wg_device *dev, struct batch *b)
+static void submit_tx(struct wg_tun_reader *r, struct batch *b)
 {
+	struct wg_device *dev = r->dev;
+
+	b->caught_up = r->handed_on++ < wg_caught_up_batches(dev);
 	wg_batch_charge(&dev->pool, b, b->count);
 	wg_stat_add(dev, tun_rx_packets, b->count);
 	wg_stat_add(dev, tun_rx_batches, 1);
@@ -96,14 +99,15 @@ static void tun_plain_burst(struct wg_tun_reader *r)
 		iov.iov_len = wg_batch_room(pool, b) - WG_SLOT_OVERHEAD;
 		ret = wg_tun_read_burst(r->fd, &iov, 1, &len, &got);
 		if (ret || !got) {
-			b->drained = !ret;
+			if (!ret)
+				r->handed_on = 0; /* the queue is empty */
 			break;
 		}
 		wg_stat_add(dev, tun_rx_reads, 1);
 		wg_batch_add(pool, b, wg_tx_room(len))->len = (uint32_t)len;
 	}
 	if (b->count)
-		submit_tx(dev, b);
+		submit_tx(r, b);
 	else
 		wg_batch_put(pool, b);
 	tun_gone(dev, ret);
@@ -145,7 +149,7 @@ static struct batch *spread(struct wg_tun_reader *r, struct batch *b,
 	n = cut(dev, h, pkt, len, r->spare, SPARE_SLOTS, stride, lens);
 	for (i = 0; i < n; i++) {
 		if (b && wg_batch_room(&dev->pool, b) < wg_tx_room(lens[i])) {
-			submit_tx(dev, b);
+			submit_tx(r, b);
 			b = NULL;
 		}
 		if (!b && !(b = wg_batch_get_wait(&dev->pool, BATCH_TX)))
@@ -203,7 +207,7 @@ static struct batch *cut_read(struct wg_tun_reader *r, struct batch *b,
 	if ((unsigned long)pieces * stride > pool->batch_size)
 		return spread(r, b, h, pkt, len, stride);
 	if (b && (pool->batch_size - b->used) < pieces * stride) {
-		submit_tx(dev, b);
+		submit_tx(r, b);
 		b = NULL;
 	}
 	if (!b && !(b = wg_batch_get_wait(pool, BATCH_TX)))
@@ -221,13 +225,15 @@ static void tun_vnet_burst(struct wg_tun_reader *r)
 	const size_t hlen = sizeof(*h);
 	struct wg_device *dev = r->dev;
 	struct batch *b = NULL;
-	ssize_t len = 0;
+	ssize_t len;
 
 	/* Read until the queue is empty or the in-flight limit is hit. */
 	while (wg_batch_has_room(&dev->pool, BATCH_TX)) {
 		len = wg_tun_read(r->fd, r->super, hlen + WG_OFFLOAD_MAX_PACKET);
 		if (len < 0) {
-			if (len != -EAGAIN)
+			if (len == -EAGAIN)
+				r->handed_on = 0; /* the queue is empty */
+			else
 				tun_gone(dev, (int)len);
 			break;
 		}
@@ -236,16 +242,14 @@ static void tun_vnet_burst(struct wg_tun_reader *r)
 			continue;
 		b = cut_read(r, b, h, r->super + hlen, (size_t)len - hlen);
 		if (b && b->used == dev->pool.batch_size) {
-			submit_tx(dev, b);
+			submit_tx(r, b);
 			b = NULL;
 		}
 	}
-	if (b && b->count) {
-		b->drained = len == -EAGAIN;
-		submit_tx(dev, b);
-	} else if (b) {
+	if (b && b->count)
+		submit_tx(r, b);
+	else if (b)
 		wg_batch_put(&dev->pool, b);
-	}
 }
 
 int wg_send_reader_init(struct wg_tun_reader *r, struct wg_device *dev,
@@ -343,7 +347,7 @@ static struct batch *split_off(struct wg_device *dev, struct batch *b,
 		peers[i] = NULL;
 	}
 	if (nb)
-		nb->drained = b->drained;
+		nb->caught_up = b->caught_up;
 	return nb;
 }
 
@@ -509,7 +513,7 @@ static void stage(struct wg_peer *peer, struct batch *b)
 	 * sends it later is no reader that has just read it: the workers
 	 * seal it if it is large (wg_crypt_here). */
 	wg_batch_uncharge(&peer->dev->pool, b);
-	b->drained = false;
+	b->caught_up = false;
 	pthread_mutex_lock(&peer->staged_lock);
 	if (peer->staged.len >= WG_MAX_STAGED_BATCHES)
 		dropped = wg_batch_list_pop(&peer->staged);

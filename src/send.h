@@ -21,6 +21,8 @@ struct wg_tun_reader {
 	int fd;
 	uint8_t *super; /* vnet header + 64 KiB */
 	uint8_t *spare; /* SPARE_SLOTS x WG_SLOT_SIZE */
+	/* Batches handed on since a read found the queue empty. */
+	unsigned int handed_on;
 };
 
 /* TUN reader: reads from queue index (modulo the queues). 0 or -ENOMEM. */

@@ -97,7 +97,7 @@ END_TEST
 /*
  * The pipeline in miniature: one producer numbers batches and appends
  * them to the ordered queue, workers finish them in any order, and
- * whoever finishes one drains; the drained order must be the numbering,
+ * whoever finishes one drains; the caught_up order must be the numbering,
  * with nothing lost, doubled or delivered by two drainers at once.
  */
 enum { NBATCHES = 200000, NWORKERS = 4 };
@@ -280,24 +280,36 @@ START_TEST(test_crypt_here)
 	ck_assert_ptr_nonnull(dev);
 	ck_assert_int_eq(wg_ring_init(&dev->crypt_ring, 8), 0);
 	dev->opt.crypto_workers = 2;
+	dev->peer_count = 2;
+	ck_assert_uint_eq(wg_caught_up_batches(dev), WG_CAUGHT_UP);
 
 	/* Workers idle. */
 	ck_assert(wg_crypt_here(dev, &small, false));
 	ck_assert(!wg_crypt_here(dev, &full, true));
-	full.drained = true;
+	full.caught_up = true;
 	ck_assert(wg_crypt_here(dev, &full, false));
 
-	/* Workers with a batch queued: a reader that caught up hands its
-	 * full batch on all the same, a small one only goes ahead when its
-	 * peer has nothing else in flight. */
+	/* Workers with a batch queued: a reader that keeps up hands its
+	 * larger batch on all the same, a small one only goes ahead when
+	 * its peer has nothing else in flight. */
 	ck_assert(wg_ring_push(&dev->crypt_ring, &queued));
 	ck_assert(!wg_crypt_here(dev, &full, true));
 	ck_assert(!wg_crypt_here(dev, &small, false));
 	ck_assert(wg_crypt_here(dev, &small, true));
 
+	/* One peer: nobody else's packets wait behind it, so a reader that
+	 * keeps up does its own, whatever the workers have queued, and
+	 * keeps up for longer. */
+	dev->peer_count = 1;
+	ck_assert_uint_eq(wg_caught_up_batches(dev), WG_CAUGHT_UP_ONE_PEER);
+	ck_assert(WG_CAUGHT_UP_ONE_PEER > WG_CAUGHT_UP);
+	ck_assert(wg_crypt_here(dev, &full, false));
+	full.caught_up = false;
+	ck_assert(!wg_crypt_here(dev, &full, true));
+
 	/* No workers: the reader does it all. */
 	dev->opt.crypto_workers = 0;
-	full.drained = false;
+	dev->peer_count = 2;
 	ck_assert(wg_crypt_here(dev, &full, false));
 	ck_assert(wg_crypt_here(dev, &small, false));
 
