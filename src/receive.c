@@ -325,8 +325,8 @@ static struct wg_keypair *keypair_for(struct wg_device *dev,
 /* Appends to the peer's rx queue in arrival order, then to the crypt
  * ring; or, when the reader has a TUN writer w, opens and delivers b here
  * (wg_crypt_here): a small batch if the pipeline is idle or the peer has
- * nothing else in it, a full one if the reader has caught up and the
- * workers are idle. Small batches are the quiet peer's fast lane: its
+ * nothing else in it, a larger one while the reader keeps up (the rule
+ * is wg_crypt_here's). Small batches are the quiet peer's fast lane: its
  * ping or keystroke does not queue behind another peer's bulk transfer
  * in the crypt and writer rings (a flow with no backlog is served first,
  * as fq_codel serves new flows). Takes b and its references. */
