@@ -166,7 +166,20 @@ bool wg_crypto_is_zero(const void *a, size_t n)
 	return sodium_is_zero(a, n);
 }
 
+/* Every data flush draws one for its timer's jitter: one getrandom()
+ * each was a system call per sendmmsg(). The numbers are indexes and
+ * jitters, public once used, so a few waiting in a thread's memory give
+ * nothing away. */
+enum { RANDOM_AHEAD = 64 };
+
 uint32_t wg_random_u32(void)
 {
-	return randombytes_random();
+	static __thread uint32_t ahead[RANDOM_AHEAD];
+	static __thread unsigned int left;
+
+	if (!left) {
+		randombytes_buf(ahead, sizeof(ahead));
+		left = RANDOM_AHEAD;
+	}
+	return ahead[--left];
 }

@@ -81,7 +81,9 @@ void wg_x25519_clamp(uint8_t secret[static WG_KEY_LEN]);
  * Threads that handled keys call it before they go back to waiting. */
 void wg_crypto_wipe_registers(void);
 
-/* A uniformly random 32-bit number from the system's CSPRNG. */
+/* A uniformly random 32-bit number from the system's CSPRNG, drawn 64
+ * at a time per thread: for values that are public once used (session
+ * indexes, timer jitter), never for keys. */
 uint32_t wg_random_u32(void);
 
 /* Constant-time comparison of n bytes: true when equal. */
