@@ -238,22 +238,22 @@ void wg_device_request_stop(struct wg_device *dev, int status)
 	wg_waitq_wake_all(&dev->handshake_ring.wait);
 }
 
-bool wg_device_wait_readable(struct wg_device *dev, const int *fds,
-			     unsigned int n, int stop_fd)
+unsigned int wg_device_wait_readable(struct wg_device *dev, const int *fds,
+				     unsigned int n, int stop_fd)
 {
 	struct pollfd pfd[4];
-	unsigned int i;
+	unsigned int i, ready = 0;
 
 	for (i = 0; i < n; i++)
 		pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
 	pfd[n] = (struct pollfd){ .fd = dev->stop_fd, .events = POLLIN };
 	pfd[n + 1] = (struct pollfd){ .fd = stop_fd, .events = POLLIN };
 	if (poll(pfd, n + 2, -1) < 0 && errno != EINTR)
-		return false;
+		return 0;
 	for (i = 0; i < n; i++)
 		if (pfd[i].revents)
-			return true;
-	return false;
+			ready |= 1u << i;
+	return ready;
 }
 
 void wg_device_too_big(struct wg_device *dev, size_t len, const char *why,

@@ -193,10 +193,11 @@ static inline unsigned int wg_caught_up_batches(struct wg_device *dev)
 }
 
 /* Readers: sleeps until one of fds[0 .. n) is readable (n <= 2), or the
- * device stops, or stop_fd (-1: none) becomes readable; true when one of
- * fds is readable. No timeout: a stop is an event. */
-bool wg_device_wait_readable(struct wg_device *dev, const int *fds,
-			     unsigned int n, int stop_fd);
+ * device stops, or stop_fd (-1: none) becomes readable; returns which of
+ * fds are readable (or in error), bit i for fds[i], 0 for none. No
+ * timeout: a stop is an event. */
+unsigned int wg_device_wait_readable(struct wg_device *dev, const int *fds,
+				     unsigned int n, int stop_fd);
 /* Something too big to carry, of len bytes: counted in drop_too_big, and
  * logged once for each reason (*said, the caller's flag, one per call
  * site), with why. Any thread. */

@@ -160,14 +160,16 @@ static unsigned int udp_burst(struct wg_device *dev, int fd, struct batch *b,
 	return kept;
 }
 
-static void udp_plain_burst(struct wg_udp_reader *r, int fd)
+/* Both bursts: true when the burst filled every buffer it had, so that
+ * the socket may hold more. */
+static bool udp_plain_burst(struct wg_udp_reader *r, int fd)
 {
 	struct wg_device *dev = r->dev;
 	struct batch *b = wg_batch_get_wait(&dev->pool, BATCH_RX);
-	bool empty;
+	bool empty = true;
 
 	if (!b)
-		return;
+		return false;
 	if (udp_burst(dev, fd, b, &empty)) {
 		if (empty)
 			r->handed_on = 0;
@@ -175,6 +177,7 @@ static void udp_plain_burst(struct wg_udp_reader *r, int fd)
 	} else {
 		wg_batch_put(&dev->pool, b);
 	}
+	return !empty;
 }
 
 static unsigned int gro_size(struct msghdr *m, unsigned int len)
@@ -229,7 +232,7 @@ static struct batch *cut_run(struct wg_udp_reader *r, struct batch *b,
 	return b;
 }
 
-static void udp_gro_burst(struct wg_udp_reader *r, int fd)
+static bool udp_gro_burst(struct wg_udp_reader *r, int fd)
 {
 	struct wg_udp_gro *rx = r->gro;
 	struct wg_device *dev = r->dev;
@@ -273,21 +276,28 @@ static void udp_gro_burst(struct wg_udp_reader *r, int fd)
 		submit_read(r, b);
 	else if (b)
 		wg_batch_put(&dev->pool, b);
+	return got == GRO_BUFS;
 }
 
 void wg_receive_read_udp(struct wg_udp_reader *r)
 {
 	unsigned int i;
 
+	unsigned int ready = r->more;
+
 	wg_batch_wait_room(&r->dev->pool, BATCH_RX);
-	if (!wg_device_wait_readable(r->dev, r->fds, r->nfds, r->stop_fd))
+	/* After a burst that filled its buffers poll() would only say what
+	 * we know: read that socket again at once. Only the sockets that
+	 * are readable: the other family's is mostly idle. */
+	if (!ready && !(ready = wg_device_wait_readable(r->dev, r->fds,
+							r->nfds, r->stop_fd)))
 		return;
-	for (i = 0; i < r->nfds; i++) {
-		if (r->gro)
-			udp_gro_burst(r, r->fds[i]);
-		else
-			udp_plain_burst(r, r->fds[i]);
-	}
+	r->more = 0;
+	for (i = 0; i < r->nfds; i++)
+		if (ready & 1u << i &&
+		    (r->gro ? udp_gro_burst(r, r->fds[i])
+			    : udp_plain_burst(r, r->fds[i])))
+			r->more |= 1u << i;
 }
 
 /* ------------------------------------------------------------------ */

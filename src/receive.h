@@ -31,6 +31,9 @@ struct wg_udp_reader {
 	bool has_writer;
 	/* Batches handed on since a burst found the sockets empty. */
 	unsigned int handed_on;
+	/* Bit i: the last burst from fds[i] filled its buffers, so the next
+	 * reads it without a poll() first. */
+	unsigned int more;
 };
 
 /* UDP reader: index picks the TUN queue it writes to; stop_fd, once

@@ -91,6 +91,7 @@ static void tun_plain_burst(struct wg_tun_reader *r)
 	size_t len;
 	int ret = 0;
 
+	r->more = false;
 	if (!b)
 		return;
 	while (wg_batch_room(pool, b) >= want) {
@@ -106,6 +107,7 @@ static void tun_plain_burst(struct wg_tun_reader *r)
 		wg_stat_add(dev, tun_rx_reads, 1);
 		wg_batch_add(pool, b, wg_tx_room(len))->len = (uint32_t)len;
 	}
+	r->more = !ret && got;
 	if (b->count)
 		submit_tx(r, b);
 	else
@@ -228,9 +230,11 @@ static void tun_vnet_burst(struct wg_tun_reader *r)
 	ssize_t len;
 
 	/* Read until the queue is empty or the in-flight limit is hit. */
+	r->more = true;
 	while (wg_batch_has_room(&dev->pool, BATCH_TX)) {
 		len = wg_tun_read(r->fd, r->super, hlen + WG_OFFLOAD_MAX_PACKET);
 		if (len < 0) {
+			r->more = false;
 			if (len == -EAGAIN)
 				r->handed_on = 0; /* the queue is empty */
 			else
@@ -276,7 +280,9 @@ void wg_send_read_tun(struct wg_tun_reader *r)
 	struct wg_device *dev = r->dev;
 
 	wg_batch_wait_room(&dev->pool, BATCH_TX);
-	if (!wg_device_wait_readable(dev, &r->fd, 1, -1))
+	/* A burst cut short by a full batch or the in-flight limit left
+	 * packets behind: poll() would only say so. */
+	if (!r->more && !wg_device_wait_readable(dev, &r->fd, 1, -1))
 		return;
 	if (dev->tun.vnet_hdr)
 		tun_vnet_burst(r);

@@ -7,6 +7,7 @@
 #ifndef WGPIPE_SEND_H
 #define WGPIPE_SEND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct wg_device;
@@ -23,6 +24,9 @@ struct wg_tun_reader {
 	uint8_t *spare; /* SPARE_SLOTS x WG_SLOT_SIZE */
 	/* Batches handed on since a read found the queue empty. */
 	unsigned int handed_on;
+	/* The last burst stopped before the queue was empty: no poll()
+	 * before the next. */
+	bool more;
 };
 
 /* TUN reader: reads from queue index (modulo the queues). 0 or -ENOMEM. */
