@@ -281,9 +281,7 @@ static bool udp_gro_burst(struct wg_udp_reader *r, int fd)
 
 void wg_receive_read_udp(struct wg_udp_reader *r)
 {
-	unsigned int i;
-
-	unsigned int ready = r->more;
+	unsigned int i, ready = r->more;
 
 	wg_batch_wait_room(&r->dev->pool, BATCH_RX);
 	/* After a burst that filled its buffers poll() would only say what
