@@ -58,6 +58,10 @@
 #   E2E_OFFLOAD_ORDER_SIZE   bytes each (default 1000)
 #   E2E_OFFLOAD_ORDER_PPS    datagrams/s, in bursts of 64 (default 20000)
 #   E2E_OFFLOAD_MAX_LOST_PCT loss allowed in the UDP stream (default 5)
+#   E2E_OFFLOAD_GO_INIT      both: wireguard-go's cells, initiated by A and
+#                            by B, in every configuration (default);
+#                            alternate: by A in the first, third, ...
+#                            configuration and by B in the others
 
 . "$(dirname "$0")/netns.sh"
 
@@ -79,6 +83,11 @@ require_impl "$WGPIPE" "$WIREGUARD_GO"
 : "${E2E_OFFLOAD_ORDER_SIZE:=1000}"
 : "${E2E_OFFLOAD_ORDER_PPS:=20000}"
 : "${E2E_OFFLOAD_MAX_LOST_PCT:=5}"
+: "${E2E_OFFLOAD_GO_INIT:=both}"
+case $E2E_OFFLOAD_GO_INIT in
+both | alternate) ;;
+*) fail "E2E_OFFLOAD_GO_INIT is '$E2E_OFFLOAD_GO_INIT', not both or alternate" ;;
+esac
 # A stalled transfer fails its cell, not the whole run (the watchdog).
 : "${E2E_XFER_TIMEOUT:=60}"
 UDPSEQ=$(tool udpseq) || exit 1
@@ -513,6 +522,7 @@ rates()
 
 status=0
 n=0
+c_index=0
 results=()
 t_start=$SECONDS
 for cfg in $E2E_OFFLOAD_CONFIGS; do
@@ -537,7 +547,13 @@ for cfg in $E2E_OFFLOAD_CONFIGS; do
 	flags_cell="flags ${v:-not-run}"
 
 	cells+=" | pipe<->go"
-	for init in A B; do
+	inits="A B"
+	if [ "$E2E_OFFLOAD_GO_INIT" = alternate ]; then
+		inits=A
+		[ $((c_index % 2)) = 0 ] || inits=B
+	fi
+	c_index=$((c_index + 1))
+	for init in $inits; do
 		n=$((n + 1))
 		res="$T_TMP/res-$n"
 		: >"$res"
@@ -553,7 +569,8 @@ for cfg in $E2E_OFFLOAD_CONFIGS; do
 	results+=("$line")
 done
 echo "# matrix: configuration; wgpipe <-> wgpipe (--crypto-workers 4) and"
-echo "# wgpipe (A) <-> wireguard-go (B) initiated by A and by B: ok(Mbit/s"
+echo "# wgpipe (A) <-> wireguard-go (B) initiated by A and by B" \
+	"($E2E_OFFLOAD_GO_INIT): ok(Mbit/s"
 echo "# A->B/B->A, $E2E_OFFLOAD_BYTES bytes each way); order: datagrams lost of"
 echo "# $E2E_OFFLOAD_ORDER_COUNT, and packets per TUN read on A while it ran"
 echo "# (UDP_SEGMENT runs of $ORDER_SEGS: cut by wgpipe with USO, by the kernel"
