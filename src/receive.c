@@ -377,10 +377,11 @@ static void submit_data(struct wg_device *dev, struct batch *b,
 	}
 }
 
-/* Moves the data messages of keypair kp out of b into a new batch. */
-static void split_keypair(struct wg_device *dev, struct batch *b,
-			  struct wg_keypair **kps, struct wg_keypair *kp,
-			  struct wg_tun_writer *w)
+/* Moves the data messages of keypair kp out of b into a new batch and
+ * returns it, or NULL when none was kept. */
+static struct batch *split_keypair(struct wg_device *dev, struct batch *b,
+				   struct wg_keypair **kps,
+				   struct wg_keypair *kp)
 {
 	struct batch *nb = wg_batch_get(&dev->pool, BATCH_RX);
 	unsigned int i, kept = 0, dropped = 0;
@@ -405,12 +406,12 @@ static void split_keypair(struct wg_device *dev, struct batch *b,
 	if (!kept) {
 		if (nb)
 			wg_batch_put(&dev->pool, nb);
-		return;
+		return NULL;
 	}
 	nb->keypair = kp;
 	nb->peer = wg_peer_get(kp->peer);
 	nb->caught_up = b->caught_up;
-	submit_data(dev, nb, w);
+	return nb;
 }
 
 /* Sorts b's datagrams: data by the keypair they name (under RCU, each
@@ -457,13 +458,18 @@ static void classify_batch(struct wg_device *dev, struct batch *b,
 {
 	struct wg_keypair *kps[WG_BATCH_MAX], *first;
 	struct handshake_lanes lanes = { { NULL, NULL } };
-	unsigned int i, n = 0;
+	struct batch *split[WG_BATCH_MAX];
+	unsigned int i, n = 0, nsplit = 0;
 
 	rcu_read_lock();
 	first = sort(dev, b, kps, &lanes);
+	/* A batch that spans a new session (or several peers) parts by
+	 * keypair, each part in the order its first datagram came: b keeps
+	 * the first datagram's, the others follow it. */
 	for (i = 0; i < b->count; i++)
-		if (kps[i] && kps[i] != first)
-			split_keypair(dev, b, kps, kps[i], w);
+		if (kps[i] && kps[i] != first &&
+		    (split[nsplit] = split_keypair(dev, b, kps, kps[i])))
+			nsplit++;
 	for (i = 0; i < b->count; i++) {
 		if (kps[i] != first || !first)
 			continue;
@@ -482,6 +488,8 @@ static void classify_batch(struct wg_device *dev, struct batch *b,
 	b->keypair = first;
 	b->peer = wg_peer_get(first->peer);
 	submit_data(dev, b, w);
+	for (i = 0; i < nsplit; i++)
+		submit_data(dev, split[i], w);
 }
 
 /* ------------------------------------------------------------------ */
