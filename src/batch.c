@@ -12,15 +12,25 @@
 #include "peer.h"
 #include "tsan.h"
 
+/* The bytes of one batch's slots; the pool's region holds nbatches of
+ * them, one after another. */
+static size_t batch_slot_bytes(const struct batch_pool *pool)
+{
+	return (size_t)pool->batch_size * WG_SLOT_SIZE;
+}
+
+static size_t pool_slot_bytes(const struct batch_pool *pool)
+{
+	return pool->nbatches * batch_slot_bytes(pool);
+}
+
 /* Under AddressSanitizer a pooled batch's slots are poisoned (batch.h). */
 #ifdef WG_ASAN
 #include <sanitizer/asan_interface.h>
 #define slots_free(pool, b)                                                    \
-	ASAN_POISON_MEMORY_REGION((b)->slots,                                  \
-				  (size_t)(pool)->batch_size * WG_SLOT_SIZE)
+	ASAN_POISON_MEMORY_REGION((b)->slots, batch_slot_bytes(pool))
 #define slots_taken(pool, b)                                                   \
-	ASAN_UNPOISON_MEMORY_REGION((b)->slots,                                \
-				    (size_t)(pool)->batch_size * WG_SLOT_SIZE)
+	ASAN_UNPOISON_MEMORY_REGION((b)->slots, batch_slot_bytes(pool))
 #else
 #define slots_free(pool, b) ((void)(pool), (void)(b))
 #define slots_taken(pool, b) ((void)(pool), (void)(b))
@@ -35,8 +45,7 @@ static void link_slots(struct batch_pool *pool)
 						   pool->batch_bytes * i);
 
 		memset(b, 0, pool->batch_bytes);
-		b->slots = pool->slots +
-			   (size_t)i * pool->batch_size * WG_SLOT_SIZE;
+		b->slots = pool->slots + i * batch_slot_bytes(pool);
 		for (j = 0; j < pool->batch_size; j++)
 			b->pkts[j].buf = b->slots + (size_t)j * WG_SLOT_SIZE;
 		/* The first batch on top, the first taken. */
@@ -63,8 +72,7 @@ int wg_batch_pool_init(struct batch_pool *pool, unsigned int nbatches,
 	/* Populated now: the daemon takes the memory it will use at start,
 	 * and its resident set does not creep up later when a burst reaches
 	 * batches traffic has not used yet. */
-	pool->slots = mmap(NULL, (size_t)nbatches * batch_size * WG_SLOT_SIZE,
-			   PROT_READ | PROT_WRITE,
+	pool->slots = mmap(NULL, pool_slot_bytes(pool), PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (!pool->free || !pool->batches || pool->slots == MAP_FAILED) {
 		if (pool->slots == MAP_FAILED)
@@ -82,13 +90,9 @@ void wg_batch_pool_destroy(struct batch_pool *pool)
 {
 	if (pool->slots) {
 #ifdef WG_ASAN
-		ASAN_UNPOISON_MEMORY_REGION(pool->slots,
-					    (size_t)pool->nbatches *
-						    pool->batch_size *
-						    WG_SLOT_SIZE);
+		ASAN_UNPOISON_MEMORY_REGION(pool->slots, pool_slot_bytes(pool));
 #endif
-		munmap(pool->slots, (size_t)pool->nbatches * pool->batch_size *
-					    WG_SLOT_SIZE);
+		munmap(pool->slots, pool_slot_bytes(pool));
 	}
 	free(pool->batches);
 	free(pool->free);
