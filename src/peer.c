@@ -222,50 +222,56 @@ static void slot_set(struct wg_keypair **slot, struct wg_keypair *kp)
 		wg_keypair_put(old);
 }
 
+/* The slots change so that a reader never finds current empty while a
+ * session stands: a sender that found it empty would stage its batch,
+ * and the batches read after it, sent at once on the new keypair, would
+ * overtake it. Each slot's reference moves with its pointer; the ones
+ * left over are dropped once no slot points to them. */
 void wg_peer_install_keypair(struct wg_peer *peer, struct wg_keypair *kp)
 {
+	struct wg_keypair *drop1, *drop2 = NULL;
+
 	pthread_mutex_lock(&peer->keypairs_lock);
+	drop1 = peer->previous;
 	if (kp->noise.i_am_the_initiator) {
 		/* A confirmed next keypair must not be lost: it becomes
 		 * previous, so packets still in flight on it decrypt. */
 		if (peer->next) {
-			struct wg_keypair *next = peer->next;
-
+			drop2 = peer->current;
+			rcu_assign_pointer(peer->previous, peer->next);
 			rcu_assign_pointer(peer->next, NULL);
-			slot_set(&peer->previous, next);
-			slot_set(&peer->current, NULL);
 		} else {
-			struct wg_keypair *cur = peer->current;
-
-			rcu_assign_pointer(peer->current, NULL);
-			slot_set(&peer->previous, cur);
+			rcu_assign_pointer(peer->previous, peer->current);
 		}
-		slot_set(&peer->current, kp);
+		rcu_assign_pointer(peer->current, kp);
 	} else {
-		slot_set(&peer->next, kp);
-		slot_set(&peer->previous, NULL);
+		drop2 = peer->next;
+		rcu_assign_pointer(peer->next, kp);
+		rcu_assign_pointer(peer->previous, NULL);
 	}
 	pthread_mutex_unlock(&peer->keypairs_lock);
+	wg_keypair_put(drop1);
+	wg_keypair_put(drop2);
 }
 
 bool wg_peer_received_with_keypair(struct wg_peer *peer,
 				   struct wg_keypair *kp)
 {
+	struct wg_keypair *drop = NULL;
 	bool promoted = false;
 
 	if (wg_load_acquire(peer->next) != kp)
 		return false;
 	pthread_mutex_lock(&peer->keypairs_lock);
 	if (peer->next == kp) {
-		struct wg_keypair *cur = peer->current;
-
-		rcu_assign_pointer(peer->current, NULL);
-		slot_set(&peer->previous, cur);
-		rcu_assign_pointer(peer->next, NULL);
+		drop = peer->previous;
+		rcu_assign_pointer(peer->previous, peer->current);
 		rcu_assign_pointer(peer->current, kp);
+		rcu_assign_pointer(peer->next, NULL);
 		promoted = true;
 	}
 	pthread_mutex_unlock(&peer->keypairs_lock);
+	wg_keypair_put(drop);
 	return promoted;
 }
 
