@@ -38,16 +38,9 @@ check "ping A -> B" ping_ok A "${TUN4[B]}"
 
 run_stream()
 {
-	local addr=$1 out=$2 rpid i
-	ip netns exec "${NS[B]}" "$UDPSEQ" recv -w 20 7000 "$E2E_ORDER_COUNT" 2000 \
-		>"$out" 2>&1 &
-	rpid=$!
-	track $rpid
-	for ((i = 0; i < 100; i++)); do
-		grep -q '^listening' "$out" && break
-		sleep 0.05
-	done
-	grep -q '^listening' "$out" || fail "udpseq receiver did not start: $(cat "$out")"
+	local addr=$1 out=$2 rpid
+	udpseq_recv_start B "$out" -w 20 7000 "$E2E_ORDER_COUNT" 2000
+	rpid=$UDPSEQ_RECV_PID
 	timeout -k 2 $((E2E_ORDER_COUNT / E2E_ORDER_PPS + 60)) \
 		ip netns exec "${NS[A]}" "$UDPSEQ" send -r "$E2E_ORDER_PPS" -b 64 \
 		"$addr" 7000 "$E2E_ORDER_COUNT" "$E2E_ORDER_SIZE" \

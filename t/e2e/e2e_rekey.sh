@@ -130,17 +130,9 @@ udp_streams()
 	USEQ_SUMMARY=
 	# Both receivers listen before either sender starts.
 	for side in A B; do
-		ip netns exec "${NS[$side]}" "$UDPSEQ" recv -w 20 7000 "$count" 3000 \
-			>"$T_TMP/useq-recv-$side.out" 2>&1 &
-		rpid[$side]=$!
-		track "${rpid[$side]}"
-		for ((i = 0; i < 100; i++)); do
-			grep -q '^listening' "$T_TMP/useq-recv-$side.out" && break
-			sleep 0.05
-		done
-		grep -q '^listening' "$T_TMP/useq-recv-$side.out" ||
-			fail "udpseq receiver on $side did not start:" \
-				"$(cat "$T_TMP/useq-recv-$side.out")"
+		udpseq_recv_start $side "$T_TMP/useq-recv-$side.out" \
+			-w 20 7000 "$count" 3000
+		rpid[$side]=$UDPSEQ_RECV_PID
 	done
 	xfer_recv_start B 6001 "$T_TMP/recv2.out" -i 20 -s $seed
 	ip netns exec "${NS[A]}" "$XFER" send -r 100000 \

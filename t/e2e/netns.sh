@@ -694,21 +694,42 @@ ping_fails()
 		ping -n -q -c 1 -w 2 "$2" >/dev/null 2>&1
 }
 
+# listening PID OUT WHAT: waits (5 s at most) for the receiver PID to
+# print "listening" to OUT; fails if it exits or does not get there.
+listening()
+{
+	local pid=$1 out=$2 i
+	for ((i = 0; i < 100; i++)); do
+		grep -q '^listening' "$out" 2>/dev/null && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	fail "$3 did not start: $(cat "$out")"
+}
+
 # xfer_recv_start SIDE PORT OUT [RECV OPTIONS...]: a receiver in the
 # background; returns once it listens. Its PID is in XFER_RECV_PID.
 xfer_recv_start()
 {
-	local side=$1 port=$2 out=$3 i
+	local side=$1 port=$2 out=$3
 	shift 3
 	ip netns exec "${NS[$side]}" "$XFER" recv "$@" "$port" >"$out" 2>&1 &
 	XFER_RECV_PID=$!
 	track "$XFER_RECV_PID"
-	for ((i = 0; i < 100; i++)); do
-		grep -q '^listening' "$out" 2>/dev/null && return 0
-		kill -0 "$XFER_RECV_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	fail "xfer receiver on host $side did not start: $(cat "$out")"
+	listening "$XFER_RECV_PID" "$out" "xfer receiver on host $side"
+}
+
+# udpseq_recv_start SIDE OUT RECV ARGUMENTS...: udpseq recv in the
+# background (the test sets UDPSEQ); returns once it listens. Its PID is
+# in UDPSEQ_RECV_PID.
+udpseq_recv_start()
+{
+	local side=$1 out=$2
+	shift 2
+	ip netns exec "${NS[$side]}" "$UDPSEQ" recv "$@" >"$out" 2>&1 &
+	UDPSEQ_RECV_PID=$!
+	track "$UDPSEQ_RECV_PID"
+	listening "$UDPSEQ_RECV_PID" "$out" "udpseq receiver on host $side"
 }
 
 # wait_up SIDE IFNAME PID: waits (30 s at most) for the daemon PID
