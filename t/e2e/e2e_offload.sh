@@ -348,17 +348,28 @@ tunnel_checks()
 	K_AFTER=$k1
 }
 
-# counter SIDE NAME: one of wgpipe's counters (wgpipe show).
-counter()
+# counters SIDE NAME...: wgpipe's counters NAME... from one wgpipe
+# show, on one line in the order asked.
+counters()
 {
 	timeout -k 2 $((10 * T_SCALE)) ip netns exec "${NS[$1]}" "$WGPIPE" show \
-		"${WGIF[$1]}" | awk -v n="$2" 'NF == 0 { exit } $1 == n { print $2 }'
+		"${WGIF[$1]}" | awk -v names="${*:2}" '
+		BEGIN { n = split(names, want, " ") }
+		NF == 0 { exit }
+		{ v[$1] = $2 }
+		END { for (i = 1; i <= n; i++) printf "%s%s", v[want[i]], (i < n ? " " : "\n") }'
 }
 
 # uso_check READS PACKETS: A's TUN reads and the packets they held
 # during the UDP stream (before and after, "r0 p0 r1 p1"), against USO's
 # state on A: in effect, the kernel handed the UDP_SEGMENT runs over
-# whole and wgpipe cut them; off, the kernel cut them first.
+# whole and wgpipe cut them; off, the kernel cut them first. Off, the
+# two counts may differ by USO_SLACK: a read is counted when it is made,
+# its packets when their batch is handed on, so a snapshot taken while
+# a stray packet (a keepalive's answer, neighbour discovery) is between
+# the two sees one read more; the runs cut by wgpipe would show 16
+# packets a read.
+USO_SLACK=2
 uso_check()
 {
 	local r0 p0 r1 p1 reads packets
@@ -372,9 +383,11 @@ uso_check()
 				"runs of $ORDER_SEGS came as $USO_SEEN (wanted at" \
 				"least 4 packets a read)"
 	else
-		[ "$packets" = "$reads" ] && [ "$reads" -gt 0 ] ||
+		[ "$reads" -gt 0 ] && [ "$packets" -le $((reads + USO_SLACK)) ] &&
+			[ "$packets" -ge $((reads - USO_SLACK)) ] ||
 			fail "USO should be off on A, but its UDP_SEGMENT runs" \
-				"came as $USO_SEEN (wanted one packet a read)"
+				"came as $USO_SEEN (wanted one packet a read," \
+				"give or take $USO_SLACK)"
 	fi
 	USO_CELL="$(awk -v p="$packets" -v r="$reads" \
 		'BEGIN { printf "%.1f", p / r }') pkts/read"
@@ -406,7 +419,7 @@ order_try()
 {
 	local out="$T_TMP/udpseq-$T_XPORT.recv" port=$((T_XPORT + 50)) rpid i
 	local received reordered dups lost malformed c0 c1 sdrops
-	c0="$(counter A tun_rx_reads) $(counter A tun_rx_packets)"
+	c0=$(counters A tun_rx_reads tun_rx_packets)
 	ip netns exec "${NS[B]}" "$UDPSEQ" recv -w 20 \
 		-l "$E2E_OFFLOAD_ORDER_SIZE" "$port" \
 		"$E2E_OFFLOAD_ORDER_COUNT" 2000 >"$out" 2>&1 &
@@ -424,7 +437,7 @@ order_try()
 		>"$out.send" 2>&1 ||
 		fail "udpseq send failed: $(cat "$out.send")"
 	wait_pid $rpid 30 || fail "udpseq recv failed: $(cat "$out")"
-	c1="$(counter A tun_rx_reads) $(counter A tun_rx_packets)"
+	c1=$(counters A tun_rx_reads tun_rx_packets)
 	read -r _ received _ reordered _ dups _ lost _ malformed < <(grep '^received' "$out")
 	sdrops=$(awk '$1 == "socket_drops" { print $2 }' "$out")
 	say "udpseq (try $1): $(grep '^received' "$out"), receiver socket drops ${sdrops:-?}"
