@@ -56,6 +56,9 @@ struct wg_options {
 	/* Test-only (WGPIPE_TEST_REKEY_AFTER_TIME): rekey the initiator's
 	 * keys after this many ns instead of REKEY_AFTER_TIME. */
 	uint64_t rekey_after_time_ns;
+	/* Test-only (WGPIPE_TEST_STAGED_DELAY_MS): the pause before a new
+	 * session sends what was staged for it (wg_send_session_ready). */
+	unsigned int staged_delay_ms;
 };
 
 /* Counters an operator can read; all updated with relaxed atomics,

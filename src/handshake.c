@@ -294,7 +294,7 @@ static void consume_response(struct wg_device *dev, struct packet *p,
 		  (unsigned long long)peer->id);
 	/* Confirm the keys to the responder at once: staged data, or a
 	 * keepalive when there is none. */
-	wg_send_keepalive(peer);
+	wg_send_session_ready(peer, true);
 }
 
 static void consume_cookie(struct wg_device *dev, struct packet *p,

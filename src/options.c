@@ -191,23 +191,40 @@ static int parse_value(const struct tuning_flag *f, const char *arg,
 	return 0;
 }
 
-static int parse_test_settings(struct wg_options *opt)
+/* A test-only setting from the environment: unset or empty leaves *out;
+ * else a whole number from 1 to max. */
+static int test_setting(const char *name, unsigned long max,
+			const char *unit, unsigned long *out)
 {
-	const char *v = getenv("WGPIPE_TEST_REKEY_AFTER_TIME");
-	unsigned long secs;
+	const char *v = getenv(name);
+	unsigned long n;
 	char *end;
 
 	if (!v || !*v)
 		return 0;
 	errno = 0;
-	secs = strtoul(v, &end, 10);
-	if (errno || *end || !secs || secs > REKEY_AFTER_TIME) {
-		fprintf(stderr, "wgpipe: WGPIPE_TEST_REKEY_AFTER_TIME: '%s' is "
-				"not a number of seconds from 1 to %d\n",
-			v, REKEY_AFTER_TIME);
+	n = strtoul(v, &end, 10);
+	if (errno || *end || !n || n > max) {
+		fprintf(stderr, "wgpipe: %s: '%s' is not a number of %s from "
+				"1 to %lu\n",
+			name, v, unit, max);
 		return -1;
 	}
+	*out = n;
+	return 0;
+}
+
+static int parse_test_settings(struct wg_options *opt)
+{
+	unsigned long secs = 0, ms = 0;
+
+	if (test_setting("WGPIPE_TEST_REKEY_AFTER_TIME", REKEY_AFTER_TIME,
+			 "seconds", &secs) ||
+	    test_setting("WGPIPE_TEST_STAGED_DELAY_MS", 10000, "milliseconds",
+			 &ms))
+		return -1;
 	opt->rekey_after_time_ns = secs * NSEC_PER_SEC;
+	opt->staged_delay_ms = (unsigned int)ms;
 	return 0;
 }
 

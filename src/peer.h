@@ -17,8 +17,10 @@
  *
  * Locks, innermost last: config lock (device) -> identity_lock ->
  * handshake_mutex -> keypairs_lock -> timers_lock -> endpoint_lock;
- * staged_lock and the queue spinlocks are leaves. The handshake's own
- * mutex (inside noise.c) and the index table's sit under handshake_mutex.
+ * staged_lock -> tx_queue's spinlock (send.c empties staged into the
+ * queue in one section); the queue spinlocks are leaves. The handshake's
+ * own mutex (inside noise.c) and the index table's sit under
+ * handshake_mutex.
  *
  * handshake_mutex makes each handshake step whole: a message consumed or
  * created, the index it carries entered in the index table, and the

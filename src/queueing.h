@@ -78,10 +78,13 @@
  * peer->staged (send.c): tx batches waiting for a keypair,
  *   uncharged.
  *   in:   every caller of wg_send_batch.
- *   out:  wg_send_staged: the handshake worker that completes a
- *         handshake, the TUN writer or UDP reader that confirms one, the
- *         timer thread (keepalive); the timer and UAPI threads drop them
- *         when the handshake is given up or the peer removed.
+ *   out:  wg_send_staged, all at once into tx_queue under both locks,
+ *         ahead of any batch sent after them: the handshake worker that
+ *         completes a handshake, the TUN writer or UDP reader that
+ *         confirms one, the timer thread (keepalive), or a sender that
+ *         finds staged batches ahead of its own; the timer and UAPI
+ *         threads drop them when the handshake is given up or the peer
+ *         removed.
  *   size: WG_MAX_STAGED_BATCHES; when full the oldest is dropped
  *         (drop_staged).
  *

@@ -658,7 +658,7 @@ static void received(struct wg_peer *peer, struct wg_keypair *kp,
 		peer->timers.sent_lastminute_handshake = true;
 	wg_peer_timers_unlock(peer);
 	if (confirmed)
-		wg_send_staged(peer);
+		wg_send_session_ready(peer, false);
 	if (rekey)
 		wg_handshake_want(peer);
 }

@@ -9,7 +9,8 @@
  *                  nonces assigned and the batch appended to the peer's
  *                  tx queue in one critical section, so queue order is
  *                  nonce order (wg_send_batch); without a usable keypair
- *                  the batch is staged and a handshake asked for;
+ *                  the batch is staged and a handshake asked for, and
+ *                  behind staged batches it goes after them;
  *                  then onto the crypt ring, or, idle and small, sealed
  *                  and sent right here;
  *   crypto worker  sealed in place (wg_send_seal_batch), marked done, and
@@ -424,48 +425,56 @@ static bool keypair_wants_rekey(struct wg_device *dev, struct wg_keypair *kp,
 	       now - nk->sending.birthdate_ns >= dev->opt.rekey_after_time_ns;
 }
 
-/* Nonces and the ordered queue in one critical section, so that queue
- * order is nonce order. False when the keypair has run out of nonces;
- * *alone tells whether b is the peer's only tx batch in flight. */
-static bool enqueue_with_nonces(struct wg_peer *peer, struct batch *b,
-				struct wg_keypair *kp, bool *alone)
+/* Nonces for b's packets from kp; false when kp has run out of them.
+ * Must hold the tx queue's lock, so that queue order is nonce order. */
+static bool assign_nonces(struct batch *b, struct wg_keypair *kp)
 {
-	struct wg_ordered_queue *q = &peer->tx_queue;
 	uint64_t counter;
 	unsigned int i;
 
-	pthread_spin_lock(&q->lock);
 	counter = wg_fetch_add(kp->noise.sending_counter, b->count);
 	if (counter >= REJECT_AFTER_MESSAGES ||
-	    REJECT_AFTER_MESSAGES - counter < b->count) {
-		pthread_spin_unlock(&q->lock);
+	    REJECT_AFTER_MESSAGES - counter < b->count)
 		return false;
-	}
 	for (i = 0; i < b->count; i++)
 		b->pkts[i].counter = counter + i;
 	b->keypair = kp;
-	*alone = wg_ordered_queue_append_locked(q, b);
-	pthread_spin_unlock(&q->lock);
 	return true;
 }
 
-void wg_send_batch(struct wg_peer *peer, struct batch *b)
+/* NO_KEYPAIR: none usable, or it has run out of nonces. */
+enum enqueued { ENQUEUED, NO_KEYPAIR, BEHIND_STAGED };
+
+/* Nonces and the ordered queue in one critical section. A batch may not
+ * pass the staged ones: while any are staged it is refused
+ * (BEHIND_STAGED), and wg_send_staged empties staged in one section of
+ * the same lock, so a sender that finds none staged here also finds the
+ * ones staged before it already queued. *alone tells whether b is the
+ * peer's only tx batch in flight. */
+static enum enqueued enqueue_with_nonces(struct wg_peer *peer,
+					 struct batch *b,
+					 struct wg_keypair *kp, bool *alone)
+{
+	struct wg_ordered_queue *q = &peer->tx_queue;
+	enum enqueued ret = ENQUEUED;
+
+	pthread_spin_lock(&q->lock);
+	if (wg_read_once(peer->staged.len))
+		ret = BEHIND_STAGED;
+	else if (!assign_nonces(b, kp))
+		ret = NO_KEYPAIR;
+	else
+		*alone = wg_ordered_queue_append_locked(q, b);
+	pthread_spin_unlock(&q->lock);
+	return ret;
+}
+
+/* b is queued with its nonces: sealed and sent right here, or by the
+ * workers (wg_crypt_here). */
+static void dispatch(struct wg_peer *peer, struct batch *b, bool alone)
 {
 	struct wg_device *dev = peer->dev;
-	struct wg_keypair *kp = wg_peer_current_keypair(peer);
-	uint64_t now = wg_now_ns();
-	bool alone = false;
 
-	if (!kp || !wg_timers_keypair_usable_for_sending(&kp->noise, now) ||
-	    !enqueue_with_nonces(peer, b, kp, &alone)) {
-		wg_keypair_put(kp);
-		stage(peer, b);
-		wg_handshake_want(peer);
-		return;
-	}
-	if (keypair_wants_rekey(dev, kp, now))
-		wg_handshake_want(peer);
-	/* Sealed and sent right here, or by the workers (wg_crypt_here). */
 	if (wg_crypt_here(dev, b, alone)) {
 		seal(dev, b);
 		wg_batch_set_state(b, BATCH_DONE);
@@ -477,6 +486,36 @@ void wg_send_batch(struct wg_peer *peer, struct batch *b)
 		wg_batch_set_state(b, BATCH_DEAD);
 		wg_send_flush_peer(peer);
 	}
+}
+
+void wg_send_batch(struct wg_peer *peer, struct batch *b)
+{
+	struct wg_device *dev = peer->dev;
+	struct wg_keypair *kp = wg_peer_current_keypair(peer);
+	uint64_t now = wg_now_ns();
+	enum enqueued ret = NO_KEYPAIR;
+	bool alone = false;
+
+	if (kp && wg_timers_keypair_usable_for_sending(&kp->noise, now)) {
+		ret = enqueue_with_nonces(peer, b, kp, &alone);
+		/* Staged batches go first: sent now, then b after them. */
+		if (ret == BEHIND_STAGED) {
+			wg_send_staged(peer);
+			ret = enqueue_with_nonces(peer, b, kp, &alone);
+		}
+	}
+	if (ret != ENQUEUED) {
+		wg_keypair_put(kp);
+		stage(peer, b);
+		if (ret == BEHIND_STAGED)
+			wg_send_staged(peer);
+		else
+			wg_handshake_want(peer);
+		return;
+	}
+	if (keypair_wants_rekey(dev, kp, now))
+		wg_handshake_want(peer);
+	dispatch(peer, b, alone);
 }
 
 void wg_send_keepalive(struct wg_peer *peer)
@@ -495,15 +534,72 @@ void wg_send_keepalive(struct wg_peer *peer)
 	wg_send_batch(peer, b);
 }
 
+void wg_send_session_ready(struct wg_peer *peer, bool confirm)
+{
+	unsigned int ms = peer->dev->opt.staged_delay_ms;
+	unsigned int staged = wg_read_once(peer->staged.len);
+
+	/* Test-only: a wider window for senders to race the staged
+	 * batches (e2e_order looks for the line). */
+	if (ms && staged) {
+		log_info("peer %llu: %u staged batches wait %u ms "
+			 "(WGPIPE_TEST_STAGED_DELAY_MS)",
+			 (unsigned long long)peer->id, staged, ms);
+		poll(NULL, 0, (int)ms);
+	}
+	if (confirm)
+		wg_send_keepalive(peer);
+	else
+		wg_send_staged(peer);
+}
+
+/*
+ * The staged batches, oldest first, queued in one section under
+ * staged_lock and the tx queue's lock: nothing staged meanwhile, and no
+ * sender's batch between them (enqueue_with_nonces). With no usable
+ * keypair they stay, and a handshake is asked for.
+ */
 void wg_send_staged(struct wg_peer *peer)
 {
-	unsigned int n = wg_read_once(peer->staged.len);
-	struct batch *b;
+	struct wg_ordered_queue *q = &peer->tx_queue;
+	struct batch *queued[WG_MAX_STAGED_BATCHES], *b;
+	bool alone[WG_MAX_STAGED_BATCHES], want = false;
+	struct wg_keypair *kp;
+	uint64_t now = wg_now_ns();
+	unsigned int i, n = 0;
 
-	/* Only what was staged on entry: a batch that is staged again
-	 * (still no keypair) waits for the next handshake. */
-	while (n-- && (b = take_staged(peer)))
-		wg_send_batch(peer, b);
+	if (!wg_read_once(peer->staged.len))
+		return;
+	kp = wg_peer_current_keypair(peer);
+	if (!kp || !wg_timers_keypair_usable_for_sending(&kp->noise, now)) {
+		wg_keypair_put(kp);
+		wg_handshake_want(peer);
+		return;
+	}
+	pthread_mutex_lock(&peer->staged_lock);
+	pthread_spin_lock(&q->lock);
+	while (n < WG_MAX_STAGED_BATCHES && (b = peer->staged.head)) {
+		if (!assign_nonces(b, kp)) {
+			want = true;
+			break;
+		}
+		wg_batch_list_pop(&peer->staged);
+		/* One reference per batch; the first is the one we hold. */
+		if (n)
+			wg_ref_get(&kp->refcount);
+		alone[n] = wg_ordered_queue_append_locked(q, b);
+		queued[n++] = b;
+	}
+	pthread_spin_unlock(&q->lock);
+	pthread_mutex_unlock(&peer->staged_lock);
+	if (!n)
+		wg_keypair_put(kp);
+	else if (keypair_wants_rekey(peer->dev, kp, now))
+		want = true;
+	if (want)
+		wg_handshake_want(peer);
+	for (i = 0; i < n; i++)
+		dispatch(peer, queued[i], alone[i]);
 }
 
 /* ------------------------------------------------------------------ */

@@ -45,6 +45,10 @@ void wg_send_batch(struct wg_peer *peer, struct batch *b);
 void wg_send_keepalive(struct wg_peer *peer);
 /* Any thread: the batches staged while there was no keypair. */
 void wg_send_staged(struct wg_peer *peer);
+/* Any thread, once a new session can send: the batches staged for it;
+ * with confirm (the initiator's), a keepalive when there are none, to
+ * confirm the keys to the responder. */
+void wg_send_session_ready(struct wg_peer *peer, bool confirm);
 /* Any thread: drops the staged batches (counted). */
 void wg_send_purge_staged(struct wg_peer *peer);
 
