@@ -124,6 +124,8 @@ struct wg_device {
 	 * rings between the stages: see queueing.h for the table of every
 	 * ring and queue. */
 	struct batch_pool pool;
+	/* shared, wg_counter_*: batches staged, all peers (send.c) */
+	unsigned int staged_batches;
 	struct wg_ring crypt_ring;
 	struct wg_ring udp_writer_ring;
 	struct wg_ring tun_writer_ring;

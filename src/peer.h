@@ -56,7 +56,12 @@ struct wg_keypair {
 	struct rcu_head rcu;
 };
 
-enum { WG_MAX_STAGED_BATCHES = 4 };
+/* What a peer keeps while it waits for a session (send.c): its last
+ * WG_MAX_STAGED_PACKETS packets, as the kernel module keeps its last 128,
+ * small batches merged into the last one, in WG_MAX_STAGED_BATCHES
+ * batches at most; and all peers together no more than a quarter of the
+ * pool (staged_cap in send.c). */
+enum { WG_MAX_STAGED_BATCHES = 4, WG_MAX_STAGED_PACKETS = 128 };
 
 /* What wgpipe show reports per peer (metrics.h): relaxed atomics, bumped
  * beside the device-wide counters and, like them, once per batch on the
@@ -109,6 +114,7 @@ struct wg_peer {
 	/* Batches waiting for a keypair (send.c). */
 	pthread_mutex_t staged_lock;
 	struct batch_list staged;
+	unsigned int staged_packets; /* under staged_lock */
 
 	uint64_t rx_bytes, tx_bytes; /* shared: wg_counter_add */
 	struct wg_peer_stats stats;  /* shared: wg_peer_stat_add */

@@ -85,8 +85,9 @@
  *         finds staged batches ahead of its own; the timer and UAPI
  *         threads drop them when the handshake is given up or the peer
  *         removed.
- *   size: WG_MAX_STAGED_BATCHES; when full the oldest is dropped
- *         (drop_staged).
+ *   size: WG_MAX_STAGED_PACKETS in WG_MAX_STAGED_BATCHES, small
+ *         batches merged; the oldest packets go first (drop_staged).
+ *         All peers' together: a quarter of the pool (peer.h).
  *
  * dev->timer_wait: not a ring; the timer thread's wait queue, woken by
  *   wg_handshake_want() and by a stop.

@@ -411,7 +411,8 @@ static void route_batch(struct wg_device *dev, struct batch *b)
 /* Nonces, the ordered queue, and the crypt ring                        */
 
 static void stage(struct wg_peer *peer, struct batch *b);
-static struct batch *take_staged(struct wg_peer *peer);
+static struct batch *staged_pop(struct wg_peer *peer);
+static void staged_unshare(struct wg_device *dev, unsigned int n);
 static void seal(struct wg_device *dev, struct batch *b);
 
 static bool keypair_wants_rekey(struct wg_device *dev, struct wg_keypair *kp,
@@ -583,7 +584,7 @@ void wg_send_staged(struct wg_peer *peer)
 			want = true;
 			break;
 		}
-		wg_batch_list_pop(&peer->staged);
+		staged_pop(peer);
 		/* One reference per batch; the first is the one we hold. */
 		if (n)
 			wg_ref_get(&kp->refcount);
@@ -592,6 +593,7 @@ void wg_send_staged(struct wg_peer *peer)
 	}
 	pthread_spin_unlock(&q->lock);
 	pthread_mutex_unlock(&peer->staged_lock);
+	staged_unshare(peer->dev, n);
 	if (!n)
 		wg_keypair_put(kp);
 	else if (keypair_wants_rekey(peer->dev, kp, now))
@@ -605,27 +607,150 @@ void wg_send_staged(struct wg_peer *peer)
 /* ------------------------------------------------------------------ */
 /* Staged: batches waiting for a keypair                                */
 
-/* The oldest staged batch is dropped when the peer has its fill. The
- * senders peek at the count without staged_lock (wg_send_staged). */
+/* All peers' staged batches together may take a quarter of the pool:
+ * traffic to peers that cannot be reached (a ping sweep over a hub's
+ * allowed IPs) must not hold the batches that every other peer's
+ * traffic needs. */
+static unsigned int staged_cap(const struct wg_device *dev)
+{
+	return dev->pool.nbatches / 4;
+}
+
+/* Takes a place in all peers' share (staged_cap) for one more staged
+ * batch; false when the share is taken. The batch gives the place back
+ * when it leaves the staged lists for good (staged_unshare). */
+static bool staged_share(struct wg_device *dev)
+{
+	if (wg_counter_add(dev->staged_batches, 1) <= staged_cap(dev))
+		return true;
+	wg_counter_sub(dev->staged_batches, 1);
+	return false;
+}
+
+static void staged_unshare(struct wg_device *dev, unsigned int n)
+{
+	if (n)
+		wg_counter_sub(dev->staged_batches, n);
+}
+
+/* Must hold staged_lock. */
+static void staged_append(struct wg_peer *peer, struct batch *b)
+{
+	wg_batch_list_append(&peer->staged, b);
+	peer->staged_packets += b->count;
+}
+
+/* Must hold staged_lock: the oldest staged batch, or NULL. */
+static struct batch *staged_pop(struct wg_peer *peer)
+{
+	struct batch *b = wg_batch_list_pop(&peer->staged);
+
+	if (b)
+		peer->staged_packets -= b->count;
+	return b;
+}
+
+/* Must hold staged_lock. Copies b's packets into the last staged batch
+ * when all of them fit there (b is then left empty for the caller to
+ * release); false, and nothing copied, when not. */
+static bool staged_merge(struct wg_peer *peer, struct batch *b)
+{
+	struct batch_pool *pool = &peer->dev->pool;
+	struct batch *tail = peer->staged.tail;
+	unsigned int i, slots = 0;
+	struct packet *from, *to;
+
+	if (!tail)
+		return false;
+	for (i = 0; i < b->count; i++)
+		slots += wg_slots_for(wg_tx_room(b->pkts[i].len));
+	if (slots > pool->batch_size - tail->used)
+		return false;
+	for (i = 0; i < b->count; i++) {
+		from = &b->pkts[i];
+		to = wg_batch_add(pool, tail, wg_tx_room(from->len));
+		memcpy(to->buf + WG_SLOT_HEADROOM,
+		       from->buf + WG_SLOT_HEADROOM, from->len);
+		to->len = from->len;
+	}
+	peer->staged_packets += b->count;
+	return true;
+}
+
+/* Must hold staged_lock. Drops the first n packets of the oldest staged
+ * batch, which has more; their slots stay taken until it is sent. */
+static void staged_trim(struct wg_peer *peer, unsigned int n)
+{
+	struct batch *b = peer->staged.head;
+
+	memmove(b->pkts, b->pkts + n, (b->count - n) * sizeof(b->pkts[0]));
+	b->count -= n;
+	peer->staged_packets -= n;
+}
+
+/* Drops what could not be kept, counted. */
+static void staged_drop(struct wg_peer *peer, struct batch *b)
+{
+	wg_stat_add(peer->dev, drop_staged, b->count);
+	wg_peer_stat_add(peer, drop_no_keypair, b->count);
+	wg_batch_release(&peer->dev->pool, b);
+}
+
+/*
+ * b waits for a keypair: merged into the last staged batch when it fits,
+ * else staged as a batch of its own. That takes the place of the peer's
+ * oldest when the peer has WG_MAX_STAGED_BATCHES or all peers have their
+ * share of the pool (staged_cap), and b is dropped when the share is
+ * taken and the peer has none to give. Then the oldest packets go while
+ * more than WG_MAX_STAGED_PACKETS wait. The senders peek at the count
+ * without staged_lock (wg_send_staged).
+ */
 static void stage(struct wg_peer *peer, struct batch *b)
 {
-	struct batch *dropped = NULL;
+	struct wg_device *dev = peer->dev;
+	struct batch *drop[WG_MAX_STAGED_BATCHES + 1], *merged = NULL;
+	unsigned int i, n = 0, excess, trimmed = 0;
+	bool full;
 
 	/* Waiting for a handshake is not in flight: readers go on. Whoever
 	 * sends it later is no reader that has just read it: the workers
 	 * seal it if it is large (wg_crypt_here). */
-	wg_batch_uncharge(&peer->dev->pool, b);
+	wg_batch_uncharge(&dev->pool, b);
 	b->caught_up = false;
 	pthread_mutex_lock(&peer->staged_lock);
-	if (peer->staged.len >= WG_MAX_STAGED_BATCHES)
-		dropped = wg_batch_list_pop(&peer->staged);
-	wg_batch_list_append(&peer->staged, b);
-	pthread_mutex_unlock(&peer->staged_lock);
-	if (dropped) {
-		wg_stat_add(peer->dev, drop_staged, dropped->count);
-		wg_peer_stat_add(peer, drop_no_keypair, dropped->count);
-		wg_batch_release(&peer->dev->pool, dropped);
+	if (staged_merge(peer, b)) {
+		merged = b;
+	} else {
+		/* b takes the oldest's share when there is no other. */
+		full = peer->staged.len >= WG_MAX_STAGED_BATCHES ||
+		       !staged_share(dev);
+		if (full && !peer->staged.len) {
+			drop[n++] = b;
+		} else {
+			if (full)
+				drop[n++] = staged_pop(peer);
+			staged_append(peer, b);
+		}
 	}
+	while (peer->staged_packets > WG_MAX_STAGED_PACKETS) {
+		excess = peer->staged_packets - WG_MAX_STAGED_PACKETS;
+		if (peer->staged.head->count > excess) {
+			staged_trim(peer, excess);
+			trimmed += excess;
+			break;
+		}
+		drop[n++] = staged_pop(peer);
+		staged_unshare(dev, 1);
+	}
+	pthread_mutex_unlock(&peer->staged_lock);
+	if (trimmed) {
+		wg_stat_add(dev, drop_staged, trimmed);
+		wg_peer_stat_add(peer, drop_no_keypair, trimmed);
+	}
+	if (merged)
+		wg_batch_release(&dev->pool, merged);
+	for (i = 0; i < n; i++)
+		staged_drop(peer, drop[i]);
 	/* A sender that found the peer before its removal may stage after
 	 * wg_peer_remove() purged: nothing would ever send or free that
 	 * batch, nor the peer it holds. The remover marks the peer dead
@@ -639,8 +764,10 @@ static struct batch *take_staged(struct wg_peer *peer)
 	struct batch *b;
 
 	pthread_mutex_lock(&peer->staged_lock);
-	b = wg_batch_list_pop(&peer->staged);
+	b = staged_pop(peer);
 	pthread_mutex_unlock(&peer->staged_lock);
+	if (b)
+		staged_unshare(peer->dev, 1);
 	return b;
 }
 
@@ -648,11 +775,8 @@ void wg_send_purge_staged(struct wg_peer *peer)
 {
 	struct batch *b;
 
-	while ((b = take_staged(peer))) {
-		wg_stat_add(peer->dev, drop_staged, b->count);
-		wg_peer_stat_add(peer, drop_no_keypair, b->count);
-		wg_batch_release(&peer->dev->pool, b);
-	}
+	while ((b = take_staged(peer)))
+		staged_drop(peer, b);
 }
 
 /* ------------------------------------------------------------------ */

@@ -104,9 +104,8 @@ pair_down
 # A's first data. Each wgpipe pauses E2E_ORDER_STAGED_DELAY ms between
 # its session becoming usable and sending what was staged
 # (WGPIPE_TEST_STAGED_DELAY_MS), while its TUN reader goes on reading the
-# stream. Loss is allowed up to half: a peer keeps only its last
-# WG_MAX_STAGED_BATCHES batches while it waits, as the kernel module keeps
-# its last packets.
+# stream. Loss is allowed up to half: a peer keeps its last 128 packets
+# while it waits, as the kernel module does (e2e_staged).
 if is_wggo "$WG_IMPL_A" && is_wggo "$WG_IMPL_B"; then
 	exit 0
 fi
