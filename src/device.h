@@ -114,6 +114,8 @@ struct wg_device {
 	pthread_mutex_t removed_lock;
 	struct cds_list_head removed_peers;
 	unsigned int peers_held; /* shared: allocated and not yet freed */
+	/* shared, wg_counter_*: batches staged, all peers (send.c) */
+	unsigned int staged_batches;
 	struct cds_list_head spare_peers; /* wg_peer_reserve(); config_lock */
 
 	struct wg_socket_set *sockets; /* RCU pointer */
@@ -124,8 +126,6 @@ struct wg_device {
 	 * rings between the stages: see queueing.h for the table of every
 	 * ring and queue. */
 	struct batch_pool pool;
-	/* shared, wg_counter_*: batches staged, all peers (send.c) */
-	unsigned int staged_batches;
 	struct wg_ring crypt_ring;
 	struct wg_ring udp_writer_ring;
 	struct wg_ring tun_writer_ring;

@@ -114,11 +114,11 @@ struct wg_peer {
 	/* Batches waiting for a keypair (send.c). */
 	pthread_mutex_t staged_lock;
 	struct batch_list staged;
-	unsigned int staged_packets; /* under staged_lock */
 
 	uint64_t rx_bytes, tx_bytes; /* shared: wg_counter_add */
 	struct wg_peer_stats stats;  /* shared: wg_peer_stat_add */
 	uint64_t last_handshake_realtime_ns; /* shared; 0: never */
+	unsigned int staged_packets; /* in staged; under staged_lock */
 };
 
 /* Must hold dev->config_lock. 0, or -ENOMEM when nothing is reserved. */

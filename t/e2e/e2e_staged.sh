@@ -87,7 +87,7 @@ kept()
 		fail "$name: $received of the $E2E_STAGED_COUNT datagrams sent" \
 			"before the handshake arrived (the kernel module keeps 128)"
 	[ "$reordered" = 0 ] && [ "$dups" = 0 ] && [ "$malformed" = 0 ] ||
-		fail "$name: reordered $reordered, duplicates $dups," \
+		fail "$name: reordered $reordered, duplicates $dups, lost $lost," \
 			"malformed $malformed"
 	pass "$name: all $received datagrams sent before the handshake" \
 		"arrived after it, in order"
