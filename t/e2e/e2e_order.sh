@@ -18,7 +18,8 @@
 # handshake: the datagrams staged until a session can send must arrive
 # before the ones read after it (see the second part below).
 #
-#   E2E_ORDER_STAGED_COUNT  datagrams each way (default 20000)
+#   E2E_ORDER_STAGED_COUNT  datagrams each way (default E2E_ORDER_PPS: a
+#                           second)
 #   E2E_ORDER_STAGED_DELAY  WGPIPE_TEST_STAGED_DELAY_MS (default 200)
 
 . "$(dirname "$0")/netns.sh"
@@ -30,7 +31,7 @@ require_impl "$WG_IMPL_A" "$WG_IMPL_B"
 : "${E2E_ORDER_PPS:=20000}"
 : "${E2E_ORDER_FLAGS:=--crypto-workers 4}"
 : "${E2E_ORDER_MAX_LOST_PCT:=5}"
-: "${E2E_ORDER_STAGED_COUNT:=20000}"
+: "${E2E_ORDER_STAGED_COUNT:=$E2E_ORDER_PPS}"
 : "${E2E_ORDER_STAGED_DELAY:=200}"
 UDPSEQ=$(tool udpseq) || exit 1
 t_watchdog $(((E2E_ORDER_COUNT + E2E_ORDER_STAGED_COUNT) * 2 / E2E_ORDER_PPS + 120))
