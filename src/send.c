@@ -688,11 +688,18 @@ static void staged_trim(struct wg_peer *peer, unsigned int n)
 	peer->staged_packets -= n;
 }
 
+/* n staged packets that could not be kept: the device's count and the
+ * peer's share of it. */
+static void staged_count_drops(struct wg_peer *peer, unsigned int n)
+{
+	wg_stat_add(peer->dev, drop_staged, n);
+	wg_peer_stat_add(peer, drop_no_keypair, n);
+}
+
 /* Drops what could not be kept, counted. */
 static void staged_drop(struct wg_peer *peer, struct batch *b)
 {
-	wg_stat_add(peer->dev, drop_staged, b->count);
-	wg_peer_stat_add(peer, drop_no_keypair, b->count);
+	staged_count_drops(peer, b->count);
 	wg_batch_release(&peer->dev->pool, b);
 }
 
@@ -743,10 +750,8 @@ static void stage(struct wg_peer *peer, struct batch *b)
 		staged_unshare(dev, 1);
 	}
 	pthread_mutex_unlock(&peer->staged_lock);
-	if (trimmed) {
-		wg_stat_add(dev, drop_staged, trimmed);
-		wg_peer_stat_add(peer, drop_no_keypair, trimmed);
-	}
+	if (trimmed)
+		staged_count_drops(peer, trimmed);
 	if (merged)
 		wg_batch_release(&dev->pool, merged);
 	for (i = 0; i < n; i++)
