@@ -424,14 +424,8 @@ udp_flood_alone()
 	local out="$T_TMP/flood.recv" received lost counted dups malformed
 	local name b a diff slack line
 	loss_counters "$T_TMP/loss.before"
-	ip netns exec "${NS[B]}" "$UDPSEQ" recv -4 -l 1200 -w 20 "$port" "$n" \
-		$((2000 * T_SCALE)) >"$out" 2>&1 &
-	rpid=$!
-	track $rpid
-	for ((i = 0; i < 100; i++)); do
-		grep -qs '^listening' "$out" && break
-		sleep 0.05
-	done
+	udpseq_recv_start B "$out" -4 -l 1200 -w 20 "$port" "$n" $((2000 * T_SCALE))
+	rpid=$UDPSEQ_RECV_PID
 	ip netns exec "${NS[A]}" "$UDPSEQ" send -r 200000 -b 64 "${TUN4[B]}" \
 		"$port" "$n" 1200 >"$T_TMP/flood.send" 2>&1 &
 	spid=$!

@@ -313,14 +313,8 @@ flood_replay()
 	port=$T_XPORT
 	out="$T_TMP/seq.recv"
 	phase_begin
-	ip netns exec "${NS[B]}" "$UDPSEQ" recv -4 -w 20 "$port" "$SEQ_COUNT" \
-		3000 >"$out" 2>&1 &
-	SEQ_RECV_PID=$!
-	track $SEQ_RECV_PID
-	for ((i = 0; i < 100; i++)); do
-		grep -qs '^listening' "$out" && break
-		sleep 0.05
-	done
+	udpseq_recv_start B "$out" -4 -w 20 "$port" "$SEQ_COUNT" 3000
+	SEQ_RECV_PID=$UDPSEQ_RECV_PID
 	ip netns exec "${NS[A]}" "$FLOOD" replay -l "$SEQ_WGLEN" \
 		-c "$REPLAY_COPIES" -d 50 ul0 "$UL_B" "${PORT[B]}" \
 		"$REPLAY_COUNT" >"$T_TMP/replay.out" 2>&1 &

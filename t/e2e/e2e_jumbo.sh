@@ -56,18 +56,11 @@ ping_size()
 		ping -n -q -c "$n" -i 0.2 -w 10 -s "$3" "$2" >/dev/null 2>&1
 }
 
-# counter SIDE NAME: one of wgpipe's data-path counters.
-counter()
-{
-	ip netns exec "${NS[$1]}" "${IMPL[$1]}" show "${WGIF[$1]}" |
-		awk -v n="$2" 'NF == 0 { exit } $1 == n { print $2 }'
-}
-
-# ratio SIDE NUM DEN: counter NUM / counter DEN, two decimals.
+# ratio SIDE NUM DEN: counter NUM / counter DEN (one wgpipe show), two
+# decimals.
 ratio()
 {
-	awk -v a="$(counter "$1" "$2")" -v b="$(counter "$1" "$3")" \
-		'BEGIN { printf "%.2f", b ? a / b : 0 }'
+	counters "$1" "$2" "$3" | awk '{ printf "%.2f", $2 ? $1 / $2 : 0 }'
 }
 
 # at_least LABEL VALUE MIN
@@ -81,19 +74,13 @@ at_least()
 # per UDP_SEGMENT send; every one arrives, with its length and payload.
 udp_check()
 {
-	local from=$1 to=$2 addr=$3 size=$4 segs=$5 port out_r out_s rpid i
+	local from=$1 to=$2 addr=$3 size=$4 segs=$5 port out_r out_s rpid
 	T_XPORT=$((T_XPORT + 1))
 	port=$T_XPORT
 	out_r="$T_TMP/udp-$port.recv"
 	out_s="$T_TMP/udp-$port.send"
-	ip netns exec "${NS[$to]}" "$UDPSEQ" recv -l "$size" "$port" 1000 \
-		3000 >"$out_r" 2>&1 &
-	rpid=$!
-	track $rpid
-	for ((i = 0; i < 50; i++)); do
-		grep -q '^listening' "$out_r" && break
-		sleep 0.1
-	done
+	udpseq_recv_start "$to" "$out_r" -l "$size" "$port" 1000 3000
+	rpid=$UDPSEQ_RECV_PID
 	timeout -k 2 60 ip netns exec "${NS[$from]}" "$UDPSEQ" send -r 2000 \
 		-b 8 -g "$segs" "$addr" "$port" 1000 "$size" >"$out_s" 2>&1 ||
 		fail "udpseq send $from -> $to: $(cat "$out_s")"
@@ -157,10 +144,10 @@ if ! is_wggo "$WG_IMPL_A"; then
 	set_mtu tun 65503
 	ping_size A "${TUN4[B]}" 65444 1 ||
 		fail "no ping of 65444 bytes (65472, padded to 65472) at MTU 65503"
-	before=$(counter A drop_too_big)
+	before=$(counters A drop_too_big)
 	ping_size A "${TUN4[B]}" 65475 2 &&
 		fail "a 65503-byte tunnel packet passed an IPv4 underlay"
-	after=$(counter A drop_too_big)
+	after=$(counters A drop_too_big)
 	[ $((after - before)) -ge 2 ] ||
 		fail "2 pings too large for a UDP datagram: drop_too_big" \
 			"went from $before to $after"
@@ -204,7 +191,7 @@ if ! is_wggo "$WG_IMPL_A"; then
 	set_mtu tun 34736
 	ping_ok A "${TUN4[B]}" || fail "no ping with --batch-size 8"
 	ping_size A "${TUN4[B]}" 30000 3 && fail "a 30,000-byte ping passed A's 16 KiB batches"
-	drops=$(counter A drop_too_big)
+	drops=$(counters A drop_too_big)
 	[ "${drops:-0}" -ge 3 ] ||
 		fail "3 pings too big for a batch, drop_too_big is ${drops:-none}"
 	said=$(grep -c "drop_too_big" "$T_TMP/daemon-${WGIF[A]}.log")

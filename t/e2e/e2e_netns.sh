@@ -95,14 +95,8 @@ udp_check()
 	port=$T_XPORT
 	out_r="$T_TMP/udp-$port.recv"
 	out_s="$T_TMP/udp-$port.send"
-	ip netns exec "${NS[$to]}" "$UDPSEQ" recv -l "$size" "$port" 500 2000 \
-		>"$out_r" 2>&1 &
-	local rpid=$! i
-	track $rpid
-	for ((i = 0; i < 50; i++)); do
-		grep -q '^listening' "$out_r" && break
-		sleep 0.1
-	done
+	udpseq_recv_start "$to" "$out_r" -l "$size" "$port" 500 2000
+	local rpid=$UDPSEQ_RECV_PID
 	timeout -k 2 60 ip netns exec "${NS[$from]}" "$UDPSEQ" send -r 2000 -b 4 \
 		"$addr" "$port" 500 "$size" >"$out_s" 2>&1 ||
 		fail "udpseq send $from -> $to: $(cat "$out_s")"

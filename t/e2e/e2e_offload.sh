@@ -348,18 +348,6 @@ tunnel_checks()
 	K_AFTER=$k1
 }
 
-# counters SIDE NAME...: wgpipe's counters NAME... from one wgpipe
-# show, on one line in the order asked.
-counters()
-{
-	timeout -k 2 $((10 * T_SCALE)) ip netns exec "${NS[$1]}" "$WGPIPE" show \
-		"${WGIF[$1]}" | awk -v names="${*:2}" '
-		BEGIN { n = split(names, want, " ") }
-		NF == 0 { exit }
-		{ v[$1] = $2 }
-		END { for (i = 1; i <= n; i++) printf "%s%s", v[want[i]], (i < n ? " " : "\n") }'
-}
-
 # uso_check READS PACKETS: A's TUN reads and the packets they held
 # during the UDP stream (before and after, "r0 p0 r1 p1"), against USO's
 # state on A: in effect, the kernel handed the UDP_SEGMENT runs over
@@ -417,19 +405,12 @@ order_check()
 # the loss limit was passed.
 order_try()
 {
-	local out="$T_TMP/udpseq-$T_XPORT.recv" port=$((T_XPORT + 50)) rpid i
+	local out="$T_TMP/udpseq-$T_XPORT.recv" port=$((T_XPORT + 50)) rpid
 	local received reordered dups lost malformed c0 c1 sdrops
 	c0=$(counters A tun_rx_reads tun_rx_packets)
-	ip netns exec "${NS[B]}" "$UDPSEQ" recv -w 20 \
-		-l "$E2E_OFFLOAD_ORDER_SIZE" "$port" \
-		"$E2E_OFFLOAD_ORDER_COUNT" 2000 >"$out" 2>&1 &
-	rpid=$!
-	track $rpid
-	for ((i = 0; i < 100; i++)); do
-		grep -q '^listening' "$out" 2>/dev/null && break
-		sleep 0.05
-	done
-	grep -q '^listening' "$out" || fail "udpseq receiver did not start: $(cat "$out")"
+	udpseq_recv_start B "$out" -w 20 -l "$E2E_OFFLOAD_ORDER_SIZE" "$port" \
+		"$E2E_OFFLOAD_ORDER_COUNT" 2000
+	rpid=$UDPSEQ_RECV_PID
 	timeout -k 2 $((E2E_OFFLOAD_ORDER_COUNT / E2E_OFFLOAD_ORDER_PPS + 30)) \
 		ip netns exec "${NS[A]}" "$UDPSEQ" send -r "$E2E_OFFLOAD_ORDER_PPS" \
 		-b 64 -g "$ORDER_SEGS" "${TUN4[B]}" "$port" \

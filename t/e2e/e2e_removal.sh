@@ -27,13 +27,6 @@ require_impl "$WGPIPE"
 make_hosts
 make_keys
 
-# counter_A NAME: one of wgpipe's device counters on A.
-counter_A()
-{
-	timeout -k 2 10 "$WGPIPE" show "${WGIF[A]}" |
-		awk -v n="$1" '$1 == n { print $2; exit }'
-}
-
 # run_case N IMPL_B
 run_case()
 {
@@ -44,8 +37,7 @@ run_case()
 	say "---- sender: $name"
 	pair_up "$WGPIPE" "$impl" init=both
 	check "ping B -> A (first handshake)" ping_ok B "${TUN4[A]}"
-	unknown0=$(counter_A drop_unknown_index)
-	nopeer0=$(counter_A drop_no_peer)
+	read -r unknown0 nopeer0 < <(counters A drop_unknown_index drop_no_peer)
 
 	seed=$RANDOM
 	xfer_recv_start A "$port" "$T_TMP/recv-$port.out" -i 20 -s "$seed"
@@ -90,8 +82,7 @@ run_case()
 			"$(grep mismatch "$T_TMP/recv-$port.out" | tr "\n" " ")"
 	pass "$name: ${sent%% *} bytes through $E2E_REMOVAL_CYCLES removals, checksums equal"
 
-	unknown1=$(counter_A drop_unknown_index)
-	nopeer1=$(counter_A drop_no_peer)
+	read -r unknown1 nopeer1 < <(counters A drop_unknown_index drop_no_peer)
 	[ $((unknown1 - unknown0 + nopeer1 - nopeer0)) -gt 0 ] ||
 		fail "$name: nothing counted for the packets of a removed peer" \
 			"(drop_unknown_index $unknown0 -> $unknown1, drop_no_peer $nopeer0 -> $nopeer1)"
@@ -99,8 +90,7 @@ run_case()
 		"drop_no_peer +$((nopeer1 - nopeer0))"
 
 	for ((i = 0; ; i++)); do
-		free=$(counter_A pool_free)
-		total=$(counter_A pool_batches)
+		read -r free total < <(counters A pool_free pool_batches)
 		[ -n "$free" ] && [ "$free" = "$total" ] && break
 		[ $i -lt 100 ] || fail "$name: A's pool not full when idle: $free of $total batches free"
 		sleep 0.1

@@ -37,13 +37,6 @@ make_hosts
 make_keys
 BATCHES=64
 
-# counter SIDE NAME: one of wgpipe's counters (wgpipe show).
-counter()
-{
-	timeout -k 2 10 ip netns exec "${NS[$1]}" "$WGPIPE" show \
-		"${WGIF[$1]}" | awk -v n="$2" 'NF == 0 { exit } $1 == n { print $2 }'
-}
-
 # up_without_peer SIDE: the interface keyed, addressed and up, with no
 # peer: SIDE drops every handshake message.
 up_without_peer()
@@ -116,7 +109,7 @@ for ((i = 0; i < E2E_STAGED_DEAD; i++)); do
 done
 ip -n "${NS[A]}" route add 10.203.0.0/16 dev "${WGIF[A]}" ||
 	fail "cannot route 10.203.0.0/16 into ${WGIF[A]}"
-d0=$(counter A drop_staged)
+d0=$(counters A drop_staged)
 addrs=$(for ((i = 0; i < E2E_STAGED_DEAD; i++)); do dead_addr $i; done)
 # shellcheck disable=SC2016 # expanded by the inner shell
 ip netns exec "${NS[A]}" bash -c 'for r in 1 2 3 4 5 6 7 8; do
@@ -127,10 +120,10 @@ ip netns exec "${NS[A]}" bash -c 'for r in 1 2 3 4 5 6 7 8; do
 free=0
 for ((i = 0; i < 5; i++)); do
 	sleep 0.1
-	f=$(counter A pool_free)
+	f=$(counters A pool_free)
 	[ "$f" -gt "$free" ] && free=$f
 done
-d1=$(counter A drop_staged)
+d1=$(counters A drop_staged)
 say "after 8 datagrams to each of $E2E_STAGED_DEAD dead peers: pool_free" \
 	"$free of $BATCHES, drop_staged +$((d1 - d0))"
 [ "$free" -ge $((BATCHES - BATCHES / 4)) ] ||

@@ -93,15 +93,13 @@ cryptokey()
 	ping_from "$SECOND" || fail "no ping from B's $SECOND before C exists"
 	keyc=$(wg genkey)
 	pubc=$(wg pubkey <<<"$keyc")
-	is_wggo "$impl_a" || before=$(ip netns exec "${NS[A]}" "$impl_a" show "${WGIF[A]}" |
-		awk 'NF == 0 { exit } $1 == "drop_source" { print $2 }')
+	is_wggo "$impl_a" || before=$(counters A drop_source)
 	wg_ A set "${WGIF[A]}" peer "$pubc" allowed-ips "$SECOND/32" ||
 		fail "cannot add peer C on A"
 	ping_from "$SECOND" && fail "B's $SECOND still reaches A after C took it"
 	ping_from "${TUN4[B]}" || fail "B's ${TUN4[B]} no longer reaches A"
 	if ! is_wggo "$impl_a"; then
-		after=$(ip netns exec "${NS[A]}" "$impl_a" show "${WGIF[A]}" |
-			awk 'NF == 0 { exit } $1 == "drop_source" { print $2 }')
+		after=$(counters A drop_source)
 		[ $((after - before)) -ge 1 ] ||
 			fail "A's drop_source went from $before to $after"
 	fi

@@ -651,6 +651,21 @@ tx_bytes()
 		awk -v pk="${PUB[$(other "$1")]}" '$1 == pk { print $3 }'
 }
 
+# counters SIDE NAME...: the device counters NAME... of SIDE's wgpipe
+# (its table before the first peer's paragraph), all from one wgpipe
+# show, on one line in the order asked. Counters compared with each
+# other come from one call: two calls can fall on either side of a
+# packet.
+counters()
+{
+	timeout -k 2 $((10 * T_SCALE)) ip netns exec "${NS[$1]}" "${IMPL[$1]}" \
+		show "${WGIF[$1]}" | awk -v names="${*:2}" '
+		BEGIN { n = split(names, want, " ") }
+		NF == 0 { exit }
+		{ v[$1] = $2 }
+		END { for (i = 1; i <= n; i++) printf "%s%s", v[want[i]], (i < n ? " " : "\n") }'
+}
+
 # transfer_agrees: A's and B's wg show transfer agree: what one sent,
 # the other received. Every implementation counts whole WireGuard
 # messages, handshake messages included (as the kernel module does), so
