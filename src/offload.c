@@ -238,7 +238,9 @@ struct gso_plan {
 	 * sequence number, flags and checksum; UDP: length and checksum),
 	 * so that a segment's checksums come from its own few fields and not
 	 * from reading back the header just written (a store-forwarding
-	 * stall for every segment). */
+	 * stall for every segment). They are unfolded 64-bit sums, which
+	 * may lie just under 2^64: a segment's fields go in with add_carry,
+	 * never with a bare +. */
 	uint64_t ip_base, l4_base;
 	uint16_t id;  /* IPv4 ID of the first segment */
 	uint32_t seq; /* TCP sequence number of the first segment */
@@ -397,7 +399,8 @@ static size_t gso_segment(const struct gso_plan *p, const uint8_t *pkt,
 		put16(s + 4, id);
 		fields = word16((uint8_t)(seglen >> 8), (uint8_t)seglen) +
 			 word16((uint8_t)(id >> 8), (uint8_t)id);
-		store_csum(s + 10, wg_csum_finish(p->ip_base + fields));
+		store_csum(s + 10,
+			   wg_csum_finish(add_carry(p->ip_base, fields)));
 	} else {
 		put16(s + 4, seglen - IPV6_HLEN);
 	}
@@ -413,12 +416,12 @@ static size_t gso_segment(const struct gso_plan *p, const uint8_t *pkt,
 		fields = word16((uint8_t)(seq >> 24), (uint8_t)(seq >> 16)) +
 			 word16((uint8_t)(seq >> 8), (uint8_t)seq) +
 			 word16(0, flags);
-		sum = add_carry(sum, p->l4_base + fields);
+		sum = add_carry(sum, add_carry(p->l4_base, fields));
 		csum = l4 + TCP_CSUM_OFF;
 	} else {
 		put16(l4 + 4, l4len);
 		fields = word16((uint8_t)(l4len >> 8), (uint8_t)l4len);
-		sum = add_carry(sum, p->l4_base + fields);
+		sum = add_carry(sum, add_carry(p->l4_base, fields));
 		csum = l4 + UDP_CSUM_OFF;
 	}
 	/* The pseudo-header from the super-packet's addresses, which every

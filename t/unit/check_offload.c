@@ -411,6 +411,57 @@ END_TEST
 
 /* ---- GSO split: super-packets against segments built from scratch ---- */
 
+/* The ones' complement sum of n bytes as 64-bit words in memory order,
+ * the last one zero-padded. */
+static uint64_t words_sum(const uint8_t *p, size_t n)
+{
+	uint64_t sum = 0, w;
+	size_t i;
+
+	for (i = 0; i < n; i += 8) {
+		w = 0;
+		memcpy(&w, p + i, n - i < 8 ? n - i : 8);
+		sum += w;
+		sum += sum < w;
+	}
+	return sum;
+}
+
+/*
+ * Picks the IPv4 destination address and the TCP timestamps so that each
+ * header, without the fields that differ between segments (IPv4: total
+ * length, ID, checksum; TCP: sequence number, flags, checksum), sums as
+ * 64-bit words to just under 2^64. A splitter that sums the header once
+ * and adds each segment's fields to that must carry the overflow around.
+ * (So on a little-endian machine; elsewhere the case is an ordinary one.)
+ */
+static void aim_near_wrap(struct spec *s)
+{
+	const uint64_t target = UINT64_MAX - 0x7ff;
+	uint8_t pkt[128], pl[1] = {0}, *l4;
+	size_t ih;
+	uint64_t v;
+
+	/* The address word near 2^64, and no DF bit to carry it over. */
+	memset(s->src, 0xff, 4);
+	memset(s->dst, 0, 4);
+	s->df = false;
+	spec_timestamps(s, 0, 0);
+	build(s, pl, 0, pkt, CS_PARTIAL);
+	ih = ip_hlen_of(s);
+	memset(pkt + 2, 0, 4);
+	memset(pkt + 10, 0, 2);
+	v = target - words_sum(pkt, ih);
+	ck_assert_uint_lt(v, (uint64_t)1 << 32);
+	memcpy(s->dst, &v, 4);
+	l4 = pkt + ih;
+	memset(l4 + 4, 0, 4);
+	l4[13] = 0;
+	memset(l4 + 16, 0, 2);
+	v = target - words_sum(l4, l4_hlen_of(s));
+	memcpy(s->opt + 4, &v, 8);
+}
+
 struct split_case {
 	const char *name;
 	int ipv;
@@ -418,7 +469,7 @@ struct split_case {
 	size_t plen;
 	uint16_t mss;
 	uint8_t flags; /* 0: ACK */
-	bool ts, ext, ecn, nodf, hdrlen_whole, udp_zero;
+	bool ts, ext, ecn, nodf, hdrlen_whole, udp_zero, near_wrap;
 	uint8_t ipopt;
 	uint16_t id;
 	uint32_t seq;
@@ -443,6 +494,8 @@ static const struct split_case split_cases[] = {
      .id = 0xfffe, .seq = 0xfffff000},
     {SPLIT("TCPv4, odd MSS", 4, TCP, 3500, 1001), .ts = true},
     {SPLIT("TCPv4 without DF", 4, TCP, 3000, 1000), .nodf = true},
+    {SPLIT("TCPv4, headers that sum to just under 2^64", 4, TCP, 3000, 1000),
+     .near_wrap = true},
     {SPLIT("TCPv4, 64 KiB", 4, TCP, 65535 - 52, 1448), .ts = true},
     {SPLIT("TCPv4, hdr_len reports the whole linear part", 4, TCP, 3000, 1000),
      .hdrlen_whole = true},
@@ -485,6 +538,8 @@ static void split_spec(const struct split_case *c, struct spec *s)
 	if (c->seq)
 		s->seq = c->seq;
 	s->df = !c->nodf;
+	if (c->near_wrap)
+		aim_near_wrap(s);
 }
 
 /* Sets the last two bytes of segment 0's payload so that its UDP
