@@ -57,17 +57,20 @@ ping_size()
 }
 
 # ratio SIDE NUM DEN: counter NUM / counter DEN (one wgpipe show), two
-# decimals.
+# decimals; "unreadable" when show did not give both.
 ratio()
 {
-	counters "$1" "$2" "$3" | awk '{ printf "%.2f", $2 ? $1 / $2 : 0 }'
+	counters "$1" "$2" "$3" | awk '
+		NR == 1 && NF == 2 { printf "%.2f", $2 ? $1 / $2 : 0; ok = 1 }
+		END { if (!ok) printf "unreadable" }'
 }
 
-# at_least LABEL VALUE MIN
+# at_least LABEL VALUE MIN: VALUE a number, at least MIN.
 at_least()
 {
-	awk -v v="$2" -v m="$3" 'BEGIN { exit !(v >= m) }' ||
-		fail "$1 is $2, not at least $3"
+	awk -v v="$2" -v m="$3" \
+		'BEGIN { exit !(v ~ /^[0-9]+(\.[0-9]+)?$/ && v + 0 >= m + 0) }' ||
+		fail "$1 is '$2', not at least $3"
 }
 
 # udp_check FROM TO ADDR SIZE SEGS: 1000 datagrams of SIZE bytes, SEGS
