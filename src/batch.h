@@ -90,12 +90,8 @@ enum {
 	 * of 1420 bytes: with one peer, that peer's own packets, which wait
 	 * behind its earlier ones in any case (nonce order); with more, the
 	 * first batch after an empty read only, so that a quiet peer's
-	 * packets are not held up behind another's bulk.
-	 * With one peer the bound is 8: at 64 a UDP flood through the tunnel
-	 * (iperf3 -u -b 10G on two CPUs) delivered 0.66x the datagrams that
-	 * hand-offs alone did (eeb2719), at 8 0.96x; a TCP stream's CPU per
-	 * byte rose by 2 to 10 % (two runs, each inside its spread). */
-	WG_CAUGHT_UP_ONE_PEER = 8,
+	 * packets are not held up behind another's bulk. */
+	WG_CAUGHT_UP_ONE_PEER = 64,
 	WG_CAUGHT_UP = 1,
 };
 
