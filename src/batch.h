@@ -90,8 +90,19 @@ enum {
 	 * of 1420 bytes: with one peer, that peer's own packets, which wait
 	 * behind its earlier ones in any case (nonce order); with more, the
 	 * first batch after an empty read only, so that a quiet peer's
-	 * packets are not held up behind another's bulk. */
-	WG_CAUGHT_UP_ONE_PEER = 64,
+	 * packets are not held up behind another's bulk.
+	 * With one peer, a TUN reader's bound is lower than a UDP reader's:
+	 * past 16 batches a sender that outruns it (a UDP flood, iperf3 -u
+	 * -b 10G, on two CPUs shared by both ends) is better served by the
+	 * workers. At 64 such a flood delivered 0.66-0.76x the datagrams of
+	 * eeb2719 (which always handed on), at 16 1.17-1.25x (1392 B) and
+	 * 1.02-1.25x (64 B), while a TCP stream's CPU per byte and rate
+	 * stayed within 3 % of 64's; at 8 TCP lost up to a fifth of its rate
+	 * in some runs. A UDP reader's bound of 8 did not help the flood
+	 * (one run: no better than 64 beside a TUN bound of 64, 0.84x 64's
+	 * beside a TUN bound of 8). */
+	WG_CAUGHT_UP_ONE_PEER_RX = 64,
+	WG_CAUGHT_UP_ONE_PEER_TX = 16,
 	WG_CAUGHT_UP = 1,
 };
 

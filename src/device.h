@@ -169,7 +169,7 @@ static inline bool wg_device_stopping(struct wg_device *dev)
  *     that a quiet peer's packets do not wait behind another peer's bulk.
  *   - A larger batch: when its reader keeps up (b->caught_up: it found
  *     its queue empty at most WG_CAUGHT_UP batches ago, and with a
- *     single peer at most WG_CAUGHT_UP_ONE_PEER), and, with more than
+ *     single peer at most WG_CAUGHT_UP_ONE_PEER_TX or _RX), and, with more than
  *     one peer, the workers have nothing queued. A reader that keeps up
  *     costs no hand-off and no wake-up; one that falls behind hands its
  *     batches on and goes back to reading, so that other peers' packets
@@ -189,12 +189,16 @@ static inline bool wg_crypt_here(struct wg_device *dev, const struct batch *b,
 	return b->caught_up && (idle || wg_read_once(dev->peer_count) == 1);
 }
 
-/* How many batches a reader may hand on after finding its queue empty
- * and still count as keeping up (WG_CAUGHT_UP). */
-static inline unsigned int wg_caught_up_batches(struct wg_device *dev)
+/* How many batches a reader of direction dir (BATCH_TX: the TUN
+ * device's, BATCH_RX: the sockets') may hand on after finding its queue
+ * empty and still count as keeping up (WG_CAUGHT_UP). */
+static inline unsigned int wg_caught_up_batches(struct wg_device *dev,
+						enum batch_dir dir)
 {
-	return wg_read_once(dev->peer_count) == 1 ? WG_CAUGHT_UP_ONE_PEER :
-						    WG_CAUGHT_UP;
+	if (wg_read_once(dev->peer_count) != 1)
+		return WG_CAUGHT_UP;
+	return dir == BATCH_TX ? WG_CAUGHT_UP_ONE_PEER_TX :
+				 WG_CAUGHT_UP_ONE_PEER_RX;
 }
 
 /* Readers: sleeps until one of fds[0 .. n) is readable (n <= 2), or the

@@ -101,7 +101,7 @@ static void submit_read(struct wg_udp_reader *r, struct batch *b)
 {
 	struct wg_device *dev = r->dev;
 
-	b->caught_up = r->handed_on++ < wg_caught_up_batches(dev);
+	b->caught_up = r->handed_on++ < wg_caught_up_batches(dev, BATCH_RX);
 	wg_batch_charge(&dev->pool, b, b->count);
 	wg_stat_add(dev, udp_rx_packets, b->count);
 	wg_stat_add(dev, udp_rx_batches, 1);

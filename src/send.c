@@ -55,7 +55,7 @@ static void submit_tx(struct wg_tun_reader *r, struct batch *b)
 {
 	struct wg_device *dev = r->dev;
 
-	b->caught_up = r->handed_on++ < wg_caught_up_batches(dev);
+	b->caught_up = r->handed_on++ < wg_caught_up_batches(dev, BATCH_TX);
 	wg_batch_charge(&dev->pool, b, b->count);
 	wg_stat_add(dev, tun_rx_packets, b->count);
 	wg_stat_add(dev, tun_rx_batches, 1);
