@@ -95,10 +95,10 @@ enum {
 	 * past 16 batches a sender that outruns it (a UDP flood, iperf3 -u
 	 * -b 10G, on two CPUs shared by both ends) is better served by the
 	 * workers. At 64 such a flood delivered 0.66-0.76x the datagrams of
-	 * eeb2719 (which always handed on), at 16 1.17-1.25x (1392 B) and
-	 * 1.02-1.25x (64 B), while a TCP stream's CPU per byte and rate
-	 * stayed within 3 % of 64's; at 8 TCP lost up to a fifth of its rate
-	 * in some runs. A UDP reader's bound of 8 did not help the flood
+	 * eeb2719 (which always handed on), at 16 0.93-1.22x (1392 B) and
+	 * 1.01-1.25x (64 B) in three runs, while a TCP stream's CPU per byte
+	 * and rate stayed as at 64 or better; at 8 TCP lost up to a fifth of
+	 * its rate in some runs. A UDP reader's bound of 8 did not help the flood
 	 * (one run: no better than 64 beside a TUN bound of 64, 0.84x 64's
 	 * beside a TUN bound of 8). */
 	WG_CAUGHT_UP_ONE_PEER_RX = 64,
