@@ -98,9 +98,9 @@ enum {
 	 * eeb2719 (which always handed on), at 16 0.93-1.22x (1392 B) and
 	 * 1.01-1.25x (64 B) in three runs, while a TCP stream's CPU per byte
 	 * and rate stayed as at 64 or better; at 8 TCP lost up to a fifth of
-	 * its rate in some runs. A UDP reader's bound of 8 did not help the flood
-	 * (one run: no better than 64 beside a TUN bound of 64, 0.84x 64's
-	 * beside a TUN bound of 8). */
+	 * its rate in some runs. A UDP reader's bound of 8 did not help the
+	 * flood (one run: no better than 64 beside a TUN bound of 64, 0.84x
+	 * 64's beside a TUN bound of 8). */
 	WG_CAUGHT_UP_ONE_PEER_RX = 64,
 	WG_CAUGHT_UP_ONE_PEER_TX = 16,
 	WG_CAUGHT_UP = 1,

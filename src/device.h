@@ -169,8 +169,9 @@ static inline bool wg_device_stopping(struct wg_device *dev)
  *     that a quiet peer's packets do not wait behind another peer's bulk.
  *   - A larger batch: when its reader keeps up (b->caught_up: it found
  *     its queue empty at most WG_CAUGHT_UP batches ago, and with a
- *     single peer at most WG_CAUGHT_UP_ONE_PEER_TX or _RX), and, with more than
- *     one peer, the workers have nothing queued. A reader that keeps up
+ *     single peer at most WG_CAUGHT_UP_ONE_PEER_TX (a TUN reader) or
+ *     _RX (a UDP reader)), and, with more than one peer, the workers
+ *     have nothing queued. A reader that keeps up
  *     costs no hand-off and no wake-up; one that falls behind hands its
  *     batches on and goes back to reading, so that other peers' packets
  *     behind them in the socket or the TUN queue are read (and a quiet
