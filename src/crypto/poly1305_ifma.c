@@ -386,7 +386,10 @@ INLINE void lanes_load2(const struct lane_jobs *m, size_t step, __m512i t[4])
 	unsigned int k;
 
 	/* z[k]: message 4 (k / 2) + k % 2 in 256-bit half 0, that + 2 in
-	 * half 1; each 128-bit lane one block. */
+	 * half 1; each 128-bit lane one block. Both loops unrolled, or GCC
+	 * keeps z[] on the stack: the tags of 64 messages of 1420 bytes
+	 * took 5 % longer. */
+#pragma GCC unroll 4
 	for (k = 0; k < 4; k++) {
 		unsigned int i = 4 * (k / 2) + k % 2;
 
@@ -399,6 +402,7 @@ INLINE void lanes_load2(const struct lane_jobs *m, size_t step, __m512i t[4])
 	}
 	/* 128-bit lane L of lo[0]: low halves of messages 0, 1 (L = 0, 1:
 	 * blocks 0, 1) or 2, 3 (L = 2, 3); lo[1] the same for 4..7. */
+#pragma GCC unroll 2
 	for (k = 0; k < 2; k++) {
 		lo[k] = _mm512_unpacklo_epi64(z[2 * k], z[2 * k + 1]);
 		hi[k] = _mm512_unpackhi_epi64(z[2 * k], z[2 * k + 1]);
