@@ -291,38 +291,62 @@ struct lane_jobs {
 	unsigned int count;
 };
 
-/* A group from up to eight jobs; unused lanes have one block. */
+/* Each lane's 128-bit key half at offset off (0: r, 16: s), from up
+ * to count jobs, as its low and high 64 bits; zeros in unused lanes.
+ * This file is for x86-64 only: the key's bytes are little-endian
+ * words as they are. */
+INLINE void lane_key_words(__m512i *lo, __m512i *hi,
+			   const struct mac_job *const jobs[],
+			   unsigned int count, size_t off)
+{
+	uint64_t w[2][LANES] = {{0}};
+	unsigned int i;
+
+	for (i = 0; i < count; i++) {
+		memcpy(&w[0][i], jobs[i]->key + off, 8);
+		memcpy(&w[1][i], jobs[i]->key + off + 8, 8);
+	}
+	*lo = _mm512_loadu_si512(w[0]);
+	*hi = _mm512_loadu_si512(w[1]);
+	aead_wipe(w, sizeof(w));
+}
+
+/* 128-bit values (low and high 64 bits a lane) as 44-bit limbs. */
+INLINE struct limbs44 split128(__m512i lo, __m512i hi)
+{
+	const __m512i m44 = V_SET1_64((1LL << 44) - 1);
+
+	return (struct limbs44){
+	    V_AND(lo, m44),
+	    V_AND(V_OR(V_SRL64(lo, 44), V_SLL64(hi, 20)), m44),
+	    V_SRL64(hi, 24),
+	};
+}
+
+/* A group from up to eight jobs; unused lanes have r = 0 and one
+ * block. Each lane's r, clamped as RFC 8439 says, side by side. */
 INLINE void lanes_init(struct lanes *g, struct lane_jobs *m,
 		       const struct mac_job *const jobs[], size_t count)
 {
-	uint64_t r[3][LANES] = {{0}}, last[LANES] = {0}, len[LANES] = {0};
-	struct poly1305 st;
+	uint64_t last[LANES] = {0}, len[LANES] = {0};
+	__m512i lo, hi;
 	unsigned int i;
 
 	m->count = count < LANES ? (unsigned int)count : LANES;
 	for (i = 0; i < m->count; i++) {
-		uint64_t l[3];
-
 		m->job[i] = jobs[i];
-		wg_poly1305_init(&st, jobs[i]->key);
-		to_limbs44(l, st.r0, st.r1, 0);
-		r[0][i] = l[0];
-		r[1][i] = l[1];
-		r[2][i] = l[2];
 		len[i] = jobs[i]->len;
 		last[i] = (jobs[i]->len + 15) / 16;
 	}
-	g->r =
-	    (struct limbs44){_mm512_loadu_si512(r[0]), _mm512_loadu_si512(r[1]),
-			     _mm512_loadu_si512(r[2])};
+	lane_key_words(&lo, &hi, m->job, m->count, 0);
+	g->r = split128(V_AND(lo, V_SET1_64(0x0ffffffc0fffffffLL)),
+			V_AND(hi, V_SET1_64(0x0ffffffc0ffffffcLL)));
 	g->s1 = times20(g->r.l1);
 	g->s2 = times20(g->r.l2);
 	g->h = (struct limbs44){_mm512_setzero_si512(), _mm512_setzero_si512(),
 				_mm512_setzero_si512()};
 	g->last = _mm512_loadu_si512(last);
 	g->ct_len = _mm512_loadu_si512(len);
-	aead_wipe(r, sizeof(r));
-	aead_wipe(&st, sizeof(st));
 }
 
 /* Bytes [16 step, 16 step + 64) of message i, zeros past its end. */
@@ -450,26 +474,59 @@ INLINE void lanes_step(struct lanes *g, __m512i lo, __m512i hi, size_t step,
 	g->h.l2 = _mm512_mask_mov_epi64(g->h.l2, live, h.l2);
 }
 
-/* Each lane's h to its tag. */
+/* a + b with the carries of limbs 0 and 1 passed up. */
+INLINE struct limbs44 add44_carry(struct limbs44 a, struct limbs44 b)
+{
+	const __m512i m44 = V_SET1_64((1LL << 44) - 1);
+	__m512i l0 = V_ADD64(a.l0, b.l0), l1, l2;
+
+	l1 = V_ADD64(V_ADD64(a.l1, b.l1), V_SRL64(l0, 44));
+	l2 = V_ADD64(V_ADD64(a.l2, b.l2), V_SRL64(l1, 44));
+	return (struct limbs44){V_AND(l0, m44), V_AND(l1, m44), l2};
+}
+
+/*
+ * Each lane's h to its tag, all lanes at once: h fully reduced modulo
+ * 2^130 - 5, plus s, modulo 2^128 (RFC 8439, 2.5.1). The steps leave
+ * limbs below 2^45; a first pass brings them below 2^44 (limb 2 below
+ * 2^42, its carry times 5 at the bottom), leaving h < 2^130 + 2^44 at
+ * most. Then h - p = h + 5 - 2^130 is taken where that is not negative,
+ * i.e. where h + 5 reaches 2^130.
+ */
 INLINE void lanes_finish(const struct lanes *g, const struct lane_jobs *m)
 {
-	uint64_t h[3][LANES], l[3];
-	struct poly1305 st;
+	const __m512i zero = _mm512_setzero_si512();
+	const __m512i m42 = V_SET1_64((1LL << 42) - 1);
+	const struct limbs44 none = {zero, zero, zero};
+	const struct limbs44 five = {V_SET1_64(5), zero, zero};
+	uint64_t tag[2][LANES];
+	struct limbs44 h, hp;
+	__m512i lo, hi, c;
+	__mmask8 ge;
 	unsigned int i;
 
-	_mm512_storeu_si512(h[0], g->h.l0);
-	_mm512_storeu_si512(h[1], g->h.l1);
-	_mm512_storeu_si512(h[2], g->h.l2);
+	h = add44_carry(g->h, none);
+	c = V_SRL64(h.l2, 42);
+	h.l2 = V_AND(h.l2, m42);
+	h.l0 = V_ADD64(h.l0, V_ADD64(c, V_SLL64(c, 2)));
+	h = add44_carry(h, none);
+
+	hp = add44_carry(h, five);
+	ge = _mm512_test_epi64_mask(hp.l2, V_SET1_64(1LL << 42));
+	h.l0 = _mm512_mask_mov_epi64(h.l0, ge, hp.l0);
+	h.l1 = _mm512_mask_mov_epi64(h.l1, ge, hp.l1);
+	h.l2 = _mm512_mask_mov_epi64(h.l2, ge, V_AND(hp.l2, m42));
+
+	lane_key_words(&lo, &hi, m->job, m->count, 16);
+	h = add44_carry(h, split128(lo, hi));
+	lo = V_OR(h.l0, V_SLL64(h.l1, 44));
+	hi = V_OR(V_SRL64(h.l1, 20), V_SLL64(h.l2, 24));
+	_mm512_storeu_si512(tag[0], lo);
+	_mm512_storeu_si512(tag[1], hi);
 	for (i = 0; i < m->count; i++) {
-		wg_poly1305_init(&st, m->job[i]->key);
-		l[0] = h[0][i];
-		l[1] = h[1][i];
-		l[2] = h[2][i];
-		from_limbs44(&st, l);
-		wg_poly1305_finish(&st, m->job[i]->tag);
+		memcpy(m->job[i]->tag, &tag[0][i], 8);
+		memcpy(m->job[i]->tag + 8, &tag[1][i], 8);
 	}
-	aead_wipe(h, sizeof(h));
-	aead_wipe(l, sizeof(l));
 }
 
 /*

@@ -837,6 +837,61 @@ START_TEST(test_poly1305_final_reduction)
 }
 END_TEST
 
+/* X of test_poly1305_final_reduction for d from -3 to 2, and for
+ * d = 7 all ones (h = 2^130 + 2^69 - 1, which needs a carry past bit
+ * 130 folded in), then the zero block. */
+static void final_reduction_message(uint8_t m[32], int d)
+{
+	memset(m, 0xff, 16);
+	if (d < 7) {
+		m[0] = (uint8_t)(0xfd + d);
+		m[8] = 0xdf;
+	}
+	memset(m + 16, 0, 16);
+}
+
+/*
+ * The same sums through the lanes of mac_batch, where there is one:
+ * batches of 4 to 16 messages (one group of lanes or two), each with
+ * its own d, and s all ones in every other message, so that adding s
+ * carries out of bit 127 and is cut there.
+ */
+START_TEST(test_poly1305_batch_final_reduction)
+{
+	static const size_t counts[] = {4, 8, 14, 16};
+	static const int ds[] = {-3, -2, -1, 0, 1, 2, 7};
+	static uint8_t keys[16][32], tags[16][16];
+	const struct chacha_poly_ops *ops = variant_ops(_i);
+	struct mac_job jobs[16];
+	uint8_t want[16];
+	size_t c, i, n, m;
+
+	if (!ops || !ops->mac_batch)
+		return;
+	for (c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+		n = counts[c];
+		for (i = 0; i < n; i++) {
+			memset(keys[i], 0, 16);
+			keys[i][0] = 1;
+			memset(keys[i] + 16, i % 2 ? 0xff : 0xa7, 16);
+			final_reduction_message(pt + 32 * i,
+						ds[(i + c) % 7]);
+			jobs[i] = (struct mac_job){pt + 32 * i, 32, keys[i],
+						   tags[i]};
+		}
+		ops->mac_batch(jobs, n);
+		for (i = 0; i < n; i++) {
+			m = mac_input(macbuf, ad, 0, jobs[i].msg, 32);
+			crypto_onetimeauth_poly1305(want, macbuf, m, keys[i]);
+			ck_assert_msg(!memcmp(tags[i], want, 16),
+				      "%s: tag %zu of %zu differs (d %d)",
+				      variants[_i].label, i, n,
+				      ds[(i + c) % 7]);
+		}
+	}
+}
+END_TEST
+
 START_TEST(test_poly1305_random)
 {
 	uint64_t seed = seed_for(4, _i);
@@ -1049,6 +1104,8 @@ static Suite *aead_suite(void)
 	tcase_set_timeout(tc, timeout);
 	tcase_add_loop_test(tc, test_poly1305_extremes, 0, NVARIANTS);
 	tcase_add_loop_test(tc, test_poly1305_final_reduction, 0, NVARIANTS);
+	tcase_add_loop_test(tc, test_poly1305_batch_final_reduction, 0,
+			    NVARIANTS);
 	tcase_add_loop_test(tc, test_poly1305_random, 0, NVARIANTS);
 	tcase_add_loop_test(tc, test_poly1305_batch, 0, NVARIANTS);
 	tcase_add_loop_test(tc, test_stream_jobs, 0, NVARIANTS);
