@@ -272,9 +272,10 @@ void wg_poly1305_ifma_mac(uint8_t tag[static 16], const uint8_t key[static 32],
  * Eight messages (no AD), lane i with message i's r and its own count
  * of blocks: the padded ciphertext, then the length block. Every step
  * takes one block of each lane, h = (h + block) * r; a lane past its
- * last block keeps its h. Blocks come four steps at a time, 64 bytes
- * of each message, loaded under a mask that stops at its end (the
- * padding reads as zeros) and turned so that lane i holds message i.
+ * last block keeps its h. Blocks come two steps at a time, 32 bytes
+ * of each message, near its end loaded under a mask that stops there
+ * (the padding reads as zeros), and turned so that lane i holds
+ * message i.
  *
  * The registers of a group apart from its messages, so that they stay
  * in registers.
@@ -349,62 +350,32 @@ INLINE void lanes_init(struct lanes *g, struct lane_jobs *m,
 	g->ct_len = _mm512_loadu_si512(len);
 }
 
-/* Bytes [16 step, 16 step + 64) of message i, zeros past its end. */
-INLINE __m512i lane_chunk(const struct lane_jobs *m, unsigned int i,
-			  size_t step)
+/* Bytes [16 step, 16 step + 32) of message i; full: the message has
+ * them all, else zeros past its end (and for a lane without one). */
+INLINE __m256i lane_chunk(const struct lane_jobs *m, unsigned int i,
+			  size_t step, bool full)
 {
 	size_t off = 16 * step, len;
-	__mmask64 k;
+	__mmask32 k;
 
+	if (full)
+		return _mm256_loadu_si256(
+		    (const __m256i *)(m->job[i]->msg + off));
 	if (i >= m->count || off >= m->job[i]->len)
-		return _mm512_setzero_si512();
+		return _mm256_setzero_si256();
 	len = m->job[i]->len - off;
-	k = len >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << len) - 1;
-	return _mm512_maskz_loadu_epi8(k, m->job[i]->msg + off);
+	k = len >= 32 ? ~(__mmask32)0 : ((__mmask32)1 << len) - 1;
+	return _mm256_maskz_loadu_epi8(k, m->job[i]->msg + off);
 }
 
 /*
- * Eight registers of four blocks each (q[i]: message i) turned into
- * halves: t[2 k] the low halves of block k of every message, lane i for
- * message i, t[2 k + 1] the high halves.
+ * Two blocks of every lane from step on (lane_chunk): t[0] and t[1] the
+ * low and high halves of the first block, lane i for message i, t[2]
+ * and t[3] of the second. Two blocks at a time, not four, so that two
+ * groups' blocks and state fit in the register file.
  */
-INLINE void transpose8(__m512i t[8], const __m512i q[8])
-{
-	__m512i u[8], v[4], w[4];
-	int i, h, p;
-
-	/* u[2i] (u[2i + 1]): in each 128-bit lane L, the low (high)
-	 * halves of block L of messages 2i and 2i + 1. */
-	for (i = 0; i < 4; i++) {
-		u[2 * i] = _mm512_unpacklo_epi64(q[2 * i], q[2 * i + 1]);
-		u[2 * i + 1] = _mm512_unpackhi_epi64(q[2 * i], q[2 * i + 1]);
-	}
-	/* Half h of messages 0..3 in v, 4..7 in w: v[2h] has blocks 0
-	 * and 2, v[2h + 1] blocks 1 and 3, two messages a block. */
-	for (h = 0; h < 2; h++) {
-		v[2 * h] = _mm512_shuffle_i64x2(u[h], u[h + 2], 0x88);
-		v[2 * h + 1] = _mm512_shuffle_i64x2(u[h], u[h + 2], 0xdd);
-		w[2 * h] = _mm512_shuffle_i64x2(u[h + 4], u[h + 6], 0x88);
-		w[2 * h + 1] = _mm512_shuffle_i64x2(u[h + 4], u[h + 6], 0xdd);
-	}
-	/* Then all eight messages of block p and p + 2. */
-	for (h = 0; h < 2; h++)
-		for (p = 0; p < 2; p++) {
-			t[2 * p + h] = _mm512_shuffle_i64x2(v[2 * h + p],
-							    w[2 * h + p], 0x88);
-			t[2 * p + 4 + h] = _mm512_shuffle_i64x2(
-			    v[2 * h + p], w[2 * h + p], 0xdd);
-		}
-}
-
-/*
- * Two blocks of every lane from step on, all eight lanes with both: t[0]
- * and t[1] the low and high halves of the first block, lane i for
- * message i, t[2] and t[3] of the second. Half the registers of the
- * four-block load, so that two groups' blocks and state fit in the
- * register file.
- */
-INLINE void lanes_load2(const struct lane_jobs *m, size_t step, __m512i t[4])
+INLINE void lanes_load2(const struct lane_jobs *m, size_t step, __m512i t[4],
+			bool full)
 {
 	__m512i z[4], lo[2], hi[2];
 	unsigned int k;
@@ -418,11 +389,8 @@ INLINE void lanes_load2(const struct lane_jobs *m, size_t step, __m512i t[4])
 		unsigned int i = 4 * (k / 2) + k % 2;
 
 		z[k] = _mm512_inserti64x4(
-		    _mm512_castsi256_si512(_mm256_loadu_si256(
-			(const __m256i *)(m->job[i]->msg + 16 * step))),
-		    _mm256_loadu_si256(
-			(const __m256i *)(m->job[i + 2]->msg + 16 * step)),
-		    1);
+		    _mm512_castsi256_si512(lane_chunk(m, i, step, full)),
+		    lane_chunk(m, i + 2, step, full), 1);
 	}
 	/* 128-bit lane L of lo[0]: low halves of messages 0, 1 (L = 0, 1:
 	 * blocks 0, 1) or 2, 3 (L = 2, 3); lo[1] the same for 4..7. */
@@ -435,21 +403,6 @@ INLINE void lanes_load2(const struct lane_jobs *m, size_t step, __m512i t[4])
 	t[1] = _mm512_shuffle_i64x2(hi[0], hi[1], 0x88);
 	t[2] = _mm512_shuffle_i64x2(lo[0], lo[1], 0xdd);
 	t[3] = _mm512_shuffle_i64x2(hi[0], hi[1], 0xdd);
-}
-
-/* Four blocks of every lane from step on, as halves (transpose8);
- * full: every lane has all 64 bytes. */
-INLINE void lanes_load(const struct lane_jobs *m, size_t step, __m512i t[8],
-		       bool full)
-{
-	__m512i q[LANES];
-	unsigned int i;
-
-#pragma GCC unroll 8
-	for (i = 0; i < LANES; i++)
-		q[i] = full ? _mm512_loadu_si512(m->job[i]->msg + 16 * step)
-			    : lane_chunk(m, i, step);
-	transpose8(t, q);
 }
 
 /* One step of every lane, the block in halves lo and hi; full: no
@@ -530,45 +483,29 @@ INLINE void lanes_finish(const struct lanes *g, const struct lane_jobs *m)
 }
 
 /*
- * Up to sixteen messages, longest first: two groups whose steps take
- * turns, so that the one's multiplications run while the other's wait
- * (two is a constant where this is inlined).
+ * Two steps of up to sixteen messages, longest first: two groups whose
+ * steps take turns, so that the one's multiplications run while the
+ * other's wait (two is a constant where this is inlined); full as in
+ * lanes_step, and every lane has both blocks whole.
  */
-INLINE void four_steps(struct lanes *a, struct lanes *b,
-		       const struct lane_jobs *ma, const struct lane_jobs *mb,
-		       size_t s, bool two, bool full)
+INLINE void two_steps(struct lanes *a, struct lanes *b,
+		      const struct lane_jobs *ma, const struct lane_jobs *mb,
+		      size_t s, bool two, bool full)
 {
-	__m512i ta[8], tb[8];
-	int i;
+	__m512i ta[4], tb[4];
 
-	if (full) {
-#pragma GCC unroll 2
-		for (i = 0; i < 2; i++) {
-			lanes_load2(ma, s + 2 * (size_t)i, ta);
-			if (two)
-				lanes_load2(mb, s + 2 * (size_t)i, tb);
-			lanes_step(a, ta[0], ta[1], 0, true);
-			if (two)
-				lanes_step(b, tb[0], tb[1], 0, true);
-			lanes_step(a, ta[2], ta[3], 0, true);
-			if (two)
-				lanes_step(b, tb[2], tb[3], 0, true);
-		}
-		return;
-	}
-	lanes_load(ma, s, ta, full);
+	lanes_load2(ma, s, ta, full);
 	if (two)
-		lanes_load(mb, s, tb, full);
-#pragma GCC unroll 4
-	for (i = 0; i < 4; i++) {
-		lanes_step(a, ta[2 * i], ta[2 * i + 1], s + (size_t)i, full);
-		if (two)
-			lanes_step(b, tb[2 * i], tb[2 * i + 1], s + (size_t)i,
-				   full);
-	}
+		lanes_load2(mb, s, tb, full);
+	lanes_step(a, ta[0], ta[1], s, full);
+	if (two)
+		lanes_step(b, tb[0], tb[1], s, full);
+	lanes_step(a, ta[2], ta[3], s + 1, full);
+	if (two)
+		lanes_step(b, tb[2], tb[3], s + 1, full);
 }
 
-/* The steps while every lane has four whole blocks left go without
+/* The steps while every lane has two whole blocks left go without
  * masks, when every lane has a message: the shortest is last. */
 INLINE void mac_groups(const struct mac_job *const jobs[], size_t n, bool two)
 {
@@ -580,11 +517,12 @@ INLINE void mac_groups(const struct mac_job *const jobs[], size_t n, bool two)
 	if (two)
 		lanes_init(&b, &mb, jobs + LANES, n - LANES);
 	if (n == (two ? 2 : 1) * LANES)
-		fast = jobs[n - 1]->len / 64 * 4;
-	for (; s < fast; s += 4)
-		four_steps(&a, &b, &ma, &mb, s, two, true);
-	for (; s < steps; s += 4)
-		four_steps(&a, &b, &ma, &mb, s, two, false);
+		fast = jobs[n - 1]->len / 32 * 2;
+#pragma GCC unroll 2
+	for (; s < fast; s += 2)
+		two_steps(&a, &b, &ma, &mb, s, two, true);
+	for (; s < steps; s += 2)
+		two_steps(&a, &b, &ma, &mb, s, two, false);
 	lanes_finish(&a, &ma);
 	if (two)
 		lanes_finish(&b, &mb);
