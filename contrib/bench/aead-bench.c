@@ -3,8 +3,9 @@
  * aead-bench: ChaCha20-Poly1305 throughput of every implementation this
  * CPU runs, libsodium included, and OpenSSL's EVP_chacha20_poly1305 when
  * the bench was built with libcrypto, in one run: single messages of
- * several sizes sealed and opened in place on one core, and batches of
- * MTU-sized and jumbo packets. See contrib/bench/README.aead.
+ * several sizes sealed and opened in place on one core, batches of
+ * MTU-sized and jumbo packets, and the keystream and the tags of a batch
+ * apart. See contrib/bench/README.aead.
  *
  * The machine may be shared, so each figure is timed in many short
  * windows, the implementations taking turns; the best window is the
@@ -59,7 +60,7 @@ static uint64_t counters[BATCH_MAX_N];
 static bool oks[BATCH_MAX_N];
 static size_t batch_n;
 
-enum op { SEAL, OPEN, SEAL_BATCH, OPEN_BATCH };
+enum op { SEAL, OPEN, SEAL_BATCH, OPEN_BATCH, KEYSTREAM_BATCH, TAGS_BATCH };
 
 static uint64_t now_ns(void)
 {
@@ -180,6 +181,59 @@ static void open_batch(bool evp)
 	}
 }
 
+/* ---- The two halves of a sealed batch, apart ---- */
+
+/*
+ * What wg_aead_seal_batch does, cut in two, through the implementation's
+ * primitives: the keystream call (every packet's one-time key block and
+ * its data, as the seal computes them) and the tags of the batch
+ * (mac_batch, or one tag after the other where there is none). Only the
+ * implementations with primitives of their own; libsodium's and
+ * OpenSSL's cells stay empty.
+ */
+static struct chacha_job half_jobs[BATCH_MAX_N];
+static struct mac_job half_macs[BATCH_MAX_N];
+static uint8_t half_polykeys[BATCH_MAX_N][64], half_tags[BATCH_MAX_N][16];
+static uint32_t key_words[8];
+
+static void setup_halves(void)
+{
+	size_t i;
+
+	for (i = 0; i < 8; i++)
+		key_words[i] = (uint32_t)key[4 * i] |
+			       (uint32_t)key[4 * i + 1] << 8 |
+			       (uint32_t)key[4 * i + 2] << 16 |
+			       (uint32_t)key[4 * i + 3] << 24;
+	for (i = 0; i < batch_n; i++) {
+		half_jobs[i] = (struct chacha_job){
+		    .dst = bufs[i],
+		    .src = bufs[i],
+		    .len = lens[i],
+		    .polykey = half_polykeys[i],
+		    .nonce = {0, (uint32_t)counters[i],
+			      (uint32_t)(counters[i] >> 32)},
+		};
+		half_macs[i] = (struct mac_job){bufs[i], lens[i],
+						half_polykeys[i], half_tags[i]};
+	}
+}
+
+static void half_batch(enum op op)
+{
+	const struct chacha_poly_ops *ops = wg_aead_impl()->ops;
+	size_t i;
+
+	if (op == KEYSTREAM_BATCH)
+		ops->stream(half_jobs, batch_n, key_words);
+	else if (ops->mac_batch)
+		ops->mac_batch(half_macs, batch_n);
+	else
+		for (i = 0; i < batch_n; i++)
+			ops->mac(half_macs[i].tag, half_macs[i].key, NULL, 0,
+				 half_macs[i].msg, half_macs[i].len);
+}
+
 /* One operation; an open first puts the sealed message back in place (a
  * copy, counted in its time, for OpenSSL as for wgpipe). */
 static void run_once(enum op op, bool evp, size_t len)
@@ -197,6 +251,10 @@ static void run_once(enum op op, bool evp, size_t len)
 		break;
 	case SEAL_BATCH:
 		seal_batch(evp);
+		break;
+	case KEYSTREAM_BATCH:
+	case TAGS_BATCH:
+		half_batch(op);
 		break;
 	case OPEN_BATCH:
 		for (i = 0; i < batch_n; i++)
@@ -250,23 +308,36 @@ static bool use_impl(const char *name)
 	return false;
 }
 
-/* Times op for each implementation in turn, windows interleaved. */
+/* Whether the implementation just selected (evp: OpenSSL) does op. */
+static bool does(enum op op, bool evp)
+{
+	return op < KEYSTREAM_BATCH || (!evp && wg_aead_impl()->ops);
+}
+
+/* Times op for each implementation in turn, windows interleaved; 0 for
+ * one that does not do it. */
 static void measure(enum op op, size_t len, const char *const impls[],
 		    int nimpls, int windows, struct result res[])
 {
 	static double gbs[MAX_IMPLS][MAX_WINDOWS];
 	unsigned long iters[MAX_IMPLS];
 	size_t bytes = op >= SEAL_BATCH ? batch_n * lens[0] : len;
+	bool evp;
 	int i, w;
 
-	for (i = 0; i < nimpls; i++)
-		iters[i] = calibrate(op, use_impl(impls[i]), len);
+	for (i = 0; i < nimpls; i++) {
+		evp = use_impl(impls[i]);
+		iters[i] = does(op, evp) ? calibrate(op, evp, len) : 0;
+	}
 	for (w = 0; w < windows; w++) {
 		for (i = 0; i < nimpls; i++) {
-			bool evp = use_impl(impls[i]);
 			unsigned long k;
 			uint64_t t;
 
+			evp = use_impl(impls[i]);
+			gbs[i][w] = 0;
+			if (!iters[i])
+				continue;
 			t = now_ns();
 			for (k = 0; k < iters[i]; k++)
 				run_once(op, evp, len);
@@ -341,6 +412,14 @@ static void print_header(const struct table *t)
 	printf("\n");
 }
 
+static void print_ratio(double num, double den, const char *gap)
+{
+	if (num > 0 && den > 0)
+		printf("%sx%.2f", gap, num / den);
+	else
+		printf("%s-    ", gap);
+}
+
 static void print_row(const struct table *t, const char *label, enum op op,
 		      size_t len)
 {
@@ -352,11 +431,14 @@ static void print_row(const struct table *t, const char *label, enum op op,
 	measure(op, len, t->impls, t->nimpls, t->windows, res);
 	printf("%-20s", label);
 	for (i = 0; i < t->nimpls; i++)
-		printf("  %6.3f (%6.3f)  ", res[i].best, res[i].median);
-	printf("   x%.2f", res[t->auto_col].best / res[t->sodium_col].best);
+		if (res[i].best > 0)
+			printf("  %6.3f (%6.3f)  ", res[i].best, res[i].median);
+		else
+			printf("  %6s  %6s   ", "-", "");
+	print_ratio(res[t->auto_col].best, res[t->sodium_col].best, "   ");
 	if (t->openssl_col >= 0)
-		printf("          x%.2f",
-		       res[t->auto_col].best / res[t->openssl_col].best);
+		print_ratio(res[t->auto_col].best, res[t->openssl_col].best,
+			    "          ");
 	printf("\n");
 	fflush(stdout);
 }
@@ -427,5 +509,14 @@ int main(int argc, char **argv)
 			 shapes[s].n, shapes[s].len);
 		print_row(&t, label, OPEN_BATCH, 0);
 	}
+	/* The halves of a sealed batch of MTU-sized packets, apart. */
+	setup_batch(&shapes[0]);
+	setup_halves();
+	snprintf(label, sizeof(label), "keystream %zux%zu", shapes[0].n,
+		 shapes[0].len);
+	print_row(&t, label, KEYSTREAM_BATCH, 0);
+	snprintf(label, sizeof(label), "tags %zux%zu", shapes[0].n,
+		 shapes[0].len);
+	print_row(&t, label, TAGS_BATCH, 0);
 	return 0;
 }
