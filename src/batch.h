@@ -121,6 +121,11 @@ enum batch_dir {
 struct packet {
 	uint8_t *buf; /* its first slot (wg_batch_add) */
 	uint32_t len; /* tx: plaintext at buf + 16; rx: message at buf */
+	/* rx: where the whole datagram still is, outside the batch, when
+	 * only its 16-byte header was copied to buf (a data message cut
+	 * from a UDP_GRO run: receive.c opens it from there, or copies it
+	 * before the batch leaves its reader); NULL when it is all in buf. */
+	const uint8_t *from;
 	uint64_t counter;
 	union wg_sockaddr src; /* rx: the sender */
 	struct wg_src dst;     /* rx: our address it was sent to */
@@ -240,6 +245,7 @@ static inline struct packet *wg_batch_reserve(const struct batch_pool *pool,
 		return NULL;
 	p = &b->pkts[b->count++];
 	p->buf = b->slots + (size_t)b->used * WG_SLOT_SIZE;
+	p->from = NULL;
 	b->used += n;
 	return p;
 }
@@ -252,8 +258,8 @@ static inline struct packet *wg_batch_add(const struct batch_pool *pool,
 	return wg_batch_reserve(pool, b, wg_slots_for(bytes));
 }
 
-/* A received datagram into another batch: message, sender, our address.
- * False when to has no room for it. */
+/* A received datagram into another batch, all of it in to's slots:
+ * message, sender, our address. False when to has no room for it. */
 static inline bool wg_batch_add_datagram(const struct batch_pool *pool,
 					 struct batch *to,
 					 const struct packet *from)
@@ -262,7 +268,7 @@ static inline bool wg_batch_add_datagram(const struct batch_pool *pool,
 
 	if (!p)
 		return false;
-	memcpy(p->buf, from->buf, from->len);
+	memcpy(p->buf, from->from ? from->from : from->buf, from->len);
 	p->len = from->len;
 	p->src = from->src;
 	p->dst = from->dst;

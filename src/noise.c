@@ -651,10 +651,13 @@ static bool data_header_ok(const uint8_t *buf, size_t len,
 	       le32toh(msg->key_idx) == kp->local_index;
 }
 
-void wg_noise_open_batch(uint8_t *const bufs[], size_t lens[], bool ok[],
-			 size_t n, const struct noise_keypair *kp)
+void wg_noise_open_batch_from(uint8_t *const bufs[],
+			      const uint8_t *const srcs[], size_t lens[],
+			      bool ok[], size_t n,
+			      const struct noise_keypair *kp)
 {
 	uint8_t *data[WG_NOISE_BATCH_MAX];
+	const uint8_t *from[WG_NOISE_BATCH_MAX];
 	uint64_t counters[WG_NOISE_BATCH_MAX];
 	size_t sizes[WG_NOISE_BATCH_MAX], idx[WG_NOISE_BATCH_MAX];
 	bool good[WG_NOISE_BATCH_MAX];
@@ -671,14 +674,23 @@ void wg_noise_open_batch(uint8_t *const bufs[], size_t lens[], bool ok[],
 			}
 			idx[k] = start;
 			data[k] = bufs[start] + sizeof(*msg);
+			from[k] = srcs && srcs[start]
+				      ? srcs[start] + sizeof(*msg)
+				      : NULL;
 			sizes[k] = lens[start] - sizeof(*msg);
 			counters[k++] = le64toh(msg->counter);
 		}
-		wg_aead_open_batch(kp->receiving.key, counters, data, sizes, good,
-				   k);
+		wg_aead_open_batch_from(kp->receiving.key, counters, data, from,
+					sizes, good, k);
 		for (i = 0; i < k; i++) {
 			ok[idx[i]] = good[i];
 			lens[idx[i]] = good[i] ? sizes[i] - WG_AUTHTAG_LEN : 0;
 		}
 	}
+}
+
+void wg_noise_open_batch(uint8_t *const bufs[], size_t lens[], bool ok[],
+			 size_t n, const struct noise_keypair *kp)
+{
+	wg_noise_open_batch_from(bufs, NULL, lens, ok, n, kp);
 }

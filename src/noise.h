@@ -168,5 +168,13 @@ void wg_noise_seal_batch(uint8_t *const bufs[], size_t lens[],
 			 const struct noise_keypair *kp);
 void wg_noise_open_batch(uint8_t *const bufs[], size_t lens[], bool ok[],
 			 size_t n, const struct noise_keypair *kp);
+/* Open, with the ciphertext of message i read from srcs[i] + 16 where
+ * srcs[i] is given (bufs[i] holds its 16-byte header all the same, and
+ * gets the plaintext), so that a message is opened where it was received
+ * instead of copied first; srcs may be NULL. */
+void wg_noise_open_batch_from(uint8_t *const bufs[],
+			      const uint8_t *const srcs[], size_t lens[],
+			      bool ok[], size_t n,
+			      const struct noise_keypair *kp);
 
 #endif

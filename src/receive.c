@@ -194,7 +194,11 @@ static unsigned int gro_size(struct msghdr *m, unsigned int len)
 }
 
 /* Cuts one received run into the batch's slots, handing on full
- * batches; returns the batch still being filled. */
+ * batches; returns the batch still being filled. A data message leaves
+ * only its header in the slot and the rest where it is (p->from): it is
+ * opened from there into the slot, or copied when its batch goes to the
+ * crypto workers (submit_data), before the run's buffer is read into
+ * again. */
 static struct batch *cut_run(struct wg_udp_reader *r, struct batch *b,
 			     const uint8_t *data, unsigned int len,
 			     unsigned int size, const union wg_sockaddr *src,
@@ -225,7 +229,13 @@ static struct batch *cut_run(struct wg_udp_reader *r, struct batch *b,
 		}
 		p = wg_batch_add(&dev->pool, b, seg);
 		p->len = seg;
-		memcpy(p->buf, data + off, seg);
+		if (seg >= WG_MESSAGE_MINIMUM_LENGTH &&
+		    wg_message_type(data + off) == WG_MSG_DATA) {
+			memcpy(p->buf, data + off, sizeof(struct message_data));
+			p->from = data + off;
+		} else {
+			memcpy(p->buf, data + off, seg);
+		}
 		p->src = *src;
 		p->dst = *dst;
 	}
@@ -330,6 +340,24 @@ static struct wg_keypair *keypair_for(struct wg_device *dev,
 		caa_container_of(e, struct wg_keypair, entry));
 }
 
+/* Copies into b's slots what is still in the reader's buffer (cut_run),
+ * for a batch about to leave the reader. */
+static void settle(struct batch *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->count; i++) {
+		struct packet *p = &b->pkts[i];
+
+		if (!p->from)
+			continue;
+		memcpy(p->buf + sizeof(struct message_data),
+		       p->from + sizeof(struct message_data),
+		       p->len - sizeof(struct message_data));
+		p->from = NULL;
+	}
+}
+
 /* Appends to the peer's rx queue in arrival order, then to the crypt
  * ring; or, when the reader has a TUN writer w, opens and delivers b here
  * (wg_crypt_here): a small batch if the pipeline is idle or the peer has
@@ -369,6 +397,7 @@ static void submit_data(struct wg_device *dev, struct batch *b,
 		rcu_read_unlock();
 		return;
 	}
+	settle(b);
 	if (!wg_ring_push(&dev->crypt_ring, b)) {
 		/* The writer's reference before DEAD, for the same reason. */
 		wg_peer_get(peer);
@@ -495,11 +524,14 @@ static void classify_batch(struct wg_device *dev, struct batch *b,
 /* ------------------------------------------------------------------ */
 /* Crypto worker                                                        */
 
-/* Opens every packet of b in place; a packet that fails is marked. */
+/* Opens every packet of b into its slots, in place or from where the
+ * reader left it (p->from, by the reader only); a packet that fails is
+ * marked. */
 static void open_batch(struct wg_device *dev, struct batch *b)
 {
 	const struct noise_keypair *kp = &b->keypair->noise;
 	uint8_t *bufs[WG_BATCH_MAX];
+	const uint8_t *srcs[WG_BATCH_MAX];
 	size_t lens[WG_BATCH_MAX];
 	bool ok[WG_BATCH_MAX];
 	unsigned int i;
@@ -508,17 +540,20 @@ static void open_batch(struct wg_device *dev, struct batch *b)
 		for (i = 0; i < b->count; i++) {
 			b->pkts[i].ok = false;
 			b->pkts[i].len = 0;
+			b->pkts[i].from = NULL;
 		}
 		return;
 	}
 	for (i = 0; i < b->count; i++) {
 		bufs[i] = b->pkts[i].buf;
+		srcs[i] = b->pkts[i].from;
 		lens[i] = b->pkts[i].len;
 	}
-	wg_noise_open_batch(bufs, lens, ok, b->count, kp);
+	wg_noise_open_batch_from(bufs, srcs, lens, ok, b->count, kp);
 	for (i = 0; i < b->count; i++) {
 		b->pkts[i].ok = ok[i];
 		b->pkts[i].len = (uint32_t)lens[i];
+		b->pkts[i].from = NULL;
 	}
 }
 

@@ -386,13 +386,14 @@ static void counter_words(uint32_t w[3], uint64_t counter)
 	w[2] = (uint32_t)(counter >> 32);
 }
 
-/* A packet's keystream job in place: from block ctr, the key block to
- * polykey if given, then len bytes of buf. */
-static struct chacha_job packet_job(uint8_t *buf, size_t len, uint8_t *polykey,
-				    uint32_t ctr, uint64_t counter)
+/* A packet's keystream job: from block ctr, the key block to polykey if
+ * given, then len bytes from src XORed into dst. */
+static struct chacha_job packet_job(uint8_t *dst, const uint8_t *src,
+				    size_t len, uint8_t *polykey, uint32_t ctr,
+				    uint64_t counter)
 {
 	struct chacha_job job = {
-	    .dst = buf, .src = buf, .len = len, .polykey = polykey, .ctr = ctr};
+	    .dst = dst, .src = src, .len = len, .polykey = polykey, .ctr = ctr};
 
 	counter_words(job.nonce, counter);
 	return job;
@@ -428,8 +429,8 @@ static void seal_step(const struct chacha_poly_ops *ops, struct batch_step *w,
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		w->jobs[i] = packet_job(bufs[i], lens[i], w->polykeys[i], 0,
-					counters[i]);
+		w->jobs[i] = packet_job(bufs[i], bufs[i], lens[i],
+					w->polykeys[i], 0, counters[i]);
 		w->macs[i] = (struct mac_job){bufs[i], lens[i], w->polykeys[i],
 					      bufs[i] + lens[i]};
 	}
@@ -438,22 +439,25 @@ static void seal_step(const struct chacha_poly_ops *ops, struct batch_step *w,
 }
 
 /* The one-time keys first (one block each, sixteen packets per register
- * set), tags over the ciphertexts, then the data of those that verified
- * in one call; the others are wiped. */
+ * set), tags over the ciphertexts (at srcs[i], or in bufs[i] in place),
+ * then the data of those that verified in one call, into bufs[i]; the
+ * others are wiped. */
 static void open_step(const struct chacha_poly_ops *ops, struct batch_step *w,
 		      const uint32_t key[8], const uint64_t counters[],
-		      uint8_t *const bufs[], const size_t lens[], bool ok[],
-		      size_t n)
+		      uint8_t *const bufs[], const uint8_t *const srcs[],
+		      const size_t lens[], bool ok[], size_t n)
 {
 	size_t i, mlen, k = 0;
+	const uint8_t *src;
 
 	for (i = 0; i < n; i++) {
 		w->jobs[i] =
-		    packet_job(NULL, 0, w->polykeys[i], 0, counters[i]);
+		    packet_job(NULL, NULL, 0, w->polykeys[i], 0, counters[i]);
 		if (lens[i] >= WG_AUTHTAG_LEN)
-			w->macs[k++] =
-			    (struct mac_job){bufs[i], lens[i] - WG_AUTHTAG_LEN,
-					     w->polykeys[i], w->tags[i]};
+			w->macs[k++] = (struct mac_job){
+			    srcs && srcs[i] ? srcs[i] : bufs[i],
+			    lens[i] - WG_AUTHTAG_LEN, w->polykeys[i],
+			    w->tags[i]};
 	}
 	ops->stream(w->jobs, n, key);
 	mac_jobs(ops, w->macs, k);
@@ -462,12 +466,14 @@ static void open_step(const struct chacha_poly_ops *ops, struct batch_step *w,
 		if (lens[i] < WG_AUTHTAG_LEN)
 			continue;
 		mlen = lens[i] - WG_AUTHTAG_LEN;
-		ok[i] = tags_equal(w->tags[i], bufs[i] + mlen);
+		src = srcs && srcs[i] ? srcs[i] : bufs[i];
+		ok[i] = tags_equal(w->tags[i], src + mlen);
 		if (!ok[i]) {
 			sodium_memzero(bufs[i], mlen);
 			continue;
 		}
-		w->jobs[k++] = packet_job(bufs[i], mlen, NULL, 1, counters[i]);
+		w->jobs[k++] =
+		    packet_job(bufs[i], src, mlen, NULL, 1, counters[i]);
 	}
 	ops->stream(w->jobs, k, key);
 }
@@ -475,7 +481,8 @@ static void open_step(const struct chacha_poly_ops *ops, struct batch_step *w,
 static void batch_ops(const struct chacha_poly_ops *ops,
 		      const uint8_t key[static WG_KEY_LEN],
 		      const uint64_t counters[], uint8_t *const bufs[],
-		      const size_t lens[], bool ok[], size_t n)
+		      const uint8_t *const srcs[], const size_t lens[],
+		      bool ok[], size_t n)
 {
 	struct batch_step w;
 	uint32_t kw[8];
@@ -485,8 +492,8 @@ static void batch_ops(const struct chacha_poly_ops *ops,
 	for (i = 0; i < n; i += k) {
 		k = n - i < BATCH_STEP ? n - i : BATCH_STEP;
 		if (ok)
-			open_step(ops, &w, kw, counters + i, bufs + i, lens + i,
-				  ok + i, k);
+			open_step(ops, &w, kw, counters + i, bufs + i,
+				  srcs ? srcs + i : NULL, lens + i, ok + i, k);
 		else
 			seal_step(ops, &w, kw, counters + i, bufs + i, lens + i,
 				  k);
@@ -495,25 +502,27 @@ static void batch_ops(const struct chacha_poly_ops *ops,
 	aead_wipe(kw, sizeof(kw));
 }
 
-/* Sealed when ok is NULL, else opened, as in batch_ops; libsodium takes
- * the packets one at a time. */
+/* Sealed when ok is NULL, else opened (from srcs[i] where given), as in
+ * batch_ops; libsodium takes the packets one at a time. */
 static void batch(const uint8_t key[static WG_KEY_LEN],
 		  const uint64_t counters[], uint8_t *const bufs[],
-		  const size_t lens[], bool ok[], size_t n)
+		  const uint8_t *const srcs[], const size_t lens[], bool ok[],
+		  size_t n)
 {
 	const struct aead_impl *im = wg_aead_impl();
 	uint8_t nonce[WG_AEAD_NONCE_LEN];
 	size_t i;
 
 	if (im->ops) {
-		batch_ops(im->ops, key, counters, bufs, lens, ok, n);
+		batch_ops(im->ops, key, counters, bufs, srcs, lens, ok, n);
 		return;
 	}
 	for (i = 0; i < n; i++) {
 		wg_aead_nonce(nonce, counters[i]);
 		if (ok)
-			ok[i] = wg_aead_decrypt(bufs[i], bufs[i], lens[i], NULL,
-						0, nonce, key);
+			ok[i] = wg_aead_decrypt(
+			    bufs[i], srcs && srcs[i] ? srcs[i] : bufs[i],
+			    lens[i], NULL, 0, nonce, key);
 		else
 			crypto_aead_chacha20poly1305_ietf_encrypt(
 			    bufs[i], NULL, bufs[i], lens[i], NULL, 0, NULL,
@@ -525,12 +534,20 @@ void wg_aead_seal_batch(const uint8_t key[static WG_KEY_LEN],
 			const uint64_t counters[], uint8_t *const bufs[],
 			const size_t lens[], size_t n)
 {
-	batch(key, counters, bufs, lens, NULL, n);
+	batch(key, counters, bufs, NULL, lens, NULL, n);
 }
 
 void wg_aead_open_batch(const uint8_t key[static WG_KEY_LEN],
 			const uint64_t counters[], uint8_t *const bufs[],
 			const size_t lens[], bool ok[], size_t n)
 {
-	batch(key, counters, bufs, lens, ok, n);
+	batch(key, counters, bufs, NULL, lens, ok, n);
+}
+
+void wg_aead_open_batch_from(const uint8_t key[static WG_KEY_LEN],
+			     const uint64_t counters[], uint8_t *const bufs[],
+			     const uint8_t *const srcs[], const size_t lens[],
+			     bool ok[], size_t n)
+{
+	batch(key, counters, bufs, srcs, lens, ok, n);
 }

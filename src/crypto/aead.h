@@ -70,6 +70,13 @@ void wg_aead_seal_batch(const uint8_t key[static WG_KEY_LEN],
 void wg_aead_open_batch(const uint8_t key[static WG_KEY_LEN],
 			const uint64_t counters[], uint8_t *const bufs[],
 			const size_t lens[], bool ok[], size_t n);
+/* The same, not in place where srcs[i] is given: message i is read there
+ * (lens[i] bytes with the tag) and its plaintext written to bufs[i],
+ * which needs lens[i] - 16 bytes and must not overlap it. */
+void wg_aead_open_batch_from(const uint8_t key[static WG_KEY_LEN],
+			     const uint64_t counters[], uint8_t *const bufs[],
+			     const uint8_t *const srcs[], const size_t lens[],
+			     bool ok[], size_t n);
 
 /* ---- Between aead.c, the implementations and the tests ---- */
 

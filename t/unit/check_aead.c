@@ -4,7 +4,7 @@
  * turn, against libsodium: RFC 8439, every Wycheproof case, every length
  * from 0 to 2048 and random ones up to 65535 (seal and open, in place
  * and not, tampered messages refused and wiped), the batch API against
- * single calls, and the two halves (the multi-message keystream, the
+ * single calls (opened in place and from buffers of their own), and the two halves (the multi-message keystream, the
  * Poly1305 tag with worst-case inputs) on their own.
  *
  * WGPIPE_AEAD_LONG=1 multiplies the randomized rounds by 1000 (millions
@@ -504,7 +504,9 @@ END_TEST
 
 struct batch_case {
 	uint8_t *mem, *plain;
+	uint8_t *src_mem, *src_copy; /* opens not in place */
 	uint8_t *bufs[BATCH_MAX];
+	const uint8_t *srcs[BATCH_MAX];
 	size_t lens[BATCH_MAX], open_lens[BATCH_MAX];
 	uint64_t counters[BATCH_MAX];
 	bool ok[BATCH_MAX], spoiled[BATCH_MAX];
@@ -622,38 +624,99 @@ static void batch_check_opened(struct batch_case *b, size_t n,
 	}
 }
 
+/*
+ * For an open not in place (wg_aead_open_batch_from), about three
+ * packets in four move out: the message (spoiled or not) to a buffer of
+ * its own, kept twice, and its slot filled with 0xaa; the others stay,
+ * opened in place in the same call.
+ */
+static void batch_move_out(struct batch_case *b, uint64_t *seed, size_t n)
+{
+	size_t i, at;
+
+	for (i = 0; i < n; i++) {
+		b->srcs[i] = NULL;
+		if (!rnd(seed, 4))
+			continue;
+		at = (size_t)(BATCH_SLOT + 32) * i;
+		memcpy(b->src_mem + at, b->bufs[i], b->open_lens[i]);
+		memcpy(b->src_copy + at, b->bufs[i], b->open_lens[i]);
+		memset(b->bufs[i], 0xaa, b->open_lens[i]);
+		b->srcs[i] = b->src_mem + at;
+	}
+}
+
+/* A message opened from elsewhere is left as it was, and its slot gets
+ * the plaintext and nothing past it. */
+static void batch_check_sources(struct batch_case *b, size_t n,
+				const char *label)
+{
+	size_t i, plain, k;
+
+	for (i = 0; i < n; i++) {
+		if (!b->srcs[i])
+			continue;
+		ck_assert_msg(!memcmp(b->srcs[i],
+				      b->src_copy + (BATCH_SLOT + 32) * i,
+				      b->open_lens[i]),
+			      "%s: packet %zu: its source changed", label, i);
+		plain = b->open_lens[i] >= WG_AUTHTAG_LEN
+			    ? b->open_lens[i] - WG_AUTHTAG_LEN
+			    : 0;
+		for (k = plain; k < b->open_lens[i]; k++)
+			ck_assert_msg(b->bufs[i][k] == 0xaa,
+				      "%s: packet %zu: byte %zu past its "
+				      "plaintext written",
+				      label, i, k);
+	}
+}
+
 static struct batch_case *batch_new(void)
 {
 	struct batch_case *b = calloc(1, sizeof(*b));
 
 	ck_assert_ptr_nonnull(b);
 	b->mem = malloc((size_t)(BATCH_SLOT + 32) * BATCH_MAX);
+	b->src_mem = malloc((size_t)(BATCH_SLOT + 32) * BATCH_MAX);
+	b->src_copy = malloc((size_t)(BATCH_SLOT + 32) * BATCH_MAX);
 	b->plain = malloc((size_t)BATCH_SLOT * BATCH_MAX);
-	ck_assert(b->mem && b->plain);
+	ck_assert(b->mem && b->src_mem && b->src_copy && b->plain);
 	return b;
 }
 
 static void batch_free(struct batch_case *b)
 {
 	free(b->mem);
+	free(b->src_mem);
+	free(b->src_copy);
 	free(b->plain);
 	free(b);
 }
 
 /* The n packets filled in b sealed as a batch and checked, about one in
- * one_in spoiled, opened as a batch and checked; the canary after each
- * packet's tag untouched. */
+ * one_in spoiled, opened as a batch (in place, or half the time mostly
+ * from buffers of their own) and checked; the canary after each packet's
+ * tag untouched. */
 static void batch_round(struct batch_case *b, uint64_t *seed, size_t n,
 			const uint8_t key[WG_KEY_LEN], size_t one_in,
 			const char *label)
 {
+	bool moved = rnd(seed, 2);
 	size_t i;
 
 	wg_aead_seal_batch(key, b->counters, b->bufs, b->lens, n);
 	batch_check_sealed(b, n, key, label);
 	batch_spoil(b, seed, n, one_in);
 	memset(b->ok, 0xff, sizeof(b->ok));
-	wg_aead_open_batch(key, b->counters, b->bufs, b->open_lens, b->ok, n);
+	if (moved) {
+		batch_move_out(b, seed, n);
+		wg_aead_open_batch_from(key, b->counters, b->bufs, b->srcs,
+					b->open_lens, b->ok, n);
+		batch_check_sources(b, n, label);
+	} else {
+		wg_aead_open_batch(key, b->counters, b->bufs, b->open_lens,
+				   b->ok, n);
+	}
 	batch_check_opened(b, n, label);
 	for (i = 0; i < n; i++)
 		ck_assert_msg(b->bufs[i][b->lens[i] + WG_AUTHTAG_LEN] == CANARY,
