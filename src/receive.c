@@ -4,13 +4,16 @@
  *
  *   UDP reader     a burst of datagrams (recvmmsg), or with UDP_GRO runs
  *                  of them cut back into datagrams, into the slots of a
- *                  batch (wg_receive_read_udp);
+ *                  batch (wg_receive_read_udp; a data message cut from a
+ *                  run leaves only its header there until it is opened
+ *                  or handed on, see cut_run);
  *                  sorted: data messages by receiver index to their
  *                  keypair, one batch per keypair; handshake messages to
  *                  the handshake rings (handshake.c); the rest dropped;
  *                  each data batch appended to its peer's rx queue in
  *                  arrival order, then onto the crypt ring, or, idle and
- *                  small, opened and delivered right here;
+ *                  small, opened (from the run, into the slots) and
+ *                  delivered right here;
  *   crypto worker  opened in place (wg_receive_open_batch), marked done,
  *                  and the peer handed to the TUN writers;
  *   TUN writer     the peer's finished batches, in order: replay window,
