@@ -150,17 +150,26 @@ INLINE void from_limbs44(struct poly1305 *st, uint64_t l[3])
 	st->h2 = l[2] >> 40;
 }
 
-/* Sixteen-byte blocks as limbs with the 2^128 bit, from their low and
- * high halves (block j of each in lane j). */
-INLINE struct limbs44 split44(__m512i lo, __m512i hi)
+/* 128-bit values (low and high 64 bits a lane) as 44-bit limbs. */
+INLINE struct limbs44 split128(__m512i lo, __m512i hi)
 {
 	const __m512i m44 = V_SET1_64((1LL << 44) - 1);
 
 	return (struct limbs44){
 	    V_AND(lo, m44),
 	    V_AND(V_OR(V_SRL64(lo, 44), V_SLL64(hi, 20)), m44),
-	    V_OR(V_SRL64(hi, 24), V_SET1_64(1LL << 40)),
+	    V_SRL64(hi, 24),
 	};
+}
+
+/* Sixteen-byte blocks as limbs with the 2^128 bit, from their low and
+ * high halves (block j of each in lane j). */
+INLINE struct limbs44 split44(__m512i lo, __m512i hi)
+{
+	struct limbs44 l = split128(lo, hi);
+
+	l.l2 = V_OR(l.l2, V_SET1_64(1LL << 40));
+	return l;
 }
 
 /* ---- One message: two chains of eight lanes ---- */
@@ -310,18 +319,6 @@ INLINE void lane_key_words(__m512i *lo, __m512i *hi,
 	*lo = _mm512_loadu_si512(w[0]);
 	*hi = _mm512_loadu_si512(w[1]);
 	aead_wipe(w, sizeof(w));
-}
-
-/* 128-bit values (low and high 64 bits a lane) as 44-bit limbs. */
-INLINE struct limbs44 split128(__m512i lo, __m512i hi)
-{
-	const __m512i m44 = V_SET1_64((1LL << 44) - 1);
-
-	return (struct limbs44){
-	    V_AND(lo, m44),
-	    V_AND(V_OR(V_SRL64(lo, 44), V_SLL64(hi, 20)), m44),
-	    V_SRL64(hi, 24),
-	};
 }
 
 /* A group from up to eight jobs; unused lanes have r = 0 and one
