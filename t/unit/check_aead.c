@@ -873,6 +873,20 @@ START_TEST(test_poly1305_extremes)
 }
 END_TEST
 
+/* The two ciphertext blocks of test_poly1305_final_reduction: X =
+ * 2^128 - 2^69 - 3 + d, little-endian, for d from -3 to 2 (bit 69 is bit
+ * 5 of byte 8), or all ones for d = 7 (h = 2^130 + 2^69 - 1, which needs
+ * a carry past bit 130 folded in); then the zero block. */
+static void final_reduction_message(uint8_t m[32], int d)
+{
+	memset(m, 0xff, 16);
+	if (d < 7) {
+		m[0] = (uint8_t)(0xfd + d);
+		m[8] = 0xdf;
+	}
+	memset(m + 16, 0, 16);
+}
+
 /*
  * The last step, h mod p, on h from p - 1 to 2^130 - 1: with r = 1 the
  * accumulator is the plain sum of the blocks, each plus 2^128. Two
@@ -890,28 +904,11 @@ START_TEST(test_poly1305_final_reduction)
 		return;
 	memset(key + 16, 0xa7, 16);
 	for (d = -3; d <= 2; d++) {
-		/* X = 2^128 - 2^69 - 3 + d, little-endian. */
-		memset(pt, 0xff, 16);
-		pt[0] = (uint8_t)(0xfd + d);
-		pt[8] = 0xdf; /* bit 69 = bit 5 of byte 8 cleared */
-		memset(pt + 16, 0, 16);
+		final_reduction_message(pt, d);
 		check_mac(ops, key, 0, 32, variants[_i].label);
 	}
 }
 END_TEST
-
-/* X of test_poly1305_final_reduction for d from -3 to 2, and for
- * d = 7 all ones (h = 2^130 + 2^69 - 1, which needs a carry past bit
- * 130 folded in), then the zero block. */
-static void final_reduction_message(uint8_t m[32], int d)
-{
-	memset(m, 0xff, 16);
-	if (d < 7) {
-		m[0] = (uint8_t)(0xfd + d);
-		m[8] = 0xdf;
-	}
-	memset(m + 16, 0, 16);
-}
 
 /*
  * The same sums through the lanes of mac_batch, where there is one:
