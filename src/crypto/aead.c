@@ -438,25 +438,32 @@ static void seal_step(const struct chacha_poly_ops *ops, struct batch_step *w,
 	mac_jobs(ops, w->macs, n);
 }
 
-/* The one-time keys first (one block each, sixteen packets per register
- * set), tags over the ciphertexts (at srcs[i], or in bufs[i] in place),
- * then the data of those that verified in one call, into bufs[i]; the
- * others are wiped. */
+/*
+ * The tags over the ciphertexts, then the data of those that verified
+ * into bufs[i]; the others are wiped. A message opened out of place
+ * (srcs[i] given) gets its one-time key and its data in one keystream
+ * call, as a seal does, since its ciphertext stays where it is; one
+ * opened in place gets its key first and its data only once its tag has
+ * been computed, in a second call.
+ */
 static void open_step(const struct chacha_poly_ops *ops, struct batch_step *w,
 		      const uint32_t key[8], const uint64_t counters[],
 		      uint8_t *const bufs[], const uint8_t *const srcs[],
 		      const size_t lens[], bool ok[], size_t n)
 {
 	size_t i, mlen, k = 0;
-	const uint8_t *src;
+	bool apart;
 
 	for (i = 0; i < n; i++) {
-		w->jobs[i] =
-		    packet_job(NULL, NULL, 0, w->polykeys[i], 0, counters[i]);
+		apart = srcs && srcs[i] && lens[i] >= WG_AUTHTAG_LEN;
+		mlen = lens[i] >= WG_AUTHTAG_LEN ? lens[i] - WG_AUTHTAG_LEN : 0;
+		w->jobs[i] = apart ? packet_job(bufs[i], srcs[i], mlen,
+						w->polykeys[i], 0, counters[i])
+				   : packet_job(NULL, NULL, 0, w->polykeys[i],
+						0, counters[i]);
 		if (lens[i] >= WG_AUTHTAG_LEN)
 			w->macs[k++] = (struct mac_job){
-			    srcs && srcs[i] ? srcs[i] : bufs[i],
-			    lens[i] - WG_AUTHTAG_LEN, w->polykeys[i],
+			    apart ? srcs[i] : bufs[i], mlen, w->polykeys[i],
 			    w->tags[i]};
 	}
 	ops->stream(w->jobs, n, key);
@@ -466,16 +473,16 @@ static void open_step(const struct chacha_poly_ops *ops, struct batch_step *w,
 		if (lens[i] < WG_AUTHTAG_LEN)
 			continue;
 		mlen = lens[i] - WG_AUTHTAG_LEN;
-		src = srcs && srcs[i] ? srcs[i] : bufs[i];
-		ok[i] = tags_equal(w->tags[i], src + mlen);
-		if (!ok[i]) {
+		apart = srcs && srcs[i];
+		ok[i] = tags_equal(w->tags[i], (apart ? srcs[i] : bufs[i]) + mlen);
+		if (!ok[i])
 			sodium_memzero(bufs[i], mlen);
-			continue;
-		}
-		w->jobs[k++] =
-		    packet_job(bufs[i], src, mlen, NULL, 1, counters[i]);
+		else if (!apart)
+			w->jobs[k++] = packet_job(bufs[i], bufs[i], mlen, NULL,
+						  1, counters[i]);
 	}
-	ops->stream(w->jobs, k, key);
+	if (k)
+		ops->stream(w->jobs, k, key);
 }
 
 static void batch_ops(const struct chacha_poly_ops *ops,
