@@ -122,8 +122,8 @@ struct segment {
 };
 
 /* Where the next block comes from: job i, keystream offset pos.
- * resume[i]: where job i's data continues after its key block, past
- * the whole runs already done (stream_avx512). */
+ * resume[i]: where job i continues past the whole runs already done
+ * from its start (stream_avx512), 0 when none was. */
 struct cursor {
 	size_t i, pos;
 	const size_t *resume;
@@ -136,8 +136,7 @@ INLINE bool cursor_valid(struct cursor *c, const struct chacha_job *jobs,
 	for (;;) {
 		if (c->i >= n)
 			return false;
-		if (c->pos == (jobs[c->i].polykey ? 64 : 0) &&
-		    c->pos < c->resume[c->i])
+		if (c->pos == 0)
 			c->pos = c->resume[c->i];
 		if (c->pos < job_total(&jobs[c->i]))
 			return true;
@@ -146,14 +145,9 @@ INLINE bool cursor_valid(struct cursor *c, const struct chacha_job *jobs,
 	}
 }
 
-/* Blocks left in the run at the cursor: up to the key block's end when
- * the data after it was done already. */
+/* Blocks left in the job at the cursor. */
 INLINE size_t cursor_left(const struct cursor *c, const struct chacha_job *job)
 {
-	size_t skip = job->polykey ? 64 : 0;
-
-	if (c->pos < skip && c->resume[c->i] > skip)
-		return (skip - c->pos + 63) / 64;
 	return (job_total(job) - c->pos + 63) / 64;
 }
 
@@ -191,41 +185,53 @@ INLINE unsigned int fill16(struct segment seg[16], __m512i in[4],
 	return nseg;
 }
 
-/* Sixteen blocks of a job's data from keystream offset pos, when it has
- * them: they need no lanes of other jobs. */
+/* Sixteen blocks of a job from keystream offset pos, when it has them:
+ * they need no lanes of other jobs. At the key block (pos 0 with a
+ * polykey), the key block and fifteen blocks of data. */
 INLINE bool whole_run(const struct chacha_job *job, size_t pos,
 		      const uint32_t key[8])
 {
 	const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7,
 					      6, 5, 4, 3, 2, 1, 0);
 	const struct sink s = job_sink(job);
+	const __m512i ctr = _mm512_add_epi32(
+	    _mm512_set1_epi32((int)(job->ctr + (uint32_t)(pos / 64))), iota);
+	const __m512i n0 = _mm512_set1_epi32((int)job->nonce[0]);
+	const __m512i n1 = _mm512_set1_epi32((int)job->nonce[1]);
+	const __m512i n2 = _mm512_set1_epi32((int)job->nonce[2]);
 	size_t off = pos - s.skip;
+	__m512i ks[16];
+	int i;
 
-	if (pos < s.skip || s.len - off < 16 * CHACHA_BLOCK_LEN)
+	if (pos < s.skip) {
+		if (s.len < 15 * CHACHA_BLOCK_LEN)
+			return false;
+		chacha_lanes(ks, key, ctr, n0, n1, n2);
+		store_block(s.polykey, &ks[0]);
+		if (job->key_ready)
+			job->key_ready(job);
+#pragma GCC unroll 16
+		for (i = 1; i < 16; i++)
+			xor_block(s.dst + 64 * (i - 1), s.src + 64 * (i - 1),
+				  &ks[i]);
+		return true;
+	}
+	if (s.len - off < 16 * CHACHA_BLOCK_LEN)
 		return false;
-	chacha_lanes_xor(
-	    s.dst + off, s.src + off, key,
-	    _mm512_add_epi32(
-		_mm512_set1_epi32((int)(job->ctr + (uint32_t)(pos / 64))),
-		iota),
-	    _mm512_set1_epi32((int)job->nonce[0]),
-	    _mm512_set1_epi32((int)job->nonce[1]),
-	    _mm512_set1_epi32((int)job->nonce[2]));
+	chacha_lanes_xor(s.dst + off, s.src + off, key, ctr, n0, n1, n2);
 	return true;
 }
 
 enum { STREAM_CHUNK = 64 };
 
 /*
- * First every job's runs of sixteen whole data blocks, each job on its
- * own (whole_run), except the last job and a job that wants its key
- * block before its data (key_ready). Then what is left, key blocks and
- * tails, laid end to end over sixteen lanes, so a batch of packets keeps
- * every lane busy; the tail of the last job, when twelve blocks or
- * fewer, goes through rows_tail instead. Jobs whose runs were not done
- * first take them in turn (whole_run at the cursor). The last job keeps
- * its key block and first data blocks in one run: alone (a single
- * message), its key block would otherwise take a run of its own.
+ * First every job's runs of sixteen whole blocks, each job on its own
+ * (whole_run), its key block in the first run with fifteen blocks of
+ * data. Then what is left, the tails (and the key blocks of jobs too
+ * short for a run), laid end to end over sixteen lanes, so a batch of
+ * packets keeps every lane busy, one segment of lanes a job; the tail
+ * of the last job, when twelve blocks or fewer, goes through rows_tail
+ * instead.
  */
 TARGET static void stream_avx512_chunk(const struct chacha_job *jobs, size_t n,
 				       const uint32_t key[8])
@@ -237,18 +243,13 @@ TARGET static void stream_avx512_chunk(const struct chacha_job *jobs, size_t n,
 	unsigned int nseg, j;
 
 	for (j = 0; j < n; j++) {
-		size_t pos = jobs[j].polykey ? 64 : 0;
+		size_t pos = 0;
 
-		if (!jobs[j].key_ready && j + 1 < n)
-			while (whole_run(&jobs[j], pos, key))
-				pos += 16 * CHACHA_BLOCK_LEN;
+		while (whole_run(&jobs[j], pos, key))
+			pos += 16 * CHACHA_BLOCK_LEN;
 		resume[j] = pos;
 	}
 	while (cursor_valid(&c, jobs, n)) {
-		if (whole_run(&jobs[c.i], c.pos, key)) {
-			c.pos += 16 * CHACHA_BLOCK_LEN;
-			continue;
-		}
 		if (c.i == n - 1 &&
 		    job_total(&jobs[c.i]) - c.pos <= 12 * CHACHA_BLOCK_LEN) {
 			rows_tail(&jobs[c.i], c.pos, key, blk);
