@@ -462,9 +462,9 @@ static void open_step(const struct chacha_poly_ops *ops, struct batch_step *w,
 				   : packet_job(NULL, NULL, 0, w->polykeys[i],
 						0, counters[i]);
 		if (lens[i] >= WG_AUTHTAG_LEN)
-			w->macs[k++] = (struct mac_job){
-			    apart ? srcs[i] : bufs[i], mlen, w->polykeys[i],
-			    w->tags[i]};
+			w->macs[k++] =
+			    (struct mac_job){apart ? srcs[i] : bufs[i], mlen,
+					     w->polykeys[i], w->tags[i]};
 	}
 	ops->stream(w->jobs, n, key);
 	mac_jobs(ops, w->macs, k);
@@ -474,7 +474,8 @@ static void open_step(const struct chacha_poly_ops *ops, struct batch_step *w,
 			continue;
 		mlen = lens[i] - WG_AUTHTAG_LEN;
 		apart = srcs && srcs[i];
-		ok[i] = tags_equal(w->tags[i], (apart ? srcs[i] : bufs[i]) + mlen);
+		ok[i] =
+		    tags_equal(w->tags[i], (apart ? srcs[i] : bufs[i]) + mlen);
 		if (!ok[i])
 			sodium_memzero(bufs[i], mlen);
 		else if (!apart)
