@@ -185,14 +185,15 @@ static void open_batch(bool evp, const uint8_t *const *srcs)
 	uint8_t iv[WG_AEAD_NONCE_LEN];
 	size_t i;
 
-	if (!evp && !srcs)
-		wg_aead_open_batch(key, counters, bufs, sealed_lens, oks,
-				   batch_n);
-	if (!evp && srcs)
-		wg_aead_open_batch_from(key, counters, bufs, srcs, sealed_lens,
-					oks, batch_n);
-	if (!evp)
+	if (!evp) {
+		if (srcs)
+			wg_aead_open_batch_from(key, counters, bufs, srcs,
+						sealed_lens, oks, batch_n);
+		else
+			wg_aead_open_batch(key, counters, bufs, sealed_lens,
+					   oks, batch_n);
 		return;
+	}
 	for (i = 0; i < batch_n; i++) {
 		wg_aead_nonce(iv, counters[i]);
 		oks[i] = evp_open(bufs[i], srcs ? srcs[i] : bufs[i],

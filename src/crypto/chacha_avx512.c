@@ -199,7 +199,7 @@ INLINE bool whole_run(const struct chacha_job *job, size_t pos,
 	const __m512i n0 = _mm512_set1_epi32((int)job->nonce[0]);
 	const __m512i n1 = _mm512_set1_epi32((int)job->nonce[1]);
 	const __m512i n2 = _mm512_set1_epi32((int)job->nonce[2]);
-	size_t off = pos - s.skip;
+	size_t off;
 	__m512i ks[16];
 	int i;
 
@@ -216,6 +216,7 @@ INLINE bool whole_run(const struct chacha_job *job, size_t pos,
 				  &ks[i]);
 		return true;
 	}
+	off = pos - s.skip;
 	if (s.len - off < 16 * CHACHA_BLOCK_LEN)
 		return false;
 	chacha_lanes_xor(s.dst + off, s.src + off, key, ctr, n0, n1, n2);
